@@ -1,0 +1,107 @@
+"""The release: current, deterministic, consistent with the configuration, and leak-free."""
+
+import json
+import pathlib
+import re
+import sys
+import zipfile
+from importlib import metadata
+
+import nbformat
+import pytest
+import yaml
+
+import build_release
+import master_notebook
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NB = build_release.NOTEBOOK
+
+
+def release_files(release):
+    """{relative path: bytes} of the deterministic part of a release: student/ and the zip."""
+    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted((release / "student").rglob("*")) if p.is_file()}
+    files["autograder/" + build_release.ZIP_NAME] = (release / "autograder" / build_release.ZIP_NAME).read_bytes()
+    return files
+
+
+def test_committed_release_is_byte_identical_to_a_fresh_build(fresh_release):
+    # The committed release came from an earlier build, so this also proves two builds agree.
+    fresh, committed = release_files(fresh_release), release_files(ROOT)
+    assert sorted(committed) == sorted(fresh), "student/ or autograder/ has different files: run the build command"
+    stale = [name for name in fresh if fresh[name] != committed[name]]
+    assert not stale, f"stale release files (rebuild and commit them): {stale}"
+
+
+def test_committed_solutions_come_from_the_current_master(fresh_release):
+    fresh = nbformat.read(fresh_release / "solutions" / NB, as_version=4)
+    committed = nbformat.read(ROOT / "solutions" / NB, as_version=4)
+    assert [c.source for c in committed.cells] == [c.source for c in fresh.cells], "solutions/ is stale: rebuild it"
+
+
+@pytest.mark.parametrize("folder", ["committed", "fresh"])
+def test_solutions_notebook_is_executed_with_outputs(folder, fresh_release):
+    release = ROOT if folder == "committed" else fresh_release
+    nb = nbformat.read(release / "solutions" / NB, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" not in c.source]
+    unexecuted = [c.source[:40] for c in code if c.execution_count is None]
+    assert not unexecuted, f"cells not executed: {unexecuted}"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"the solutions notebook raised: {errors[0].ename}: {errors[0].evalue}"
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 4, "the solutions should show their plots (datasets, l1 demo, loss curves, probabilities, digit)"
+
+
+def read_zip_text(zip_path, name):
+    with zipfile.ZipFile(zip_path) as z:
+        return z.read(name).decode()
+
+
+def test_zip_otter_config_is_otter_config_json(fresh_zip):
+    in_zip = json.loads(read_zip_text(fresh_zip, "otter_config.json"))
+    assert in_zip == json.loads((ROOT / "otter_config.json").read_text())
+
+
+def pinned(lines):
+    return sorted(line.strip() for line in lines if line.strip() and not line.strip().startswith(("#", "-")))
+
+
+def test_zip_environment_matches_the_tested_environment(fresh_zip):
+    environment = yaml.safe_load(read_zip_text(fresh_zip, "environment.yml"))
+    python = [d for d in environment["dependencies"] if isinstance(d, str) and d.startswith("python=")]
+    assert python == [f"python={sys.version_info.major}.{sys.version_info.minor}"], "Gradescope's Python differs from the tested one"
+    pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    requirements = (ROOT / "requirements.txt").read_text().splitlines()
+    assert pinned(pip) == pinned(requirements), "the zip's pins differ from requirements.txt"
+    assert build_release.CPU_WHEELS in pip, "Gradescope should take the CPU build of torch"
+    for pin in pinned(requirements):
+        name, version = re.match(r"([A-Za-z0-9_.-]+)(?:\[.*\])?==(.+)", pin).groups()
+        assert metadata.version(name) == version, f"the tests run {name} {metadata.version(name)}, the zip pins {version}"
+
+
+def test_zip_carries_every_test_of_the_master(fresh_zip):
+    with zipfile.ZipFile(fresh_zip) as z:
+        names = z.namelist()
+        test_sources = {n: z.read(n).decode() for n in names if n.startswith("tests/")}
+    assert "files/hw1_grading.py" in names
+    questions = master_notebook.autograded_questions()
+    assert sorted(test_sources) == sorted(f"tests/{q}.py" for q in questions)
+    for name in master_notebook.test_function_names():
+        assert any(f"def {name}(" in src for src in test_sources.values()), f"{name} is missing from the zip"
+    hidden = sum(src.count("hidden=True") for src in test_sources.values())
+    assert hidden == len(master_notebook.test_function_names(hidden=True)) > 0
+
+
+def test_student_release_has_no_solution_and_no_hidden_test(fresh_release):
+    student = fresh_release / "student"
+    text = {p.relative_to(student).as_posix(): p.read_text() for p in student.rglob("*") if p.is_file()}
+    assert "hw1_grading.py" not in text, "the grader's support module is in the student release"
+    for name, content in text.items():
+        for marker in ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "hidden=True", "hw1_grading", "BEGIN PROMPT"):
+            assert marker not in content, f"{name} contains {marker!r}"
+        for line in master_notebook.solution_lines():
+            assert line not in content, f"{name} contains a line of the solution: {line!r}"
+        for test in master_notebook.test_function_names(hidden=True):
+            assert test not in content, f"{name} contains the hidden test {test}"
+    public = master_notebook.test_function_names(hidden=False)
+    assert all(any(f"def {t}(" in c for c in text.values()) for t in public), "a public test is missing for students"

@@ -1,0 +1,86 @@
+"""What the master notebook declares: questions, points, tests and solution text.
+
+Read straight from ``assignment/hw1.ipynb`` so that tests and documentation
+never keep a second list of questions.
+"""
+
+import pathlib
+import re
+
+import nbformat
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MASTER = ROOT / "assignment" / "hw1.ipynb"
+
+
+def _cells():
+    return nbformat.read(MASTER, as_version=4).cells
+
+
+def _raw(cell, marker):
+    return cell.cell_type == "raw" and cell.source.lstrip().startswith(marker)
+
+
+def questions():
+    """[{name, points, manual}] in notebook order."""
+    found = []
+    for cell in _cells():
+        if _raw(cell, "# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1])
+            found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual"))})
+    return found
+
+
+def autograded_questions():
+    return [q["name"] for q in questions() if not q["manual"]]
+
+
+def _test_cells():
+    in_tests = False
+    for cell in _cells():
+        if _raw(cell, "# BEGIN TESTS"):
+            in_tests = True
+        elif _raw(cell, "# END TESTS"):
+            in_tests = False
+        elif in_tests and cell.cell_type == "code":
+            yield cell.source
+
+
+def test_function_names(hidden=None):
+    """Names of the test functions; hidden=True/False selects hidden or public ones."""
+    names = []
+    for source in _test_cells():
+        is_hidden = bool(re.search(r"^hidden:\s*true", source, flags=re.M))
+        if hidden is None or hidden == is_hidden:
+            names.append(re.search(r"^def (\w+)\(", source, flags=re.M).group(1))
+    return names
+
+
+def solution_lines(min_length=12):
+    """Distinctive lines of solution text (solution code and written answers).
+
+    Lines that the notebook also gives students elsewhere (e.g. ``model.eval()``) are left out.
+    """
+    solution, provided, in_solution_cells = set(), set(), False
+    for cell in _cells():
+        if _raw(cell, "# BEGIN SOLUTION"):
+            in_solution_cells = True
+            continue
+        if _raw(cell, "# END SOLUTION"):
+            in_solution_cells = False
+            continue
+        if cell.cell_type == "raw":
+            continue
+        block = False
+        for line in cell.source.splitlines():
+            stripped = line.replace("# SOLUTION", "").strip()
+            if re.search(r"# BEGIN SOLUTION", line):
+                block = True
+            elif re.search(r"# END SOLUTION", line):
+                block = False
+            elif in_solution_cells and (cell.cell_type == "markdown" or block or line.rstrip().endswith("# SOLUTION")):
+                solution.add(stripped)
+            else:
+                provided.add(stripped)
+    return sorted(line for line in solution - provided if len(line) >= min_length)
