@@ -60,7 +60,8 @@ def test_function_names(hidden=None):
 def solution_lines(min_length=12):
     """Distinctive lines of solution text (solution code and written answers).
 
-    Lines that the notebook also gives students elsewhere (e.g. ``model.eval()``) are left out.
+    Lines that the notebook also gives students elsewhere are left out: provided code
+    (e.g. ``model.eval()``) and code quoted in a question's text.
     """
     solution, provided, in_solution_cells = set(), set(), False
     for cell in _cells():
@@ -83,4 +84,5 @@ def solution_lines(min_length=12):
                 solution.add(stripped)
             else:
                 provided.add(stripped)
-    return sorted(line for line in solution - provided if len(line) >= min_length)
+    given = "\n".join(provided)
+    return sorted(line for line in solution - provided if len(line) >= min_length and line not in given)

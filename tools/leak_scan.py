@@ -1,0 +1,54 @@
+"""Scans a folder meant for students for solutions and hidden tests.
+
+    python tools/leak_scan.py student/
+
+Exits 1 and lists what it found, if anything: solution markers, lines of the
+master notebook's solutions (code and written answers), hidden test names, or
+the grader's support module.
+"""
+
+import json
+import pathlib
+import sys
+
+import nbformat
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import master_notebook  # noqa: E402
+
+MARKERS = ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "hidden=True", "hw1_grading")
+
+
+def readable_text(path):
+    """A file's text; for a notebook, its cells' text (in the JSON, quotes and backslashes are escaped)."""
+    if path.suffix == ".ipynb":
+        nb = nbformat.read(path, as_version=4)
+        return "\n".join(cell.source for cell in nb.cells) + "\n" + json.dumps(nb.metadata)
+    return path.read_text(errors="replace")
+
+
+def find_leaks(folder):
+    folder = pathlib.Path(folder)
+    solution_lines = master_notebook.solution_lines()
+    hidden_tests = master_notebook.test_function_names(hidden=True)
+    leaks = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if path.name == "hw1_grading.py":
+            leaks.append(f"{name}: the grader's support module")
+            continue
+        text = readable_text(path)
+        leaks += [f"{name}: marker {m!r}" for m in MARKERS if m in text]
+        leaks += [f"{name}: solution line {line!r}" for line in solution_lines if line in text]
+        leaks += [f"{name}: hidden test {t}" for t in hidden_tests if t in text]
+    return leaks
+
+
+def main():
+    leaks = find_leaks(sys.argv[1] if len(sys.argv) > 1 else "student")
+    print("\n".join(leaks) or "no leaks found")
+    sys.exit(1 if leaks else 0)
+
+
+if __name__ == "__main__":
+    main()
