@@ -182,9 +182,9 @@ def fashion_accuracy(model):
     model.eval()
     correct = 0
     with torch.no_grad():
-        for start in range(0, len(images), 1000):
-            x = images[start:start + 1000].unsqueeze(1).float() / 255  # as ToTensor makes them
-            correct += (model(x).argmax(dim=1) == labels[start:start + 1000]).sum().item()
+        for start in range(0, len(images), 500):
+            x = images[start:start + 500].unsqueeze(1).float() / 255  # as ToTensor makes them
+            correct += (model(x).argmax(dim=1) == labels[start:start + 500]).sum().item()
     model.train(was_training)
     return correct / len(images)
 
@@ -223,7 +223,7 @@ def reference_loss(x, label, weights, biases):
     return float(-np.log(reference_forward(x, weights, biases)[label]))
 
 
-def reference_accuracy(images, labels, weights, biases, chunk=2000):
+def reference_accuracy(images, labels, weights, biases, chunk=500):
     """Accuracy of the numpy network on uint8 images (N, 28, 28), in raw 0-255 pixels."""
     weights = [np.asarray(W, dtype=np.float64) for W in weights]
     biases = [np.asarray(b, dtype=np.float64) for b in biases]
