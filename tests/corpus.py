@@ -46,15 +46,16 @@ SUBMISSIONS = {
         expected={"q1a": 0, "q1b": 0, "q2a": 0, "q2b": 0, "q2a_shapes": 0},
     ),
     "p3_hardcoded_forward": Submission(
-        why="f without its ReLU and a typed-in -3: 3(c) earns nothing, 3(a) (graded with the grader's own f) and 3(b) keep "
-        "theirs; P4 trains on shuffled labels, so its loss stays flat and its accuracy at chance",
+        why="f without its ReLU and a typed-in -3: 3(c) earns nothing, 3(b) and dataset 1 of 3(a) (graded with the "
+        "grader's own f) keep theirs; dataset 2 has a wrong slope after x = 5; P4 trains on shuffled labels, so its loss stays flat and its accuracy at chance",
         edits=[
             ("loss = loss_fn(model(to_input(images)), labels)", "loss = loss_fn(model(to_input(images)), labels[torch.randperm(len(labels))])"),
             ("    z = np.maximum(0.0, x[..., None] * np.asarray(theta[\"W_H\"], dtype=float) + np.asarray(theta[\"b_H\"], dtype=float))",
              "    z = x[..., None] * np.asarray(theta[\"W_H\"], dtype=float) + np.asarray(theta[\"b_H\"], dtype=float)"),
             ("f_at_2 = relu_net(2, theta0)  # SOLUTION", "f_at_2 = -3.0"),
+            ('"W_O": np.array([1.0, -2.0, 1.5, 0.0]),', '"W_O": np.array([1.0, -2.0, 1.0, 0.0]),'),
         ],
-        expected={"q3c": 0, "q4_train": 0, "q4_acc": 0},
+        expected={"q3c": 0, "q3a": 2, "q4_train": 0, "q4_acc": 0},
     ),
     "p3_wrong_gradients": Submission(
         why="ReLU derivative 1 at z = 0 (the known values at theta0 still pass), a sign error in grad_loss, one dataset "
@@ -77,21 +78,25 @@ SUBMISSIONS = {
         expected={"q4_arch": 3, "q5_3": 0},
     ),
     "p4_missing_relu_p5_missing_y": Submission(
-        why="no ReLU after the second hidden layer; the output error without -y, so training learns nothing",
+        why="no ReLU after the second hidden layer; biases initialised to 0.01; the output error without -y, so training "
+        "learns nothing",
         edits=[
+            ("biases.append(np.zeros(n_out))", "biases.append(np.full(n_out, 0.01))"),
             ("nn.Linear(256, 128), nn.ReLU(),", "nn.Linear(256, 128),"),
             ("delta = activations[-1] - one_hot(y, activations[-1].size)", "delta = activations[-1]"),
         ],
-        expected={"q4_arch": 3, "q5_3": 0, "q5_4": 0},
+        expected={"q4_arch": 3, "q5_1": 4, "q5_3": 0, "q5_4": 0},
     ),
     "p4_no_training_p5_transposed": Submission(
-        why="the train loop only measures the loss; backprop multiplies by W instead of W.T",
+        why="the train loop only measures the loss; a sigmoid instead of the softmax at the output; backprop multiplies "
+        "by W instead of W.T",
         edits=[
+            ("    y_hat = softmax(weights[-1] @ a + biases[-1])", "    y_hat = sigmoid(weights[-1] @ a + biases[-1])"),
             ("train_losses.append(train_epoch(model, trainDataLoader, loss_fn, optimizer, scheduler))",
              "train_losses.append(test_epoch(model, trainDataLoader, loss_fn))"),
             ("delta = (weights[l].T @ delta)", "delta = (weights[l] @ delta)"),
         ],
-        expected={"q4_train": 0, "q4_acc": 0, "q5_3": 0, "q5_4": 0},
+        expected={"q4_train": 0, "q4_acc": 0, "q5_2": 0, "q5_3": 0, "q5_4": 0},
     ),
     "p4_not_softmax_p5_one_layer": Submission(
         why="probabilities from a softmax at temperature 2 (a distribution, not the model's); SGD updates only the last "
