@@ -1,5 +1,6 @@
 """grader.check in the student release: public tests only, as a student runs them."""
 
+import re
 import shutil
 
 import nbformat
@@ -35,11 +36,33 @@ def student_folder(fresh_release, tmp_path_factory):
     return folder
 
 
-def test_public_checks_pass_for_a_correct_submission(student_folder, fresh_release):
+def outputs_without_timing(path):
+    """Each code cell's outputs as text (streams joined, timings masked) and image bytes."""
+    cells = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or "grader.check" in cell.source:
+            continue
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        data = [(k, str(v)) for o in cell.outputs for k, v in sorted(o.get("data", {}).items())]
+        cells.append((re.sub(r"\(\d+\.\d s\)", "(time)", text), data))
+    return cells
+
+
+@pytest.fixture(scope="module")
+def executed_correct_submission(student_folder, fresh_release):
     notebook = student_folder / NB
     nbformat.write(grading.submission_from_solution([], fresh_release / "solutions" / NB), notebook)
     build_release.execute_notebook(notebook, data_environment())
-    outputs = check_outputs(notebook)
+    return notebook
+
+
+def test_solution_runs_are_identical_apart_from_timing(executed_correct_submission, fresh_release):
+    # two executions of the same notebook on one machine: the build's and this one
+    assert outputs_without_timing(executed_correct_submission) == outputs_without_timing(fresh_release / "solutions" / NB)
+
+
+def test_public_checks_pass_for_a_correct_submission(executed_correct_submission):
+    outputs = check_outputs(executed_correct_submission)
     questions = master_notebook.autograded_questions()
     assert sorted(outputs) == sorted(questions), "every autograded question needs a grader.check cell"
     for question in questions:
