@@ -77,8 +77,7 @@ def problem_shares(cells):
 
 
 def grade_once(threads, pin):
-    env = data_environment()
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env = data_environment(threads)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "timings.json")
         command = [sys.executable, "-c", CHILD, str(SOLUTIONS), str(RELEASE_ZIP), out]

@@ -32,10 +32,15 @@ def ensure_data_cache():
     return CACHE
 
 
-def data_environment():
-    """os.environ plus HW1_DATA_DIR pointing at the cache, when there is one."""
+def data_environment(threads=None):
+    """os.environ plus HW1_DATA_DIR pointing at the cache, when there is one.
+
+    ``threads`` caps the BLAS/torch threads of the processes started with it.
+    """
     env = dict(os.environ)
     cache = ensure_data_cache()
     if cache is not None:
         env["HW1_DATA_DIR"] = str(cache)
+    if threads is not None:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
     return env

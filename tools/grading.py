@@ -62,8 +62,7 @@ def grade_submission(notebook, autograder_zip=RELEASE_ZIP, threads=1):
 
     ``threads`` caps the BLAS/torch threads of the grading kernel (Gradescope gives half a CPU).
     """
-    env = data_environment()
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    env = data_environment(threads)
     with tempfile.TemporaryDirectory(prefix="hw1-grade-") as out:
         run = subprocess.run(
             [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip), "-o", out, str(notebook)],
