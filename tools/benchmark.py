@@ -94,8 +94,8 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    floor = statistics.median(run_measured([sys.executable, "-c", "import torch, torchvision"], dict(os.environ))[1]
-                              for _ in range(args.repeat))
+    floors = [run_measured([sys.executable, "-c", "import torch, torchvision"], dict(os.environ))[1] for _ in range(args.repeat)]
+    floor = statistics.median(floors)
     one_cpu = [grade_once(threads=1, pin=True) for _ in range(args.repeat)]
     all_cores = [grade_once(threads=os.cpu_count(), pin=False) for _ in range(args.repeat)]
 
@@ -107,9 +107,11 @@ def main():
     print(f"ratio 1 CPU / all cores:                  {ratio:6.2f}")
     for problem in sorted(one_cpu[0][2]):
         print(f"  {problem:5s} share, 1 CPU:                {median(s[problem] for _, _, s in one_cpu):6.1f} s")
-    peak = median(p for _, p, _ in one_cpu)
-    print(f"peak memory of grading (runner + kernel): {peak:6.0f} MB")
-    print(f"floor: bare import torch, torchvision:    {floor:6.0f} MB")
+    peaks = [p for _, p, _ in one_cpu + all_cores]
+    peak = median(peaks)
+    runs = lambda values: ", ".join(f"{v:.0f}" for v in values)  # noqa: E731
+    print(f"peak memory of grading (runner + kernel): {peak:6.0f} MB   (runs: {runs(peaks)})")
+    print(f"floor: bare import torch, torchvision:    {floor:6.0f} MB   (runs: {runs(floors)})")
     print(f"grading memory above the floor:           {peak - floor:6.0f} MB")
 
 
