@@ -24,12 +24,11 @@ import tempfile
 import nbformat
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from build_release import NOTEBOOK, ROOT, ZIP_NAME  # noqa: E402
 from data_cache import data_environment  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-RELEASE_ZIP = ROOT / "autograder" / "hw1-autograder.zip"
-SOLUTIONS = ROOT / "solutions" / "hw1.ipynb"
-STUDENT = ROOT / "student" / "hw1.ipynb"
+RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
+SOLUTIONS = ROOT / "solutions" / NOTEBOOK
 
 
 class GradingResult:
