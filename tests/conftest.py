@@ -1,4 +1,4 @@
-"""Session fixtures: the release is built once, the corpus is graded once."""
+"""Session fixtures: the release is built once, the corpus is graded once, through the route."""
 
 import pathlib
 import sys
@@ -17,7 +17,10 @@ from corpus import SUBMISSIONS  # noqa: E402
 
 @pytest.fixture(scope="session")
 def fresh_release(tmp_path_factory):
-    """student/, solutions/, autograder/ built from the current sources by the real otter assign."""
+    """student/, solutions/, autograder/ built from the current sources by the real otter assign.
+
+    The build also grades the solution through the route and fails unless it gets full marks.
+    """
     out = tmp_path_factory.mktemp("release")
     build_release.build(out)
     return out
@@ -30,13 +33,26 @@ def fresh_zip(fresh_release):
 
 @pytest.fixture(scope="session")
 def graded_corpus(fresh_release, fresh_zip, tmp_path_factory):
-    """Every submission of the corpus, graded by otter run on the fresh zip: {name: GradingResult}."""
+    """Every submission of the corpus, graded through the zip's run_autograder: {name: Result}."""
     folder = tmp_path_factory.mktemp("submissions")
-    solutions = fresh_release / "solutions" / build_release.NOTEBOOK
     for name, submission in SUBMISSIONS.items():
-        if submission.edits is None:  # the untouched student notebook
-            nb = nbformat.read(fresh_release / "student" / build_release.NOTEBOOK, as_version=4)
-        else:
-            nb = grading.submission_from_solution(submission.edits, solutions)
-        nbformat.write(nb, folder / f"{name}.ipynb")
+        nbformat.write(submission.build(fresh_release), folder / f"{name}.ipynb")
     return grading.grade_folder(folder, fresh_zip, jobs=2)
+
+
+@pytest.fixture(scope="session")
+def spy_result_dir(fresh_zip):
+    """A notebook that probes its own sandbox, graded through the route: (results folder, Result)."""
+    import tempfile
+
+    import gradescope
+    from test_route import QUICK, SPY, notebook
+
+    # under /tmp and traversable, as /autograder is on Gradescope: only the grader's own locks protect it
+    out = pathlib.Path(tempfile.mkdtemp(prefix="hw1-spy-"))
+    out.chmod(0o755)
+    ag = out / "graded" / "autograder"  # where gradescope.grade lays it out
+    path = out / "spy.ipynb"
+    nbformat.write(notebook(SPY.format(ag=str(ag))), path)
+    result = gradescope.grade(path, out / "graded", fresh_zip, user="hw1spy", extra_env=QUICK)
+    return out / "graded" / "autograder" / "results", result

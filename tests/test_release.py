@@ -68,30 +68,79 @@ def pinned(lines):
     return sorted(line.strip() for line in lines if line.strip() and not line.strip().startswith(("#", "-")))
 
 
-def test_zip_environment_matches_the_tested_environment(fresh_zip):
+def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
     environment = yaml.safe_load(read_zip_text(fresh_zip, "environment.yml"))
     python = [d for d in environment["dependencies"] if isinstance(d, str) and d.startswith("python=")]
     assert python == [f"python={sys.version_info.major}.{sys.version_info.minor}"], "Gradescope's Python differs from the tested one"
     pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
-    requirements = (ROOT / "requirements.txt").read_text().splitlines()
-    assert pinned(pip) == pinned(requirements), "the zip's pins differ from requirements.txt"
-    assert build_release.CPU_WHEELS in pip, "Gradescope should take the CPU build of torch"
-    for pin in pinned(requirements):
-        name, version = re.match(r"([A-Za-z0-9_.-]+)(?:\[.*\])?==(.+)", pin).groups()
-        assert metadata.version(name) == version, f"the tests run {name} {metadata.version(name)}, the zip pins {version}"
+    assert pip[0] == "--index-url https://download.pytorch.org/whl/cpu", "Gradescope must take torch from the CPU index"
+    pins = dict(line.split("==") for line in pip if "==" in line)
+    assert pins["torch"].endswith("+cpu") and pins["torchvision"].endswith("+cpu")
+    assert not [name for name in pins if name.startswith(("nvidia-", "cuda-")) or name == "triton"], "CUDA-only packages"
+    # every other installed package of the tested environment is pinned at its tested version
+    installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
+    for name, version in pins.items():
+        assert installed.get(name) == version.removesuffix("+cpu"), f"the zip pins {name}=={version}, the tests run {installed.get(name)}"
+    lock = [l for l in (ROOT / "requirements-lock.txt").read_text().splitlines() if "==" in l]
+    assert len(pins) == len(lock) >= 100
+
+
+def test_lock_is_this_environment():
+    import subprocess
+
+    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lock.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def torch_check(fresh_zip):
+    setup = read_zip_text(fresh_zip, "setup.sh")
+    return setup.split("# BEGIN TORCH CHECK", 1)[1].split("# END TORCH CHECK", 1)[0]
+
+
+@pytest.mark.parametrize("torch_version, passes", [("2.14.1+cpu", True), ("2.14.1", False), ("2.14.1+cu130", False), ("2.13.0+cpu", False)])
+def test_setup_sh_refuses_any_torch_but_the_cpu_build(fresh_zip, tmp_path, torch_version, passes):
+    """The CPU index cannot be reached from here: the check runs against stand-in torch packages."""
+    import subprocess
+
+    for name, version in (("torch", torch_version), ("torchvision", "0.29.1+cpu")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
+    run = subprocess.run([sys.executable, "-c", torch_check(fresh_zip)], env={"PYTHONPATH": str(tmp_path)},
+                         capture_output=True, text=True)
+    assert (run.returncode == 0) == passes, run.stdout + run.stderr
+    if not passes:
+        assert "not the CPU builds" in run.stderr
+
+
+def test_setup_sh_installs_no_browser_and_verifies_the_data(fresh_zip):
+    setup = read_zip_text(fresh_zip, "setup.sh")
+    assert "playwright" not in setup and "chromium" not in setup and "texlive" not in setup
+    assert "md5sum -c" in setup and setup.count("-ubyte.gz") == 8
+    assert "/root" not in setup
 
 
 def test_zip_carries_every_test_of_the_master(fresh_zip):
     with zipfile.ZipFile(fresh_zip) as z:
         names = z.namelist()
         test_sources = {n: z.read(n).decode() for n in names if n.startswith("tests/")}
-    assert "files/hw1_grading.py" in names
+    assert "files/hw1_probes.py" in names and "files/hw1_trusted/checks.py" in names and "files/hw1_trusted/secret_seed" in names
     questions = master_notebook.autograded_questions()
     assert sorted(test_sources) == sorted(f"tests/{q}.py" for q in questions)
     for name in master_notebook.test_function_names():
         assert any(f"def {name}(" in src for src in test_sources.values()), f"{name} is missing from the zip"
     hidden = sum(src.count("hidden=True") for src in test_sources.values())
-    assert hidden == len(master_notebook.test_function_names(hidden=True)) > 0
+    assert hidden == len(master_notebook.test_function_names(hidden=True)) == len(questions), "one probe per question"
+    for name, src in test_sources.items():
+        # public tests never carry points: the verdict is the trusted phase's alone
+        assert re.findall(r"@test_case\(points=([^,]+), hidden=False", src) in ([], ["0"], ["0"] * src.count("hidden=False")), name
+
+
+def test_checks_split_exactly_the_points_of_the_master():
+    sys.path.insert(0, str(ROOT / "assignment"))
+    from hw1_trusted import checks
+
+    master = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
+    assert checks.points() == master
 
 
 def test_student_release_has_no_solution_and_no_hidden_test(fresh_release):
@@ -105,7 +154,7 @@ def test_leak_scanner_finds_solutions_and_hidden_tests(fresh_release, tmp_path):
         z.extract("tests/q5_3.py", tmp_path)
     leaks = leak_scan.find_leaks(tmp_path)
     assert sum("solution line" in leak for leak in leaks) == len(master_notebook.solution_lines())
-    assert any("hidden test test_q5_3_gradients_match_autograd" in leak for leak in leaks)
+    assert any("hidden test test_q5_3_probe" in leak for leak in leaks)
 
 
 def test_student_release_has_every_public_test(fresh_release):

@@ -32,14 +32,14 @@ from data_cache import data_environment  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOK = "hw1.ipynb"
 ZIP_NAME = "hw1-autograder.zip"
-# Gradescope has no GPU: its image takes the CPU build of the same torch version.
-CPU_WHEELS = "--extra-index-url https://download.pytorch.org/whl/cpu"
 ZIP_DATE = (2023, 9, 29, 17, 0, 0)
 
 
 def zip_requirements():
-    """The zip's requirements.txt: the CPU wheel index, then the pins of requirements.txt."""
-    return CPU_WHEELS + "\n" + (ROOT / "requirements.txt").read_text()
+    """The zip's requirements.txt: the locked tested environment, torch from PyTorch's CPU index (tools/lock.py)."""
+    from lock import LOCK, zip_requirements as locked
+
+    return locked(LOCK.read_text())
 
 
 def prepare_sources(build):
@@ -71,12 +71,63 @@ def normalise_notebook(path):
     nbformat.write(nb, path)
 
 
+TRUSTED = ROOT / "assignment" / "hw1_trusted"
+STAMP = "files/hw1_trusted/AUTOGRADER_ID"
+
+
+def setup_sh():
+    """setup.sh with the datasets' MD5s filled in from the grader's own list (one source)."""
+    sys.path.insert(0, str(ROOT / "assignment"))
+    from hw1_trusted.data import MD5
+
+    from lock import LOCK
+
+    sums = "\n".join(f"{md5}  {name}/raw/{filename}" for name, files in MD5.items() for filename, md5 in files.items())
+    pins = dict(line.split("==") for line in LOCK.read_text().splitlines() if "==" in line)
+    return ((ROOT / "assignment" / "setup.sh").read_text().replace("@MD5SUMS@", sums)
+            .replace("@TORCH@", pins["torch"]).replace("@TORCHVISION@", pins["torchvision"]))
+
+
+def trusted_entries():
+    """The grader's route and checks, for files/ (otter grade's Dockerfile copies files/ and tests/ only)."""
+    entries = {f"files/hw1_trusted/{p.name}": p.read_bytes() for p in sorted(TRUSTED.iterdir())
+               if p.is_file() and (p.suffix == ".py" or p.name == "secret_seed")}
+    entries["run_autograder"] = (ROOT / "assignment" / "run_autograder").read_bytes()
+    entries["setup.sh"] = setup_sh().encode()
+    return entries
+
+
+def autograder_id(entries):
+    """The autograder's identity: a hash of every entry but the stamp itself; it goes into every result."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, data in sorted(entries.items()):
+        if name != STAMP:
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+PUBLIC_TESTS_LINE = "PUBLIC_TESTS = {}  # the public tests, filled in when the notebook is built"
+
+
+def embed_public_tests(notebook, tests_dir):
+    """Puts the public tests into the notebook's first code cell, which writes tests/ when it is missing (Colab)."""
+    tests = {p.name: p.read_text() for p in sorted(pathlib.Path(tests_dir).glob("*.py"))}
+    nb = nbformat.read(notebook, as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and PUBLIC_TESTS_LINE in c.source]
+    cell.source = cell.source.replace(PUBLIC_TESTS_LINE, "PUBLIC_TESTS = " + json.dumps(tests, indent=1, sort_keys=True))
+    nbformat.write(nb, notebook)
+
+
 def deterministic_zip(source_zip, target_zip):
-    """Rewrites a zip with sorted entries, fixed timestamps and fixed permissions."""
+    """Rewrites a zip with the grader's own route, sorted entries, fixed timestamps and permissions."""
     with zipfile.ZipFile(source_zip) as src:
-        entries = sorted((info.filename, src.read(info)) for info in src.infolist() if not info.is_dir())
+        entries = {info.filename: src.read(info) for info in src.infolist() if not info.is_dir()}
+    entries.update(trusted_entries())
+    entries[STAMP] = autograder_id(entries).encode()
     with zipfile.ZipFile(target_zip, "w") as out:
-        for name, data in entries:
+        for name, data in sorted(entries.items()):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o755 if name.endswith(".sh") or name == "run_autograder" else 0o644) << 16
@@ -87,7 +138,8 @@ def deterministic_zip(source_zip, target_zip):
 def execute_notebook(path, env, allow_errors=False):
     """Runs the solutions notebook top to bottom in a fresh kernel, keeping its outputs.
 
-    The export cell is skipped: it writes a submission zip and needs LaTeX for the PDF.
+    It runs beside the public tests only (hidden tests are probes, which need the grader's
+    sandbox). The export cell is skipped: it writes a submission zip.
     """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
@@ -101,13 +153,13 @@ def execute_notebook(path, env, allow_errors=False):
     )
 
 
-def build(out):
-    env = data_environment()
+def build(out, check_solution=True):
+    env = data_environment(threads=1)  # one thread: deterministic, and as the grader runs it
     with tempfile.TemporaryDirectory(prefix="hw1-build-") as tmp:
         tmp = pathlib.Path(tmp)
         master = prepare_sources(tmp)
         dist = tmp / "dist"
-        # otter assign grades the solution with the real autograder: it fails unless it gets full marks
+        # otter assign's own test run would run the probes in its kernel: the solution is graded through the route below
         subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(dist)],
                        check=True, env=env, cwd=master.parent)
 
@@ -116,15 +168,27 @@ def build(out):
             (out / folder).mkdir(parents=True)
 
         shutil.copytree(dist / "student", out / "student", dirs_exist_ok=True)
+        embed_public_tests(out / "student" / NOTEBOOK, out / "student" / "tests")
         normalise_notebook(out / "student" / NOTEBOOK)
 
         (zip_path,) = (dist / "autograder").glob("*-autograder_*.zip")
         deterministic_zip(zip_path, out / "autograder" / ZIP_NAME)
 
-        # executed beside the autograder's tests and support files, so its grader.check cells run
-        execute_notebook(dist / "autograder" / NOTEBOOK, env)
-        shutil.copyfile(dist / "autograder" / NOTEBOOK, out / "solutions" / NOTEBOOK)
+        # executed beside the public tests, as a student runs it, so its grader.check cells run
+        run_dir = tmp / "solution-run"
+        shutil.copytree(dist / "student", run_dir)
+        shutil.copyfile(dist / "autograder" / NOTEBOOK, run_dir / NOTEBOOK)
+        embed_public_tests(run_dir / NOTEBOOK, run_dir / "tests")
+        execute_notebook(run_dir / NOTEBOOK, env)
+        shutil.copyfile(run_dir / NOTEBOOK, out / "solutions" / NOTEBOOK)
         normalise_notebook(out / "solutions" / NOTEBOOK)
+
+        if check_solution:
+            import gradescope  # the package's grading route, as Gradescope runs the zip
+
+            result = gradescope.grade(out / "solutions" / NOTEBOOK, tmp / "solution-graded", out / "autograder" / ZIP_NAME)
+            if result.total != result.possible:
+                raise SystemExit(f"the solution scored {result.total}/{result.possible} through the grading route:\n{result.failures()}")
 
 
 def main():

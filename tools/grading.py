@@ -1,23 +1,23 @@
-"""Grading submissions with the real autograder zip, without Docker.
+"""Grading submissions with the real autograder zip, without Docker, through its own route.
 
     python tools/grading.py ZIP FOLDER [--jobs N]
 
-grades every ``*.ipynb`` in FOLDER with ``otter run`` and prints one line per
-submission with its score per question. The test suite and the benchmark use
-the same functions:
+grades every ``*.ipynb`` in FOLDER as Gradescope runs the zip (``tools/gradescope.py``:
+its ``run_autograder``, the student phase as an unprivileged user, the verdict in a
+separate root process) and prints one line per submission with its score per question.
+Needs Linux and root. The test suite and the benchmark use the same functions:
 
-* ``grade_submission``: one notebook through ``otter run``, parsed results;
-* ``grade_folder``: every notebook of a folder, a few at a time;
+* ``grade_submission``: one upload through the route, parsed results;
+* ``grade_folder``: every upload of a folder, a few at a time, each with its own user;
 * ``submission_from_solution``: a submission made by exact edits of the
   solutions notebook, the one way to build wrong or alternative submissions.
 """
 
 import argparse
 import concurrent.futures
-import json
 import os
 import pathlib
-import subprocess
+import queue
 import sys
 import tempfile
 
@@ -25,59 +25,38 @@ import nbformat
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from build_release import NOTEBOOK, ROOT, ZIP_NAME  # noqa: E402
-from data_cache import data_environment  # noqa: E402
+import gradescope  # noqa: E402
 
 RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
 SOLUTIONS = ROOT / "solutions" / NOTEBOOK
 
 
-class GradingResult:
-    """What ``otter run`` reported for one submission."""
-
-    def __init__(self, results_json, log):
-        self.raw = results_json
-        self.log = log
-        self.tests = {t["name"]: t for t in results_json["tests"] if "max_score" in t}
-
-    @property
-    def scores(self):
-        """{question: points earned}"""
-        return {name: t["score"] for name, t in self.tests.items()}
-
-    @property
-    def max_scores(self):
-        return {name: t["max_score"] for name, t in self.tests.items()}
-
-    @property
-    def total(self):
-        return sum(self.scores.values())
-
-    def output(self, question):
-        return self.tests[question]["output"]
+GradingResult = gradescope.Result
 
 
-def grade_submission(notebook, autograder_zip=RELEASE_ZIP, threads=1):
-    """Grades one notebook with ``otter run`` on the real zip; returns a GradingResult.
-
-    ``threads`` caps the BLAS/torch threads of the grading kernel (Gradescope gives half a CPU).
-    """
-    env = data_environment(threads)
+def grade_submission(notebook, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None):
+    """Grades one upload through the zip's own run_autograder (the trusted route); returns its Result."""
     with tempfile.TemporaryDirectory(prefix="hw1-grade-") as out:
-        run = subprocess.run(
-            [sys.executable, "-m", "otter", "run", "--no-logo", "-a", str(autograder_zip), "-o", out, str(notebook)],
-            env=env, capture_output=True, text=True,
-        )
-        results = pathlib.Path(out) / "results.json"
-        if not results.exists():
-            raise RuntimeError(f"otter run wrote no results.json (exit {run.returncode}):\n{run.stdout}\n{run.stderr}")
-        return GradingResult(json.loads(results.read_text()), run.stdout + run.stderr)
+        return gradescope.grade(notebook, out, autograder_zip, user=user, cpus=cpus, extra_env=extra_env)
 
 
-def grade_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2):
-    """Grades every ``*.ipynb`` in ``folder``; returns {notebook stem: GradingResult}."""
-    notebooks = sorted(pathlib.Path(folder).glob("*.ipynb"))
+def grade_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.ipynb"):
+    """Grades every upload of a folder, ``jobs`` at a time, each worker with its own user, folder and CPU."""
+    uploads = sorted(pathlib.Path(folder).glob(pattern))
+    cpus = len(os.sched_getaffinity(0))
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {nb.stem: pool.submit(grade_submission, nb, autograder_zip) for nb in notebooks}
+        workers = queue.Queue()
+        for k in range(jobs):
+            workers.put(k)
+
+        def run(path):
+            k = workers.get()
+            try:
+                return grade_submission(path, autograder_zip, user=f"hw1student{k}", cpus=str(k % cpus))
+            finally:
+                workers.put(k)
+
+        futures = {path.stem: pool.submit(run, path) for path in uploads}
         return {stem: future.result() for stem, future in futures.items()}
 
 

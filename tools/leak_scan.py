@@ -4,7 +4,7 @@
 
 Exits 1 and lists what it found, if anything: solution markers, lines of the
 master notebook's solutions (code and written answers), hidden test names, or
-the grader's support module.
+the grader's own files (probes, checks, seed).
 """
 
 import json
@@ -16,7 +16,7 @@ import nbformat
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import master_notebook  # noqa: E402
 
-MARKERS = ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "hidden=True", "hw1_grading")
+MARKERS = ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "hidden=True", "hw1_trusted", "hw1_probes", "secret_seed")
 
 
 def readable_text(path):
@@ -34,8 +34,8 @@ def find_leaks(folder):
     leaks = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         name = path.relative_to(folder).as_posix()
-        if path.name == "hw1_grading.py":
-            leaks.append(f"{name}: the grader's support module")
+        if path.name in ("hw1_probes.py", "secret_seed") or "hw1_trusted" in path.parts:
+            leaks.append(f"{name}: the grader's own files")
             continue
         text = readable_text(path)
         leaks += [f"{name}: marker {m!r}" for m in MARKERS if m in text]

@@ -5,7 +5,7 @@ OK_FORMAT = False
 name = "q2b"
 points = 1
 
-@test_case(points=None, hidden=False)
+@test_case(points=0, hidden=False)
 def test_q2b_is_bool(l1_closed_form_exists):
     assert isinstance(l1_closed_form_exists, bool), 'l1_closed_form_exists must be True or False'
 

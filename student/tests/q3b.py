@@ -5,7 +5,7 @@ OK_FORMAT = False
 name = "q3b"
 points = 3
 
-@test_case(points=None, hidden=False)
+@test_case(points=0, hidden=False)
 def test_q3b_returns_gradient_dict(env):
     import numpy as np
     theta0 = env['theta0']

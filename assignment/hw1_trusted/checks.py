@@ -1,0 +1,470 @@
+"""The hidden checks: every verdict, made in the trusted phase from the handed-over answers.
+
+``CASES`` is the one place that splits a question's points between its checks; the build
+asserts that each question's split adds up to the points the master notebook gives it.
+Each check returns None when it passes, or a message for the student that says what is
+wrong and where, never the expected value.
+"""
+
+import numpy as np
+
+from . import inputs as I, reference as R
+from .reference import Mismatch, compare
+
+P4_BARS = (0.70, 0.87)  # q4_acc: 5 points each
+P5_ACCURACY_BAR = 0.40  # q5_4: on the student's own trained weights, only once the trajectory check passes
+P5_TRAJECTORY_RTOL = 1e-6  # error of the replayed weights relative to their displacement, see README "Accuracy bars"
+TEST_SET_FLAG_MARGIN = 0.02  # test accuracy this far above training accuracy is flagged
+
+
+def answered(out, *keys):
+    """Raises Mismatch when the probe found nothing to call or could not run."""
+    if out is None:
+        raise Mismatch("no answer was handed over: the notebook stopped before this question's check")
+    if "@missing" in out:
+        raise Mismatch(f"the notebook does not define {', '.join(out['@missing'])}")
+    if "@probe_error" in out:
+        raise Mismatch(f"your code could not be called as the question describes: {out['@probe_error']}")
+    for key in keys:
+        if key not in out:
+            raise Mismatch(f"no answer was handed over for {key}")
+
+
+# ---------------------------------------------------------------- Problems 1 and 2
+
+def q1a_gradient(inp, out, ctx):
+    answered(out)
+    for key in sorted(inp):
+        x = inp[key].copy()
+        numeric = [R.centred_difference(lambda: float(x @ x), x, i) for i in range(x.size)]
+        compare(out.get(key), numeric, f"grad_squared_norm on a random {x.size}-vector", dtype="float32")
+
+
+def q1b_minimiser(inp, out, ctx):
+    answered(out)
+    for key in sorted(inp):
+        X = inp[key]
+        n, d = X.shape
+        mu = R.as_float_array(out.get(key), f"best_mu(X) for X of shape {(n, d)}")
+        if mu.shape != (d,):
+            raise Mismatch(f"best_mu(X) has shape {mu.shape} for X of shape {(n, d)}; see the question for the shape")
+        gradient = -2 * (X - mu).sum(axis=0) / n
+        compare(gradient, np.zeros(d), f"the objective's gradient at best_mu(X) for X of shape {(n, d)}", dtype="float32")
+
+
+def q2a_loss(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        X, y, w = inp[f"X{i}"], inp[f"y{i}"], inp[f"w{i}"]
+        expected = np.abs(X @ w - y).sum()
+        ok, problems = False, []
+        for convention in ("flat", "column"):
+            value = out.get(f"{convention}{i}")
+            try:
+                v = R.as_float_array(value, "l1_loss")
+                if v.ndim != 0:
+                    raise Mismatch(f"l1_loss returned shape {v.shape}, not a single number")
+                compare(v, expected, "l1_loss")
+                ok = True
+            except Mismatch as error:
+                problems.append(str(error))
+        if not ok:
+            raise Mismatch(f"l1_loss is wrong on random inputs with n={X.shape[0]}, d={X.shape[1]} (tried 1-D and column vectors: {problems[0]})")
+
+
+def q2a_shapes(inp, out, ctx):
+    answered(out)
+    for n, d in zip(inp["n"], inp["d"]):
+        n, d = int(n), int(d)
+        shapes = out.get(f"{n}x{d}")
+        if isinstance(shapes, dict) and "@error" in shapes:
+            raise Mismatch(f"l1_shapes({n}, {d}) raised {shapes['@error']}")
+        if not isinstance(shapes, dict) or set(shapes) != {"X", "y", "w", "loss"}:
+            raise Mismatch('l1_shapes must return a dict with keys "X", "y", "w", "loss"')
+        try:
+            s = {k: tuple(int(x) for x in v) for k, v in shapes.items()}
+        except (TypeError, ValueError):
+            raise Mismatch("each shape must be a tuple of ints") from None
+        if s["X"] != (n, d):
+            raise Mismatch(f"the shape of X is wrong for n={n}, d={d}")
+        if (s["y"], s["w"]) not in (((n,), (d,)), ((n, 1), (d, 1))):
+            raise Mismatch(f"the shapes of y and w are wrong or inconsistent for n={n}, d={d}")
+        if s["loss"] != ():
+            raise Mismatch(f"the shape of the loss is wrong for n={n}, d={d}")
+
+
+Q2B_ANSWER = False
+
+
+def q2b_answer(inp, out, ctx):
+    answered(out, "value")
+    if not isinstance(out["value"], bool):
+        raise Mismatch("l1_closed_form_exists must be True or False")
+    if out["value"] is not Q2B_ANSWER:
+        raise Mismatch("l1_closed_form_exists is not correct")
+
+
+# ---------------------------------------------------------------- Problem 3
+
+DATASETS_3A = {
+    "theta_dataset1": (np.arange(13.0), np.array([8, 6, 4, 2, 0, 2, 4, 2, 0, 2, 4, 6, 8], dtype=float)),
+    "theta_dataset2": (np.arange(11.0), np.array([0, 1, 2, 3, 2, 1, 1.5, 2, 2.5, 3, 3.5])),
+}
+
+
+def _fit(name):
+    def check(inp, out, ctx):
+        answered(out, name)
+        if isinstance(out[name], dict) and "@missing" in out[name]:
+            raise Mismatch(f"the notebook does not define {name}")
+        xs, ys = DATASETS_3A[name]
+        fit = R.relu_net(xs, R.theta_arrays(out[name], name))
+        missed = int((~np.isclose(fit, ys, rtol=0, atol=1e-6)).sum())
+        if missed:
+            raise Mismatch(f"{name} misses {missed} of the {len(xs)} data points")
+    return check
+
+
+def q3b_grad_loss(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        expected = R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
+        R.compare_grad_dict(out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points")
+
+
+def q3c_forward(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        theta, x = I.theta_from(inp, f"t{i}_"), float(inp["xs"][i])
+        compare(out.get(f"case{i}"), R.relu_net(x, theta), "relu_net on random theta and x", shape_matters=False)
+    if isinstance(out["f_at_2"], dict) and "@missing" in out["f_at_2"]:
+        raise Mismatch("the notebook does not define f_at_2")
+    compare(out["f_at_2"], R.relu_net(2.0, I.HANDOUT_THETA0), "f_at_2", shape_matters=False)
+
+
+def q3d_at_theta0(inp, out, ctx):
+    answered(out)
+    expected = R.grad_f(2.0, I.HANDOUT_THETA0)
+    if isinstance(out["grad_at_2"], dict) and "@missing" in out["grad_at_2"]:
+        raise Mismatch("the notebook does not define grad_at_2")
+    R.compare_grad_dict(out["grad_at_2"], expected, "grad_at_2")
+    R.compare_grad_dict(out.get("at_theta0"), expected, "grad_f(2, theta0)")
+
+
+def q3d_random(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        x = float(inp["xs"][i])
+        R.compare_grad_dict(out.get(f"case{i}"), R.grad_f(x, I.theta_from(inp, f"t{i}_")), f"grad_f at x={x:g} on random theta")
+
+
+# ---------------------------------------------------------------- Problem 4
+
+def _layers(value, what):
+    """Handed-over Linear layers as float32 (weight, bias) pairs."""
+    if not isinstance(value, list):
+        raise Mismatch(f"{what}: no dense layers were found")
+    layers = []
+    for k, pair in enumerate(value):
+        W = R.as_float_array(pair[0], f"{what}: the weight of dense layer {k}").astype(np.float32)
+        b = R.as_float_array(pair[1], f"{what}: the bias of dense layer {k}").astype(np.float32)
+        layers.append((W, b))
+    return layers
+
+
+def _chain(out, what):
+    layers = _layers(out.get("layers"), what)
+    chain = R.linear_chain(layers)
+    if chain is None:
+        raise Mismatch(f"{what}: the dense layers do not form 784 -> 256 -> 128 -> 64 -> 10")
+    return chain
+
+
+def q4_arch_sizes(inp, out, ctx):
+    answered(out, "layers")
+    sizes = [tuple(int(n) for n in reversed(W.shape)) for W, _ in _layers(out["layers"], "the model")]
+    if sizes != [(784, 256), (256, 128), (128, 64), (64, 10)]:
+        raise Mismatch(f"the dense layers (in_features, out_features) are {sizes}; see the question for the required sizes")
+
+
+def q4_arch_forward(inp, out, ctx):
+    answered(out, "outputs")
+    chain = _chain(out, "the model")
+    images = (inp["images"].reshape(-1, 784) * 255)  # fashion_logits divides by 255
+    expected = R.fashion_logits(chain, images)
+    compare(out["outputs"], expected, "the model's output on random images (is there a ReLU after each hidden layer, and none after the output?)", dtype="float32")
+
+
+def _standard_chain(inp):
+    return [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
+
+
+def q4_train_epoch(inp, out, ctx):
+    answered(out, "train_loss", "layers")
+    loss, weights = R.fashion_reference_epoch(_standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]))
+    compare(out["train_loss"], loss, "the mean training loss that train_epoch returns (one SGD epoch on the grader's batches)", dtype="float32", shape_matters=False)
+    layers = _layers(out["layers"], "train_epoch")
+    for k, ((W, b), (eW, eb)) in enumerate(zip(layers, weights)):
+        compare(W, eW, f"the weights of dense layer {k} after train_epoch (one SGD epoch on the grader's batches)", dtype="float32")
+        compare(b, eb, f"the bias of dense layer {k} after train_epoch", dtype="float32")
+
+
+def q4_test_epoch(inp, out, ctx):
+    answered(out, "test_loss")
+    expected = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
+    compare(out["test_loss"], expected, "the mean loss that test_epoch returns on the grader's test batches", dtype="float32", shape_matters=False)
+
+
+def _fashion_accuracy(out, ctx):
+    if "fashion" not in ctx.cache:
+        chain = _chain(out, "the trained model")
+        test = R.fashion_accuracy(chain, *ctx.datasets("FashionMNIST", "test"))
+        train_images, train_labels = ctx.datasets("FashionMNIST", "train")
+        train = R.fashion_accuracy(chain, train_images[:10000], train_labels[:10000])
+        if test > train + TEST_SET_FLAG_MARGIN:
+            ctx.flag(f"q4_acc: test accuracy {test:.4f} is above the accuracy on 10,000 training images ({train:.4f}): "
+                     "the model may have been trained on the test set")
+        ctx.cache["fashion"] = test
+    return ctx.cache["fashion"]
+
+
+def _fashion_bar(bar):
+    def check(inp, out, ctx):
+        answered(out, "layers")
+        accuracy = _fashion_accuracy(out, ctx)
+        if accuracy < bar:
+            raise Mismatch(f"test accuracy {accuracy:.4f} (measured by the grader with your trained weights) is below {bar:.2f}")
+    return check
+
+
+def _probs(out):
+    probs = R.as_float_array(out["sample_probs"], "sample_probs")
+    if probs.shape != (3, 10):
+        raise Mismatch(f"sample_probs has shape {probs.shape}, not (3, 10)")
+    return probs
+
+
+def q4_probs_distribution(inp, out, ctx):
+    answered(out, "sample_idx", "sample_probs")
+    probs = _probs(out)
+    idx = R.as_float_array(out["sample_idx"], "sample_idx").reshape(-1)
+    if idx.size != 3 or len(set(idx.tolist())) != 3 or not all(float(i).is_integer() and 0 <= i < 10000 for i in idx):
+        raise Mismatch("sample_idx must be 3 distinct indices into testdata")
+    if np.any(probs < 0):
+        raise Mismatch("sample_probs has negative entries")
+    compare(probs.sum(axis=1), np.ones(3), "the row sums of sample_probs", dtype="float32")
+
+
+def q4_probs_softmax(inp, out, ctx):
+    answered(out, "sample_idx", "sample_probs", "logits")
+    probs = _probs(out)
+    logits = R.as_float_array(out["logits"], "the model's outputs on the sampled images")
+    if logits.shape != (3, 10):
+        raise Mismatch("the model's outputs on the sampled images do not have shape (3, 10)")
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    compare(probs, e / e.sum(axis=1, keepdims=True), "sample_probs (the softmax of the model's outputs on the sampled images)", dtype="float32")
+
+
+# ---------------------------------------------------------------- Problem 5
+
+def _init_case(inp, out, i):
+    sizes = [int(s) for s in inp[f"sizes{i}"]]
+    value = out.get(f"case{i}")
+    what = f"init_params({sizes}, seed)"
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"{what} raised {value['@error']}")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch(f"{what} must return the pair (weights, biases)")
+    return sizes, R.layer_arrays(value[0], value[1], sizes, what)
+
+
+def q5_1_shapes(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        sizes, (_, biases) = _init_case(inp, out, i)
+        if not all(np.all(b == 0) for b in biases):
+            raise Mismatch(f"init_params({sizes}, seed): the biases must start at zero")
+
+
+def q5_1_statistics(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        sizes, (weights, _) = _init_case(inp, out, i)
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            # sample variance of m draws from N(0, s2) has standard deviation s2 * sqrt(2 / m): 6 of them
+            # bound a correct draw with probability 1 - 2e-9. The variance first, then the mean at the
+            # sample's own spread, so that a wrong variance is reported as such.
+            w, m, s2 = weights[l], n_in * n_out, 1.0 / max(n_in, n_out)
+            if abs(w.var() - s2) > 6 * s2 * np.sqrt(2 / m):
+                raise Mismatch(f"layer {l} of {sizes}: the weights' variance is not 1/max(n_in, n_out)")
+            if abs(w.mean()) > 6 * np.sqrt(w.var() / m):
+                raise Mismatch(f"layer {l} of {sizes}: the weights' mean is not 0")
+
+
+def q5_1_draws(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        sizes, (weights, _) = _init_case(inp, out, i)
+        rng = np.random.default_rng(int(inp["seeds"][i]))
+        for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            expected = rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_out, n_in))
+            if not np.allclose(weights[l], expected, rtol=1e-12, atol=1e-15):
+                raise Mismatch(f"init_params({sizes}, seed): weights[{l}] are not the draws that the question describes")
+
+
+def _forward_answer(value, what):
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"{what} raised {value['@error']}")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch(f"{what} must return the pair (loss, guess)")
+    return value
+
+
+def q5_2_forward(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"])):
+        weights, biases = I.network_from(inp, f"n{int(inp['net_of'][i])}_")
+        label = int(inp["labels"][i])
+        loss, guess = _forward_answer(out.get(f"case{i}"), "forward_one")
+        probs = R.mnist_forward(inp[f"x{i}"], weights, biases)
+        what = "on a random network" if inp["net_of"][i] == 0 else "on a saturating network"
+        compare(loss, -np.log(probs[label]), f"the loss of forward_one {what}", shape_matters=False)
+        compare(guess, np.eye(10)[np.argmax(probs)], f"the guess of forward_one {what}")
+
+
+def q5_2_evaluate(inp, out, ctx):
+    answered(out, "evaluate")
+    weights, biases = I.network_from(inp, "eval_")
+    X, Y = inp["eval_X"], inp["eval_Y"]
+    loss, accuracy = _forward_answer(out["evaluate"], "evaluate")
+    expected_loss = np.mean([R.mnist_loss(x, y, weights, biases) for x, y in zip(X, Y)])
+    compare(loss, expected_loss, "the average loss of evaluate", shape_matters=False)
+    compare(accuracy, R.mnist_accuracy(X, Y, weights, biases), "the accuracy of evaluate", shape_matters=False)
+
+
+def _gradients(inp, out, i):
+    value = out.get(f"case{i}")
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"backprop_one raised {value['@error']}")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch("backprop_one must return the pair (grad_weights, grad_biases)")
+    if out.get(f"unchanged{i}") is False:
+        raise Mismatch("backprop_one changed the weights it was given")
+    return R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "backprop_one")
+
+
+def q5_3_autograd(inp, out, ctx):
+    answered(out)
+    for i in range(int(inp["cases"]) - 1):
+        weights, biases = I.network_from(inp, f"n{i}_")
+        gw, gb = _gradients(inp, out, i)
+        ew, eb = R.mnist_backprop(inp[f"x{i}"], int(inp["labels"][i]), weights, biases)
+        for l in range(3):
+            compare(gw[l], ew[l], f"the weight gradient of layer {l} on a real MNIST sample")
+            compare(gb[l], eb[l], f"the bias gradient of layer {l} on a real MNIST sample")
+
+
+def q5_3_finite_differences(inp, out, ctx):
+    answered(out)
+    i = int(inp["cases"]) - 1
+    weights, biases = [np.array(w) for w in I.network_from(inp, f"n{i}_")[0]], [np.array(b) for b in I.network_from(inp, f"n{i}_")[1]]
+    x, label = inp[f"x{i}"], int(inp["labels"][i])
+    gw, gb = _gradients(inp, out, i)
+    rng = I.rng_for("q5_3 finite differences")
+    loss = lambda: R.mnist_loss(x, label, weights, biases)
+    for l in range(3):
+        for params, grads, kind in ((weights, gw, "weight"), (biases, gb, "bias")):
+            flat = [np.unravel_index(k, params[l].shape) for k in rng.choice(params[l].size, size=min(params[l].size, int(inp["fd_indices"])), replace=False)]
+            numeric = np.array([R.centred_difference(loss, params[l], index) for index in flat])
+            analytic = np.array([grads[l][index] for index in flat])
+            # float64 centred differences with h = 1e-5 agree to about 1e-8 in relative error
+            error = R.relative_error(analytic, numeric)
+            if not error < 1e-6:
+                raise Mismatch(f"the {kind} gradient of layer {l} disagrees with centred differences (relative error {error:.1e})")
+
+
+def q5_3_update(inp, out, ctx):
+    answered(out, "update")
+    if isinstance(out["update"], dict) and "@error" in out["update"]:
+        raise Mismatch(f"train_one_sample raised {out['update']['@error']}")
+    weights, biases = I.network_from(inp, "update_")
+    new_w, new_b = R.layer_arrays(out["update"][0], out["update"][1], list(R.MNIST_SIZES), "train_one_sample")
+    lr = float(inp["update_lr"])
+    ew, eb = R.mnist_backprop(inp["update_x"], int(inp["update_label"]), weights, biases)
+    for l in range(3):
+        compare(new_w[l] - weights[l], -lr * ew[l], f"the update of weights[{l}] (it must be -learning_rate * gradient, in place)")
+        compare(new_b[l] - biases[l], -lr * eb[l], f"the update of biases[{l}] (it must be -learning_rate * gradient, in place)")
+
+
+def _trajectory(inp, out, ctx):
+    if "trajectory" not in ctx.cache:
+        answered(out, "trajectory")
+        if isinstance(out["trajectory"], dict) and "@error" in out["trajectory"]:
+            raise Mismatch(f"train_one_epoch raised {out['trajectory']['@error']}")
+        start_w, start_b = I.network_from(inp, "start_")
+        new_w, new_b = R.layer_arrays(out["trajectory"][0], out["trajectory"][1], list(R.MNIST_SIZES), "train_one_epoch")
+        ref_w, ref_b = R.mnist_train(inp["X"], inp["Y"], start_w, start_b, float(inp["lr"]))
+        # relative to how far the reference moved: scale-free, whatever the training progress
+        worst = max(R.displacement_error(a, b, s) for a, b, s in zip(new_w + new_b, ref_w + ref_b, start_w + start_b))
+        ctx.cache["trajectory"] = worst
+    worst = ctx.cache["trajectory"]
+    if not worst < P5_TRAJECTORY_RTOL:
+        raise Mismatch(f"train_one_epoch over {inp['X'].shape[0]} MNIST samples from the grader's weights does not end where "
+                       f"per-sample SGD with the correct gradients ends (relative error {worst:.1e})")
+
+
+def q5_4_trajectory(inp, out, ctx):
+    _trajectory(inp, out, ctx)
+
+
+def q5_4_accuracy(inp, out, ctx):
+    answered(out, "trained")
+    try:
+        _trajectory(inp, out, ctx)
+    except Mismatch:
+        raise Mismatch("accuracy counts only when train_one_epoch trains correctly (see the other check of this question)") from None
+    value = out["trained"]
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch("weights and biases must be the lists of your trained parameters")
+    weights, biases = R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "the trained weights and biases")
+    images, labels = ctx.datasets("MNIST", "test")
+    test = R.mnist_accuracy(images.reshape(-1, 784), labels, weights, biases)
+    train_images, train_labels = ctx.datasets("MNIST", "train")
+    train = R.mnist_accuracy(train_images[:10000].reshape(-1, 784), train_labels[:10000], weights, biases)
+    if test > train + TEST_SET_FLAG_MARGIN:
+        ctx.flag(f"q5_4: test accuracy {test:.4f} is above the accuracy on 10,000 training images ({train:.4f}): "
+                 "the weights may have been fitted to the test set")
+    if test < P5_ACCURACY_BAR:
+        raise Mismatch(f"test accuracy {test:.4f} of your trained weights (measured by the grader) is below {P5_ACCURACY_BAR:.2f}")
+
+
+# question: [(what the check is, points, check)]
+CASES = {
+    "q1a": [("gradient on random vectors", 2, q1a_gradient)],
+    "q1b": [("minimiser on random data", 2, q1b_minimiser)],
+    "q2a": [("l1 loss on random inputs", 3, q2a_loss)],
+    "q2a_shapes": [("shapes for random sizes", 2, q2a_shapes)],
+    "q2b": [("answer", 1, q2b_answer)],
+    "q3a": [("dataset 1 fitted exactly", 2, _fit("theta_dataset1")), ("dataset 2 fitted exactly", 2, _fit("theta_dataset2"))],
+    "q3b": [("grad_loss with the grader's f and grad f", 3, q3b_grad_loss)],
+    "q3c": [("relu_net on random inputs, and f_at_2", 3, q3c_forward)],
+    "q3d": [("gradient at x = 2, theta0", 2, q3d_at_theta0), ("gradient on random theta", 2, q3d_random)],
+    "q4_arch": [("dense layer sizes", 3, q4_arch_sizes), ("forward pass", 3, q4_arch_forward)],
+    "q4_train": [("train_epoch: one SGD epoch", 2, q4_train_epoch), ("test_epoch: mean loss", 1, q4_test_epoch)],
+    "q4_acc": [(f"test accuracy >= {P4_BARS[0]:.2f}", 5, _fashion_bar(P4_BARS[0])),
+               (f"test accuracy >= {P4_BARS[1]:.2f}", 5, _fashion_bar(P4_BARS[1]))],
+    "q4_probs": [("a probability distribution per image", 2, q4_probs_distribution),
+                 ("the softmax of the model's outputs", 2, q4_probs_softmax)],
+    "q5_1": [("shapes and zero biases", 1, q5_1_shapes), ("mean and variance", 2, q5_1_statistics),
+             ("the draws of default_rng(seed)", 2, q5_1_draws)],
+    "q5_2": [("forward_one", 3, q5_2_forward), ("evaluate", 2, q5_2_evaluate)],
+    "q5_3": [("gradients against autograd", 4, q5_3_autograd), ("gradients against centred differences", 3, q5_3_finite_differences),
+             ("train_one_sample's update", 3, q5_3_update)],
+    "q5_4": [("train_one_epoch replays the SGD trajectory", 3, q5_4_trajectory),
+             (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 3, q5_4_accuracy)],
+}
+
+
+def points():
+    """{question: points}, as the checks split them."""
+    return {q: sum(p for _, p, _ in cases) for q, cases in CASES.items()}

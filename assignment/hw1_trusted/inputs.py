@@ -1,0 +1,218 @@
+"""The inputs each probe evaluates the student's code on, drawn from the secret seed.
+
+Written by the trusted side into the sandbox before the student's notebook runs. The
+seed lives only in the autograder (readable by root while grading), so the inputs cannot
+be predicted in advance, and a regrade draws the same ones.
+"""
+
+import pathlib
+import zlib
+
+import numpy as np
+
+from . import data, reference as R
+
+SECRET_SEED = int((pathlib.Path(__file__).parent / "secret_seed").read_text().split()[0])
+P5_TRAJECTORY_SAMPLES = 100  # per-sample SGD steps that the trajectory check replays: raw pixels make SGD chaotic,
+# and rounding differences stay below 1e-11 for 100 steps but reach 1e-2 by 300 (README "Accuracy bars")
+P5_LEARNING_RATE = 0.003  # the notebook's
+
+
+def rng_for(question):
+    return np.random.default_rng([SECRET_SEED, zlib.crc32(question.encode())])
+
+
+def _theta(rng, prefix, integer=False):
+    draw = (lambda n: rng.integers(-3, 4, size=n).astype(float)) if integer else (lambda n: rng.normal(size=n))
+    return {prefix + "W_H": draw(4), prefix + "b_H": draw(4), prefix + "W_O": draw(4), prefix + "b_O": np.float64(draw(1)[0])}
+
+
+def theta_from(inp, prefix):
+    return {k: inp[prefix + k] for k in R.THETA_KEYS}
+
+
+HANDOUT_THETA0 = {"W_H": [-1.0, 1.0, 1.0, -1.0], "b_H": [1.0, 1.0, -1.0, 1.0], "W_O": [-1.0, -1.0, -1.0, 1.0], "b_O": 1.0}
+
+
+def _network(rng, prefix, sizes, scale=1.0):
+    weights, biases = R.random_network(rng, sizes, scale)
+    out = {f"{prefix}W{l}": W for l, W in enumerate(weights)}
+    out.update({f"{prefix}b{l}": b for l, b in enumerate(biases)})
+    return out
+
+
+def network_from(inp, prefix, layers=3):
+    return [inp[f"{prefix}W{l}"] for l in range(layers)], [inp[f"{prefix}b{l}"] for l in range(layers)]
+
+
+def q1a(rng, _):
+    return {f"x{i}": rng.normal(size=d) for i, d in enumerate((1, 3, 17))}
+
+
+def q1b(rng, _):
+    return {f"X{i}": rng.normal(size=(n, d)) * 3 + rng.normal(size=d) for i, (n, d) in enumerate(((1, 1), (5, 2), (40, 7)))}
+
+
+def q2a(rng, _):
+    out = {"cases": np.int64(3)}
+    for i, (n, d) in enumerate(((1, 1), (6, 3), (50, 4))):
+        out.update({f"X{i}": rng.normal(size=(n, d)), f"y{i}": rng.normal(size=n), f"w{i}": rng.normal(size=d)})
+    return out
+
+
+def q2a_shapes(rng, _):
+    sizes = np.vstack([rng.integers(2, 500, size=(4, 2)), [[7, 7]]])
+    return {"n": sizes[:, 0], "d": sizes[:, 1]}
+
+
+def q2b(rng, _):
+    return {}
+
+
+def q3a(rng, _):
+    return {}
+
+
+def q3b(rng, _):
+    out = {"cases": np.int64(3)}
+    for i, n in enumerate((1, 5, 12)):
+        theta = _theta(rng, f"t{i}_")
+        xs = rng.uniform(-3, 3, size=n)
+        out.update(theta, **{f"xs{i}": xs, f"ys{i}": rng.normal(size=n)})
+        t = theta_from(out, f"t{i}_")
+        # the grader's f and grad f at these points: the probe swaps them in as tables
+        out[f"f{i}"] = R.relu_net(xs, t)
+        grads = [R.grad_f(x, t) for x in xs]
+        for key in R.THETA_KEYS:
+            out[f"g{i}_{key}"] = np.array([g[key] for g in grads])
+    return out
+
+
+def q3c(rng, _):
+    out = {"cases": np.int64(20), "xs": rng.uniform(-4, 4, size=20)}
+    for i in range(20):
+        out.update(_theta(rng, f"t{i}_"))
+    return out
+
+
+def q3d(rng, _):
+    out = {f"theta0_{k}": np.asarray(v, dtype=float) for k, v in HANDOUT_THETA0.items()}
+    # integer parameters and inputs hit z_bar = 0 exactly, where the handout's convention applies
+    xs = list(rng.uniform(-4, 4, size=10)) + list(rng.integers(-3, 4, size=30).astype(float))
+    for i in range(40):
+        out.update(_theta(rng, f"t{i}_", integer=i >= 10))
+    out.update(cases=np.int64(40), xs=np.array(xs))
+    return out
+
+
+def _fashion_weights(rng):
+    """Weights of the required shapes, initialised as torch's default Linear init would."""
+    out = {}
+    for i, (n_in, n_out) in enumerate(zip(R.FASHION_SIZES[:-1], R.FASHION_SIZES[1:])):
+        bound = 1 / np.sqrt(n_in)
+        out[f"W{i}"] = rng.uniform(-bound, bound, size=(n_out, n_in)).astype(np.float32)
+        out[f"b{i}"] = rng.uniform(-bound, bound, size=n_out).astype(np.float32)
+    return out
+
+
+def q4_arch(rng, _):
+    return {"images": rng.uniform(0, 1, size=(16, 1, 28, 28)).astype(np.float32)}
+
+
+def q4_train(rng, datasets):
+    images, labels = datasets("FashionMNIST", "train")
+    test_images, test_labels = datasets("FashionMNIST", "test")
+    train_idx = rng.choice(len(images), size=256, replace=False)
+    test_idx = rng.choice(len(test_images), size=128, replace=False)
+    return {**_fashion_weights(rng), "lr": np.float64(0.05),
+            "train_images": images[train_idx][:, None], "train_labels": labels[train_idx],
+            "test_images": test_images[test_idx][:, None], "test_labels": test_labels[test_idx]}
+
+
+def q4_acc(rng, _):
+    return {}
+
+
+def q4_probs(rng, datasets):
+    return {"images": datasets("FashionMNIST", "test")[0]}
+
+
+def q5_1(rng, _):
+    cases = [([784, 32, 32, 10], 80085), ([784, 32, 32, 10], 0), ([784, 32, 32, 10], int(rng.integers(1, 2**31))),
+             ([10, 400, 300, 20], 1), ([10, 400, 300, 20], int(rng.integers(1, 2**31)))]  # n_out > n_in too
+    out = {"cases": np.int64(len(cases)), "seeds": np.array([s for _, s in cases])}
+    out.update({f"sizes{i}": np.array(sizes) for i, (sizes, _) in enumerate(cases)})
+    return out
+
+
+def q5_2(rng, datasets):
+    images, labels = datasets("MNIST", "test")
+    sizes = list(R.MNIST_SIZES)
+    out = {**_network(rng, "n0_", sizes), **_network(rng, "n1_", sizes, scale=30.0)}  # the second saturates
+    samples = [images[int(rng.integers(len(images)))].reshape(784), np.full(784, 255, dtype=np.uint8),
+               np.zeros(784, dtype=np.uint8), rng.integers(0, 256, size=784).astype(np.uint8)]
+    cases = [(net, x) for net in (0, 1) for x in samples]
+    for i, (net, x) in enumerate(cases):
+        out[f"x{i}"] = x
+    out.update(cases=np.int64(len(cases)), net_of=np.array([net for net, _ in cases]),
+               labels=rng.integers(0, 10, size=len(cases)))
+    pick = rng.choice(len(images), size=200, replace=False)
+    out.update(_network(rng, "eval_", sizes, scale=3.0), eval_X=images[pick].reshape(-1, 784), eval_Y=labels[pick])
+    return out
+
+
+def q5_3(rng, datasets):
+    images, labels = datasets("MNIST", "train")
+    sizes = list(R.MNIST_SIZES)
+    out = {"cases": np.int64(4)}
+    for i in range(4):
+        out.update(_network(rng, f"n{i}_", sizes, scale=2.0 if i < 3 else 1.0))
+        k = int(rng.integers(len(images)))
+        out[f"x{i}"] = images[k].reshape(784)
+    out["labels"] = rng.integers(0, 10, size=4)
+    out.update(_network(rng, "update_", sizes))
+    out["update_x"] = images[int(rng.integers(len(images)))].reshape(784)
+    out.update(update_label=np.int64(rng.integers(10)), update_lr=np.float64(0.01))
+    out["fd_indices"] = np.int64(12)  # entries per parameter array checked by centred differences
+    return out
+
+
+def q5_4(rng, datasets):
+    images, labels = datasets("MNIST", "train")
+    start = int(rng.integers(0, len(images) - P5_TRAJECTORY_SAMPLES))
+    sizes = list(R.MNIST_SIZES)
+    out = {}
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        out[f"start_W{l}"] = rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_out, n_in))
+        out[f"start_b{l}"] = np.zeros(n_out)
+    stop = start + P5_TRAJECTORY_SAMPLES
+    out.update(X=images[start:stop].reshape(-1, 784), Y=labels[start:stop], lr=np.float64(P5_LEARNING_RATE))
+    return out
+
+
+GENERATORS = {name: f for name, f in globals().items() if name.startswith("q") and callable(f) and name[1].isdigit()}
+
+
+class Datasets:
+    """Loads each verified split once."""
+
+    def __init__(self, root=None):
+        self.root, self.cache = root, {}
+
+    def __call__(self, name, split):
+        if (name, split) not in self.cache:
+            self.cache[name, split] = data.load(name, split, self.root)
+        return self.cache[name, split]
+
+
+def generate(question, datasets):
+    return GENERATORS[question](rng_for(question), datasets)
+
+
+def save(folder, question, arrays):
+    np.savez(pathlib.Path(folder) / f"{question}.npz", **arrays)
+
+
+def load(folder, question):
+    with np.load(pathlib.Path(folder) / f"{question}.npz", allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}

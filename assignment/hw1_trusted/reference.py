@@ -1,0 +1,318 @@
+"""The grader's own reference computations. Trusted phase only: never imported in the student's kernel."""
+
+import math
+
+import numpy as np
+
+# Tolerances per dtype: float64 references are exact up to rounding noise, float32 (torch) accumulates more.
+TOLERANCES = {
+    "float64": dict(rtol=1e-7, atol=1e-9),
+    "float32": dict(rtol=1e-4, atol=1e-5),
+}
+
+
+class Mismatch(Exception):
+    """A check failed; the message names what and where, never the expected value."""
+
+
+def as_float_array(value, what):
+    """A handed-over value as a float64 array; errors that the probe recorded become a Mismatch."""
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"{what}: your code raised {value['@error']}")
+    if isinstance(value, dict) and "@type" in value:
+        raise Mismatch(f"{what} should be numeric, got {value['@type']}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Mismatch(f"{what} should be numeric, got {type(value).__name__}") from None
+
+
+def compare(actual, expected, what, dtype="float64", shape_matters=True):
+    """Raises Mismatch unless ``actual`` equals ``expected`` within the tolerance for ``dtype``."""
+    actual = as_float_array(actual, what)
+    expected = np.asarray(expected, dtype=np.float64)
+    if shape_matters and actual.shape != expected.shape:
+        raise Mismatch(f"{what} has shape {actual.shape}, but shape {expected.shape} was expected")
+    if not shape_matters:
+        actual, expected = actual.reshape(-1), expected.reshape(-1)
+        if actual.size != expected.size:
+            raise Mismatch(f"{what} has {actual.size} entries, but {expected.size} were expected")
+    if not np.all(np.isfinite(actual)):
+        raise Mismatch(f"{what} contains NaN or infinite values")
+    bad = ~np.isclose(actual, expected, **TOLERANCES[dtype])
+    if bad.any():
+        raise Mismatch(f"{what} is wrong in {int(bad.sum())} of {bad.size} entries (first at index {np.argwhere(bad)[0].tolist()})")
+
+
+def relative_error(a, b):
+    """||a - b|| / (||a|| + ||b||) over whole arrays (entries near 0 would compare noise with noise)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+
+
+def displacement_error(actual, expected, start):
+    """||actual - expected|| / ||expected - start||: the error of a training run relative to how far it moved."""
+    actual, expected, start = (np.asarray(a, dtype=np.float64) for a in (actual, expected, start))
+    return float(np.linalg.norm(actual - expected) / max(1e-300, np.linalg.norm(expected - start)))
+
+
+def centred_difference(f, array, index, h=1e-5):
+    """(f(x + h) - f(x - h)) / 2h for one entry of ``array``, restored afterwards (CS231n style, float64)."""
+    old = array[index]
+    array[index] = old + h
+    plus = f()
+    array[index] = old - h
+    minus = f()
+    array[index] = old
+    return (plus - minus) / (2 * h)
+
+
+# ---------------------------------------------------------------- Problem 3
+
+THETA_KEYS = ("W_H", "b_H", "W_O", "b_O")
+THETA_SHAPES = {"W_H": (4,), "b_H": (4,), "W_O": (4,), "b_O": ()}
+
+
+def theta_arrays(theta, what="theta"):
+    """A handed-over parameter dict as float64 arrays (4,), (4,), (4,), ()."""
+    if isinstance(theta, dict) and "@error" in theta:
+        raise Mismatch(f"{what}: your code raised {theta['@error']}")
+    if not isinstance(theta, dict) or set(theta) != set(THETA_KEYS):
+        raise Mismatch(f"{what} must be a dict with exactly the keys {THETA_KEYS}")
+    arrays = {}
+    for key in THETA_KEYS:
+        a = as_float_array(theta[key], f"{what}[{key!r}]")
+        size = int(np.prod(THETA_SHAPES[key]))
+        if a.size != size:
+            raise Mismatch(f"{what}[{key!r}] must have {size} entries")
+        arrays[key] = a.reshape(THETA_SHAPES[key])
+    return arrays
+
+
+def relu_net(x, theta):
+    """f(x, theta), vectorised over x."""
+    t = theta_arrays(theta)
+    x = np.asarray(x, dtype=np.float64)
+    z = np.maximum(0.0, x[..., None] * t["W_H"] + t["b_H"])
+    return z @ t["W_O"] + t["b_O"]
+
+
+def _torch_theta(theta):
+    import torch
+
+    return {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in theta_arrays(theta).items()}
+
+
+def _torch_relu_net(x, tt):
+    import torch
+
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    z = torch.relu(x[..., None] * tt["W_H"] + tt["b_H"])  # relu'(0) = 0, the handout's convention
+    return z @ tt["W_O"] + tt["b_O"]
+
+
+def grad_f(x, theta):
+    """Gradient of f(x, theta) for a number x, by torch autograd: {key: array}."""
+    tt = _torch_theta(theta)
+    _torch_relu_net(float(x), tt).backward()
+    return {k: tt[k].grad.numpy() for k in THETA_KEYS}
+
+
+def grad_loss(xs, ys, theta):
+    """Gradient of sum_i (y_i - f(x_i))^2 by torch autograd."""
+    import torch
+
+    tt = _torch_theta(theta)
+    loss = ((torch.as_tensor(np.asarray(ys, dtype=np.float64)) - _torch_relu_net(xs, tt)) ** 2).sum()
+    loss.backward()
+    return {k: tt[k].grad.numpy() for k in THETA_KEYS}
+
+
+def compare_grad_dict(actual, expected, what):
+    if isinstance(actual, dict) and "@error" in actual:
+        raise Mismatch(f"{what}: your code raised {actual['@error']}")
+    if not isinstance(actual, dict) or set(actual) != set(THETA_KEYS):
+        raise Mismatch(f"{what} must be a dict with exactly the keys {THETA_KEYS}")
+    for key in THETA_KEYS:
+        compare(actual[key], expected[key], f"{what}[{key!r}]", shape_matters=False)
+
+
+# ---------------------------------------------------------------- Problem 4
+
+FASHION_SIZES = (784, 256, 128, 64, 10)
+
+
+def linear_chain(layers, what="the model"):
+    """Orders handed-over Linear layers [(weight (out, in), bias (out,))] into the chain 784 -> ... -> 10.
+
+    Students may register their layers in any order; the forward pass runs them as a chain.
+    Returns None when they do not form the required chain.
+    """
+    remaining, chain, width = list(layers), [], 784
+    for n_out in FASHION_SIZES[1:]:
+        match = [l for l in remaining if l[0].shape == (n_out, width) and l[1].shape == (n_out,)]
+        if not match:
+            return None
+        chain.append(match[0])
+        remaining.remove(match[0])
+        width = n_out
+    return chain if not remaining else None
+
+
+def fashion_logits(chain, images):
+    """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28)."""
+    import torch
+
+    with torch.no_grad():
+        a = torch.as_tensor(np.asarray(images)).reshape(-1, 784).float() / 255  # as ToTensor makes them
+        for i, (W, b) in enumerate(chain):
+            a = a @ torch.as_tensor(W, dtype=torch.float32).T + torch.as_tensor(b, dtype=torch.float32)
+            if i < len(chain) - 1:
+                a = torch.relu(a)
+        return a.numpy()
+
+
+def fashion_accuracy(chain, images, labels, chunk=1000):
+    correct = 0
+    for start in range(0, len(images), chunk):
+        logits = fashion_logits(chain, images[start:start + chunk])
+        correct += int((logits.argmax(axis=1) == labels[start:start + chunk]).sum())
+    return correct / len(images)
+
+
+def fashion_reference_epoch(weights, images, labels, lr, batch=64):
+    """One SGD epoch of the reference training step on the given batches: (mean loss, new weights)."""
+    import torch
+
+    layers = []
+    for i, (W, b) in enumerate(weights):
+        layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(torch.nn.Flatten(), *layers)
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for m, (W, b) in zip(linear, weights):
+            m.weight.copy_(torch.as_tensor(W))
+            m.bias.copy_(torch.as_tensor(b))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    total, count = 0.0, 0
+    for start in range(0, len(images), batch):
+        x = torch.as_tensor(images[start:start + batch]).float() / 255
+        y = torch.as_tensor(labels[start:start + batch])
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(y)
+        count += len(y)
+    return total / count, [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
+
+
+def fashion_reference_loss(weights, images, labels):
+    """Mean cross-entropy of the network on the given images."""
+    import torch
+
+    logits = torch.as_tensor(fashion_logits(weights, images))
+    return float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels)).item())
+
+
+# ---------------------------------------------------------------- Problem 5
+
+MNIST_SIZES = (784, 32, 32, 10)
+
+
+def sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+
+
+def softmax(z):
+    e = np.exp(z - np.max(z))
+    return e / e.sum()
+
+
+def layer_arrays(weights, biases, sizes, what):
+    """Handed-over weight and bias lists as float64 arrays in the (n_out, n_in) layout."""
+    for value, name in ((weights, "weights"), (biases, "biases")):
+        if isinstance(value, dict) and "@error" in value:
+            raise Mismatch(f"{what}: your code raised {value['@error']}")
+        if not isinstance(value, list) or len(value) != len(sizes) - 1:
+            raise Mismatch(f"{what}: expected {len(sizes) - 1} {name} (one per layer)")
+    Ws, bs = [], []
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        W = as_float_array(weights[l], f"{what}: weights[{l}]")
+        b = as_float_array(biases[l], f"{what}: biases[{l}]")
+        if W.shape != (n_out, n_in):
+            raise Mismatch(f"{what}: weights[{l}] has shape {W.shape}, expected (n_out, n_in) = {(n_out, n_in)}")
+        if b.shape != (n_out,):
+            raise Mismatch(f"{what}: biases[{l}] has shape {b.shape}, expected ({n_out},)")
+        Ws.append(W)
+        bs.append(b)
+    return Ws, bs
+
+
+def mnist_forward(x, weights, biases):
+    """Softmax output of the sigmoid network for one sample."""
+    a = np.asarray(x, dtype=np.float64)
+    for W, b in zip(weights[:-1], biases[:-1]):
+        a = sigmoid(W @ a + b)
+    return softmax(weights[-1] @ a + biases[-1])
+
+
+def mnist_loss(x, label, weights, biases):
+    return float(-np.log(mnist_forward(x, weights, biases)[label]))
+
+
+def mnist_accuracy(images, labels, weights, biases, chunk=1000):
+    """Accuracy of the numpy network on uint8 images (N, 784), raw 0-255 pixels."""
+    correct = 0
+    for start in range(0, len(images), chunk):
+        a = np.asarray(images[start:start + chunk], dtype=np.float64).reshape(-1, 784)
+        for W, b in zip(weights[:-1], biases[:-1]):
+            a = sigmoid(a @ W.T + b)
+        z = a @ weights[-1].T + biases[-1]
+        correct += int((z.argmax(axis=1) == np.asarray(labels[start:start + chunk])).sum())
+    return correct / len(images)
+
+
+def mnist_backprop(x, label, weights, biases):
+    """Gradients of the cross-entropy by torch autograd in float64: (dW list, db list)."""
+    import torch
+
+    Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in weights]
+    bs = [torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in biases]
+    a = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        a = torch.sigmoid(W @ a + b)
+    loss = -torch.log_softmax(Ws[-1] @ a + bs[-1], dim=0)[label]
+    loss.backward()
+    return [W.grad.numpy() for W in Ws], [b.grad.numpy() for b in bs]
+
+
+def mnist_train(images, labels, weights, biases, lr):
+    """Per-sample SGD in order with the reference gradients (numpy, float64): new (weights, biases)."""
+    weights = [np.array(W, dtype=np.float64) for W in weights]
+    biases = [np.array(b, dtype=np.float64) for b in biases]
+    for x, y in zip(images, labels):
+        activations = [np.asarray(x, dtype=np.float64)]
+        pre = []
+        for W, b in zip(weights, biases):
+            pre.append(W @ activations[-1] + b)
+            activations.append(sigmoid(pre[-1]))
+        delta = softmax(pre[-1])
+        delta[int(y)] -= 1.0
+        for l in reversed(range(len(weights))):
+            grad_W, grad_b = np.outer(delta, activations[l]), delta
+            if l > 0:
+                s = activations[l]
+                delta = (weights[l].T @ delta) * s * (1.0 - s)
+            weights[l] -= lr * grad_W
+            biases[l] -= lr * grad_b
+    return weights, biases
+
+
+def random_network(rng, sizes, scale=1.0):
+    weights = [rng.normal(0, scale / math.sqrt(n_in), size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    biases = [rng.normal(0, 0.1, size=n_out) for n_out in sizes[1:]]
+    return weights, biases

@@ -1,0 +1,183 @@
+"""Grades one submission in two phases; what Gradescope's ``run_autograder`` (and otter grade's) runs, as root.
+
+1. The upload becomes one notebook, or a result that says what to upload instead.
+2. A fresh trusted process draws the inputs from the secret seed.
+3. Untrusted phase: Otter runs the notebook and the probes as an unprivileged user, in a
+   folder of its own, with a time limit per cell and for the whole phase. It hands back
+   plain data only.
+4. Every process of that user is killed. The answers are copied out of its reach.
+5. Trusted phase: a fresh ``python -I`` process makes every verdict and writes
+   ``results.json`` (Gradescope) and ``results.pkl`` (otter grade).
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from . import handover, sandbox, uploads
+
+HERE = pathlib.Path(__file__).resolve().parent
+CELL_TIMEOUT = int(os.environ.get("HW1_CELL_TIMEOUT", 240))  # seconds per cell and per probe
+PHASE_TIMEOUT = int(os.environ.get("HW1_PHASE_TIMEOUT", 420))  # the student's whole notebook; the grading ends within 8 minutes
+SANDBOX_USER = os.environ.get("HW1_SANDBOX_USER", "hw1student")
+
+
+def cpu_quota():
+    """CPUs this container may use: its cgroup quota, else its affinity mask."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = pathlib.Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def thread_caps(threads):
+    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}
+
+
+def trusted(*args):
+    """Runs a trusted step in a fresh isolated interpreter, as root."""
+    entry = HERE / "__main__.py"
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", **thread_caps(cpu_quota())}
+    for name in ("HW1_DATA_ROOT",):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return subprocess.run([sys.executable, "-I", str(entry), *map(str, args)], env=env, check=False)
+
+
+def lock_down(ag):
+    """The student's user may read or write nothing of the grader's."""
+    for path, mode in ((ag / "source", 0o700), (ag / "results", 0o700), (ag / "submission", 0o700),
+                       (ag / "submission_metadata.json", 0o600)):
+        if path.exists():
+            os.chmod(path, mode)
+
+
+def build_sandbox(root, ag, nb, work):
+    """The student's folder: Otter's layout with the probes and public tests, the inputs, a hand-over folder."""
+    run = root / "ag"
+    (run / "source").mkdir(parents=True)
+    (run / "submission").mkdir()
+    (run / "results").mkdir()
+    shutil.copytree(ag / "source" / "tests", run / "source" / "tests")
+    (run / "source" / "files").mkdir()
+    shutil.copy(ag / "source" / "files" / "hw1_probes.py", run / "source" / "files")
+    config = json.loads((ag / "source" / "otter_config.json").read_text())
+    config.update(logo=False, pdf=False, token=None)
+    (run / "source" / "otter_config.json").write_text(json.dumps(config))
+    (run / "submission" / "hw1.ipynb").write_text(uploads.to_json(nb))
+    shutil.copytree(work / "inputs", root / "inputs")
+    (root / "handover").mkdir()
+    (root / "home").mkdir()
+    shutil.copy(HERE / "student_phase.py", root / "student_phase.py")
+
+
+def collect_answers(handover_dir, answers):
+    """Copies the plain files of the hand-over folder; anything else (links, folders, huge files) is left."""
+    answers.mkdir()
+    for entry in os.scandir(handover_dir):
+        if entry.is_file(follow_symlinks=False) and entry.name.endswith((".json", ".npz")):
+            data = handover._open_regular(entry.path)
+            if data is not None:
+                (answers / entry.name).write_bytes(data)
+
+
+def phase_notes(code, seconds, progress, killed):
+    notes = []
+    if code is None:
+        notes.append(f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook"
+                     + (f", in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "") + ".")
+    elif progress.get("error") or progress.get("cell"):
+        notes.append("Your notebook's kernel died (os._exit, sys.exit in a check, a kill, or running out of memory)"
+                     + (f" in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
+                     + ". Questions whose answers were handed over before that are graded; the others score 0.")
+    for cell in progress.get("timed_out", []):
+        notes.append(f"A cell ran over the {CELL_TIMEOUT} s time limit per cell and was interrupted: {cell}")
+    if killed:
+        notes.append("Processes that your notebook left running were stopped when it ended.")
+    return notes
+
+
+def record_verdict_time(results_dir, seconds):
+    """Adds the trusted phase's own time to the results' extra data (instructors' eyes only)."""
+    path = results_dir / "results.json"
+    if path.exists():
+        results = json.loads(path.read_text())
+        results.setdefault("extra_data", {}).setdefault("timings", {})["verdict"] = round(seconds, 2)
+        path.write_text(json.dumps(results, indent=2))
+
+
+def grade(ag, results_dir):
+    ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    isolate = os.geteuid() == 0
+    if isolate:
+        lock_down(ag)
+    stamp = ag / "source" / "files" / "hw1_trusted" / "AUTOGRADER_ID"
+    autograder_id = stamp.read_text().strip() if stamp.exists() else "unknown"
+    work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
+    notes = [f"Autograder {autograder_id[:12]}."]
+    try:
+        try:
+            nb = uploads.normalise(ag / "submission")
+        except uploads.BadUpload as problem:
+            (work / "notes.json").write_text(json.dumps(notes + [str(problem)]))
+            trusted("reject", work, results_dir, autograder_id, str(problem))
+            return
+        clock = time.monotonic()
+        if trusted("prepare", work).returncode != 0:
+            (work / "notes.json").write_text(json.dumps(notes))
+            trusted("reject", work, results_dir, autograder_id,
+                    "The autograder could not prepare its inputs (its datasets are missing or corrupt). Please tell your instructor; your submission was not graded.")
+            return
+
+        root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
+        build_sandbox(root, ag, nb, work)
+        uid = gid = None
+        if isolate:
+            uid, gid = sandbox.ensure_user(SANDBOX_USER)
+            sandbox.kill_all(uid)  # nothing of an earlier grading may linger
+            sandbox.chown_tree(root, uid, gid)
+            os.chmod(root, 0o700)
+        env = {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
+               "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_HANDOVER": str(root / "handover"),
+               "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data"))),
+               **thread_caps(cpu_quota())}
+        clock_student = time.monotonic()
+        code, seconds = sandbox.run_as(uid, gid, [sys.executable, str(root / "student_phase.py"), str(root / "ag"),
+                                                  str(root / "handover"), str(CELL_TIMEOUT)],
+                                       env, root, PHASE_TIMEOUT, work / "student_phase.log")
+        killed = sandbox.kill_all(uid) if isolate else 0
+        timings = {"prepare": round(clock_student - clock, 2), "student": round(seconds, 2)}
+        collect_answers(root / "handover", work / "answers")
+        try:
+            progress = json.loads((work / "answers" / "progress.json").read_text())
+            progress = progress if isinstance(progress, dict) else {}
+        except (OSError, ValueError):
+            progress = {}
+        notes += phase_notes(code, seconds, progress, killed)
+        (work / "notes.json").write_text(json.dumps(notes))
+        sandbox.remove(root)
+        clock = time.monotonic()
+        (work / "timings.json").write_text(json.dumps(timings))
+        trusted("verdict", work, results_dir, autograder_id)
+        record_verdict_time(results_dir, time.monotonic() - clock)
+    finally:
+        if os.environ.get("HW1_KEEP_WORK"):
+            print(f"trusted work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv):
+    ag = pathlib.Path(argv[0]) if argv else pathlib.Path(os.environ.get("HW1_AUTOGRADER_DIR", "/autograder"))
+    grade(ag, ag / "results")

@@ -1,0 +1,61 @@
+"""The untrusted phase, run as the sandbox user: Otter executes the notebook and its probes.
+
+Copied into the sandbox and run there; it sees nothing of the grader but the probes, the
+public tests and the inputs. Otter's runner is used as it is; only nbclient's limits are set:
+every cell gets a time limit and is interrupted when it runs over, so one infinite loop costs
+only what depends on it. Which cell runs is recorded, so that a kernel that dies can be
+reported with the cell it died in. Nothing written here is trusted: it only words messages.
+"""
+
+import json
+import os
+import sys
+import time
+import traceback
+
+
+def main(autograder_dir, handover, cell_timeout):
+    from nbclient import NotebookClient
+
+    progress = {"cell": None, "timed_out": [], "error": None}
+
+    def save():
+        with open(os.path.join(handover, "progress.json"), "w") as f:
+            json.dump(progress, f)
+
+    def first_line(cell):
+        lines = [l for l in cell.source.splitlines() if l.strip() and not l.startswith("SEED = ")]
+        return lines[0][:120] if lines else ""
+
+    def on_cell_start(cell, cell_index, **_):
+        progress["cell"] = first_line(cell)
+        progress["started"] = time.monotonic()
+        save()
+
+    def on_cell_complete(cell, cell_index, **_):
+        if time.monotonic() - progress.get("started", time.monotonic()) >= cell_timeout - 1:
+            progress["timed_out"].append(first_line(cell))
+            save()
+
+    traits = NotebookClient.class_traits()
+    traits["timeout"].default_value = cell_timeout
+    traits["interrupt_on_timeout"].default_value = True
+    traits["on_cell_start"].default_value = on_cell_start
+    traits["on_cell_complete"].default_value = on_cell_complete
+
+    from otter.run.run_autograder import main as run_otter
+
+    try:
+        run_otter(autograder_dir)
+    except BaseException as error:  # a dead kernel ends Otter's run; what was handed over stays
+        progress["error"] = f"{type(error).__name__}: {error}"[:300]
+        save()
+        traceback.print_exc()
+        return 1
+    progress["cell"] = None
+    save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

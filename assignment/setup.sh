@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds the grading image (Gradescope runs this once per upload of the zip, with network).
+# Python goes to /opt, where the unprivileged student user can run it (root's home is mode 0700).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends wget ca-certificates bzip2
+
+PREFIX=/opt/hw1-python
+wget -nv https://github.com/conda-forge/miniforge/releases/download/24.11.3-2/Miniforge3-Linux-x86_64.sh -O /tmp/miniforge.sh
+bash /tmp/miniforge.sh -b -p "$PREFIX"
+"$PREFIX/bin/mamba" env create -f /autograder/source/environment.yml
+PY="$PREFIX/envs/otter-env/bin/python"
+# The image must hold the CPU builds of the tested versions: pip falls back to PyPI's CUDA build
+# silently when the CPU index lacks a version, and that build needs ~6 GB and ~300 MB more memory.
+"$PY" - <<'PYTHON'
+# BEGIN TORCH CHECK
+import sys
+import torch, torchvision
+expected = {"torch": "@TORCH@+cpu", "torchvision": "@TORCHVISION@+cpu"}
+found = {"torch": torch.__version__, "torchvision": torchvision.__version__}
+if found != expected:
+    sys.exit(f"setup.sh: the image has {found}, not the CPU builds {expected}; the grading image is not the tested one")
+print("torch check passed:", found)
+# END TORCH CHECK
+PYTHON
+
+# The datasets, once, into a folder the student can read but not write; grading never downloads.
+DATA=/opt/hw1-data
+"$PY" - <<'PYTHON'
+import torchvision
+for name in ("FashionMNIST", "MNIST"):
+    for train in (True, False):
+        getattr(torchvision.datasets, name)("/opt/hw1-data", train=train, download=True)
+PYTHON
+cd "$DATA"
+md5sum -c <<'MD5'
+@MD5SUMS@
+MD5
+chmod -R a+rX,go-w "$DATA"

@@ -1,0 +1,203 @@
+"""The grading route itself: isolation of the student's phase, uploads of every kind, crashes.
+
+Each test grades a real upload through the built zip's own run_autograder, as root, with the
+student's notebook running as an unprivileged user (tools/gradescope.py).
+"""
+
+import json
+import pwd
+import subprocess
+import zipfile
+
+import nbformat
+import pytest
+
+import build_release
+import gradescope
+import grading
+import master_notebook
+
+POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
+QUICK = {"HW1_PHASE_TIMEOUT": "240"}
+
+
+def notebook(*sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["otter"] = {"assignment_name": "hw1"}
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return nb
+
+
+SPY = r'''
+import os, pathlib, subprocess, sys
+AG = pathlib.Path({ag!r})
+findings = {{"uid is not 0": os.getuid() != 0}}
+
+def denied(action):
+    try:
+        action()
+        return False
+    except PermissionError:
+        return True
+
+findings["hidden checks unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "checks.py").read_text())
+findings["secret seed unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "secret_seed").read_text())
+findings["source folder unlistable"] = denied(lambda: list((AG / "source").iterdir()))
+findings["submission metadata unreadable"] = denied(lambda: (AG / "submission_metadata.json").read_text())
+findings["results not writable"] = denied(lambda: (AG / "results" / "results.json").write_text("{{}}"))
+# a detached process that outlives the notebook would rewrite the results later, if it could survive
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(findings)
+l1_closed_form_exists = not all(findings.values())  # the right answer only if every door was shut
+'''
+
+
+@pytest.fixture(scope="module")
+def spy_result(spy_result_dir):
+    return spy_result_dir[1]
+
+
+def test_student_phase_runs_unprivileged_and_cannot_reach_the_grader(spy_result):
+    # q2b is worth its point only if every assertion of the spy held inside the student phase
+    assert spy_result.scores["q2b"] == POINTS["q2b"], spy_result.output("q2b")
+    assert spy_result.total == POINTS["q2b"]
+
+
+def test_no_process_of_the_student_survives_the_phase(spy_result):
+    uid = pwd.getpwnam("hw1spy").pw_uid
+    alive = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
+    assert alive == [], f"processes of the sandbox user survived: {alive}"
+    assert "were stopped when it ended" in spy_result.visible
+
+
+def test_results_carry_the_autograder_stamp(spy_result, fresh_zip):
+    with zipfile.ZipFile(fresh_zip) as z:
+        stamp = z.read(build_release.STAMP).decode()
+    assert spy_result.raw["extra_data"]["autograder"] == stamp
+    assert stamp[:12] in spy_result.visible
+
+
+KILLER = r'''
+import os, signal, glob
+# try to end every process this user may signal, and to read any other grading's sandbox
+for pattern in ("/tmp/hw1-sandbox-*/handover/*", "/tmp/hw1-trusted-*/*"):
+    for path in glob.glob(pattern):
+        try:
+            open(path, "rb").read()
+            raise SystemExit("read another grading's files: " + path)
+        except PermissionError:
+            pass
+try:
+    os.kill(-1, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+'''
+
+
+def test_two_gradings_at_once_stay_isolated(fresh_release, fresh_zip, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pair")
+    nbformat.write(notebook(KILLER), folder / "a_killer.ipynb")
+    nbformat.write(nbformat.read(fresh_release / "solutions" / build_release.NOTEBOOK, as_version=4), folder / "b_solution.ipynb")
+    results = grading.grade_folder(folder, fresh_zip, jobs=2)
+    solution = results["b_solution"]
+    assert solution.total == solution.possible == sum(POINTS.values()), solution.failures()
+    assert results["a_killer"].total == 0
+
+
+BAD_UPLOADS = {
+    "empty.ipynb": (b"", "is empty"),
+    "notes.txt": (b"my answers are in the notebook", "holds no notebook"),
+    "broken.zip": (b"PK\x03\x04 not really a zip", "not a valid zip file"),
+    "hw1.ipynb": (b'{"cells": [', "not a valid Jupyter notebook"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_UPLOADS))
+def test_bad_upload_gets_zero_and_one_clear_sentence(name, fresh_zip, tmp_path):
+    data, phrase = BAD_UPLOADS[name]
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    (upload / name).write_bytes(data)
+    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
+    assert phrase in result.visible and "Upload your hw1.ipynb" in result.visible, result.visible
+
+
+def test_two_notebooks_are_refused(fresh_zip, tmp_path):
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    for name in ("hw1.ipynb", "hw1 (1).ipynb"):
+        nbformat.write(notebook("x = 1"), upload / name)
+    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    assert result.total == 0 and "2 .ipynb files" in result.visible, result.visible
+
+
+def test_plain_otter_run_is_not_a_grading_route(fresh_release, fresh_zip, tmp_path):
+    """Otter's own runner executes the probes in the student's kernel: they refuse, so it grades nothing."""
+    solution = fresh_release / "solutions" / build_release.NOTEBOOK
+    subprocess.run([gradescope.PYTHON, "-m", "otter", "run", "--no-logo", "-a", str(fresh_zip), "-o", str(tmp_path), str(solution)],
+                   capture_output=True, text=True)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert sum(t.get("score", 0) for t in results["tests"]) == 0
+
+
+def crash_notebook(crash):
+    return notebook(
+        "import otter\ngrader = otter.Notebook('hw1.ipynb')\nimport numpy as np",
+        "def grad_squared_norm(x):\n    return 2 * x",
+        'grader.check("q1a")',
+        crash,
+        "l1_closed_form_exists = False",
+        'grader.check("q2b")',
+    )
+
+
+@pytest.mark.parametrize("crash, survives", [
+    ("import os\nos._exit(3)", False),
+    ("while True:\n    pass", True),
+    ("raise RuntimeError('boom')", True),
+])
+def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_path):
+    path = tmp_path / "crash.ipynb"
+    nbformat.write(crash_notebook(crash), path)
+    result = gradescope.grade(path, tmp_path / "out", fresh_zip, extra_env={**QUICK, "HW1_CELL_TIMEOUT": "15"})
+    assert result.scores["q1a"] == POINTS["q1a"], "answers handed over before the crash are kept"
+    assert result.scores["q2b"] == (POINTS["q2b"] if survives else 0)
+    assert result.total == result.scores["q1a"] + result.scores["q2b"]
+    if not survives:
+        assert "kernel died" in result.visible and "os._exit(3)" in result.visible, result.visible
+    if "while True" in crash:
+        assert "ran over the 15 s time limit per cell" in result.visible, result.visible
+
+
+def test_regrades_are_identical(fresh_zip, tmp_path):
+    path = tmp_path / "partial.ipynb"
+    nbformat.write(crash_notebook("x = 1"), path)
+    runs = [gradescope.grade(path, tmp_path / f"out{k}", fresh_zip, extra_env=QUICK) for k in range(3)]
+    assert len({json.dumps(r.scores, sort_keys=True) for r in runs}) == 1
+    assert len({r.visible for r in runs}) == 1
+    assert runs[0].total == POINTS["q1a"] + POINTS["q2b"]
+
+
+UPLOAD_KINDS = ["hw1 (1).ipynb", "HW1_jsmith.ipynb", "export.zip", "hw1.py", "pasted_in_colab.ipynb"]
+
+
+@pytest.mark.parametrize("kind", UPLOAD_KINDS)
+def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
+    nb = crash_notebook("x = 1")
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    if kind.endswith(".zip"):  # Otter's export: the notebook beside its log and PDF
+        with zipfile.ZipFile(upload / kind, "w") as z:
+            z.writestr("hw1.ipynb", nbformat.writes(nb))
+            z.writestr(".OTTER_LOG", b"log")
+            z.writestr("hw1.pdf", b"%PDF-1.4")
+    elif kind.endswith(".py"):  # Jupyter's "Download as .py"
+        (upload / kind).write_text("\n\n".join(f"# In[{k}]:\n\n{c.source}" for k, c in enumerate(nb.cells)))
+    else:
+        if kind.startswith("pasted"):
+            nb.metadata = {}
+        nbformat.write(nb, upload / kind)
+    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    assert result.scores["q1a"] == POINTS["q1a"] and result.scores["q2b"] == POINTS["q2b"], result.visible

@@ -1,0 +1,173 @@
+"""Grades one upload exactly as Gradescope would run the autograder zip.
+
+    python tools/gradescope.py SUBMISSION OUT [--zip ZIP]      (make gradescope SUBMISSION=... OUT=...)
+
+Unzips the zip into an ``/autograder`` layout under ``OUT/autograder`` (source/, submission/,
+results/, submission_metadata.json, and run_autograder beside them), places the datasets
+where the zip's ``setup.sh`` puts them (``/opt/hw1-data``, verified by MD5), and runs the
+zip's own ``run_autograder`` as root on one CPU (``taskset -c 0``). The image's network
+install is not available here, so one variable, ``HW1_PYTHON``, points ``run_autograder``
+at this machine's environment; ``HW1_AUTOGRADER_DIR`` says where the layout is, so that
+several gradings can run at once. Leaves ``OUT/results.json``.
+
+Needs Linux and root: the student's notebook runs as an unprivileged user.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import zipfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from build_release import NOTEBOOK, ROOT, ZIP_NAME  # noqa: E402
+from data_cache import ensure_data_cache  # noqa: E402
+
+RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
+DATA_ROOT = pathlib.Path("/opt/hw1-data")  # where setup.sh puts the datasets
+PYTHON = pathlib.Path(sys.executable)
+
+
+class Result:
+    """The results.json of one grading."""
+
+    def __init__(self, raw, log=""):
+        self.raw, self.log = raw, log
+        self.tests = {t["name"]: t for t in raw["tests"] if "max_score" in t}
+
+    @property
+    def scores(self):
+        return {name: t["score"] for name, t in self.tests.items()}
+
+    @property
+    def max_scores(self):
+        return {name: t["max_score"] for name, t in self.tests.items()}
+
+    @property
+    def total(self):
+        return sum(self.scores.values())
+
+    @property
+    def possible(self):
+        return sum(self.max_scores.values())
+
+    def output(self, question):
+        return self.tests[question]["output"]
+
+    @property
+    def visible(self):
+        """What students see right after submitting: the visible entries' text."""
+        return "\n".join(t.get("output", "") for t in self.raw["tests"] if t.get("visibility") == "visible")
+
+    @property
+    def flags(self):
+        return self.raw.get("extra_data", {}).get("flags", [])
+
+    def failures(self):
+        return "\n".join(f"{q}: {t['output']}" for q, t in self.tests.items() if t["score"] < t["max_score"])
+
+
+def require_root():
+    if sys.platform != "linux" or os.geteuid() != 0:
+        raise SystemExit("grading through the route needs Linux and root: the student's notebook runs as a separate, "
+                         "unprivileged user (run it with sudo, or in the course's Linux container)")
+
+
+def place_data(root=DATA_ROOT):
+    """The verified datasets, extracted as torchvision expects, read-only to everyone but root."""
+    marker = root / ".verified"
+    if marker.exists():
+        return root
+    cache = ensure_data_cache()
+    if cache is None:
+        raise SystemExit("no local copy of the datasets: put FashionMNIST and MNIST (raw/*.gz) in ../shared/data or $HW1_SHARED_DATA")
+    for name in ("FashionMNIST", "MNIST"):
+        shutil.copytree(cache / name / "raw", root / name / "raw", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*-ubyte"))
+    script = ("import sys, torchvision\n"
+              "for name in ('FashionMNIST', 'MNIST'):\n"
+              "    for train in (True, False):\n"
+              "        getattr(torchvision.datasets, name)(sys.argv[1], train=train, download=True)\n"
+              "sys.path.insert(0, sys.argv[2])\n"
+              "from hw1_trusted import data\n"
+              "data.verify_all(sys.argv[1])\n")
+    subprocess.run([str(PYTHON), "-c", script, str(root), str(ROOT / "assignment")], check=True)
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    marker.write_text("verified\n")
+    return root
+
+
+def layout(out, autograder_zip, submission):
+    """OUT/autograder as Gradescope lays it out, with the upload in submission/."""
+    ag = out / "autograder"
+    if ag.exists():
+        shutil.rmtree(ag)
+    (ag / "source").mkdir(parents=True)
+    with zipfile.ZipFile(autograder_zip) as z:
+        z.extractall(ag / "source")
+    ag.chmod(0o755)  # as on Gradescope: the route locks what must be locked
+    shutil.copy(ag / "source" / "run_autograder", ag / "run_autograder")
+    os.chmod(ag / "run_autograder", 0o755)
+    (ag / "submission").mkdir()
+    (ag / "results").mkdir()
+    (ag / "submission_metadata.json").write_text(json.dumps({"previous_submissions": []}))
+    submission = pathlib.Path(submission)
+    if submission.is_dir():
+        shutil.copytree(submission, ag / "submission", dirs_exist_ok=True)
+    else:
+        shutil.copy(submission, ag / "submission" / submission.name)
+    return ag
+
+
+def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None, timeout=900):
+    """Grades one upload (a file, or a folder of files) through the zip's run_autograder; returns its Result."""
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    isolated = os.geteuid() == 0
+    data_root = place_data() if isolated else local_data_root(out)
+    ag = layout(out, autograder_zip, submission)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HW1_PYTHON": str(PYTHON), "HW1_AUTOGRADER_DIR": str(ag),
+           "HW1_SANDBOX_USER": user, "HW1_DATA_ROOT": str(data_root), **(extra_env or {})}
+    command = [str(ag / "run_autograder")]
+    if cpus and shutil.which("taskset"):
+        command = ["taskset", "-c", cpus, *command]
+    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+    log = run.stdout + run.stderr
+    (out / "run_autograder.log").write_text(log)
+    results = ag / "results" / "results.json"
+    if not results.exists():
+        raise RuntimeError(f"run_autograder wrote no results.json (exit {run.returncode}):\n{log[-3000:]}")
+    shutil.copy(results, out / "results.json")
+    return Result(json.loads(results.read_text()), log)
+
+
+def local_data_root(out):
+    """Without root (an instructor's build): the data cache, extracted, stands in for /opt/hw1-data."""
+    cache = ensure_data_cache()
+    script = ("import sys, torchvision\n"
+              "for name in ('FashionMNIST', 'MNIST'):\n"
+              "    for train in (True, False):\n"
+              "        getattr(torchvision.datasets, name)(sys.argv[1], train=train, download=True)\n")
+    subprocess.run([str(PYTHON), "-c", script, str(cache)], check=True)
+    return cache
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("submission", type=pathlib.Path)
+    parser.add_argument("out", type=pathlib.Path)
+    parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP)
+    args = parser.parse_args()
+    require_root()
+    result = grade(args.submission, args.out, args.zip)
+    for question, score in result.scores.items():
+        print(f"{question:12s} {score:g}/{result.max_scores[question]:g}")
+    print(f"total {result.total:g}/{result.possible:g}; results in {args.out / 'results.json'}")
+
+
+if __name__ == "__main__":
+    main()
