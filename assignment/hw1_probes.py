@@ -322,14 +322,9 @@ def probe_q4_probs(env, inp):
     missing = _missing(env, "sample_idx", "sample_probs", "model")
     if missing:
         return missing
-    out = {"sample_idx": plain(env["sample_idx"]), "sample_probs": plain(env["sample_probs"])}
-    try:
-        idx = [int(i) for i in np.asarray(env["sample_idx"]).reshape(-1)]
-        images = inp["images"][idx][:, None].astype(np.float32) / 255  # as to_input makes them
-        out["logits"] = _model_outputs(env["model"], torch.as_tensor(images))
-    except Exception as exc:
-        out["logits"] = _error(exc)
-    return out
+    if not isinstance(env["model"], torch.nn.Module):
+        return {"@missing": ["model (a torch.nn.Module)"]}
+    return {"sample_idx": plain(env["sample_idx"]), "sample_probs": plain(env["sample_probs"]), "layers": _layer_arrays(env["model"])}
 
 
 # ---------------------------------------------------------------- Problem 5

@@ -710,18 +710,23 @@ spawn_detached(REWRITER, 900)
 
 FORK_CHAIN = r'''
 import os, sys, time
-import ctypes
-end = time.time() + float(sys.argv[1])
-handover = sys.argv[2]
-n = 0
+end, handover, runner = time.time() + float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+over = False
 while time.time() < end:
     if os.fork():
         os._exit(0)  # the parent leaves at once: the survivor has a new pid every few hundred microseconds
-    n += 1
-    if n % 200 == 0:  # once the phase is over, this is the only process of the user that is left
+    if not over and not os.path.exists(f"/proc/{runner}"):
+        over = True  # the runner has ended: the phase is over, and everything of this user should be dead
         try:
-            with open(os.path.join(handover, "q2b.json"), "w") as f:
+            with open(f"/tmp/hw1cheat-survived-{int(time.time())}", "w") as f:
+                f.write("a process of the sandbox user ran on after the student phase\n")
+        except OSError:
+            pass
+    if over:  # hand an answer over after the phase (atomically: the grader may be reading the folder)
+        try:
+            with open(os.path.join(handover, ".q2b.tmp"), "w") as f:
                 f.write('{"value": false}')
+            os.rename(os.path.join(handover, ".q2b.tmp"), os.path.join(handover, "q2b.json"))
         except OSError:
             pass
 '''
@@ -729,9 +734,10 @@ while time.time() < end:
 FORK_CHAIN_CELL = SPAWN + '''
 import os
 FORK_CHAIN = ''' + repr(FORK_CHAIN) + '''
-# a chain of processes that each fork and exit: kill_all lists pids, and by the time it kills them the
-# chain lives under another one. It ends by itself after 60 s.
-spawn_detached(FORK_CHAIN, 60, os.environ.get("HW1_HANDOVER", "/tmp"))
+# a chain of processes that each fork and exit: kill_all lists the pids in /proc and finds none that is
+# still alive by the time it looks at it. After the runner (this kernel's parent) has ended, the chain
+# hands over q2b's answer, which the notebook itself never did. It ends by itself after 60 s.
+spawn_detached(FORK_CHAIN, 60, os.environ.get("HW1_HANDOVER", "/tmp"), os.getppid())
 '''
 
 TESTS_TO_PASS = '''
@@ -1421,11 +1427,11 @@ def _folder_with_plants(folder):
         (folder / "tests" / f"{q}.py").write_text(f"OK_FORMAT = False\nname = {q!r}\npoints = {POINTS[q]}\n")
     (folder / "otter_config.json").write_text(json.dumps({"show_hidden": True}))
     (folder / "run_autograder").write_text("#!/bin/sh\necho '{\"score\": 100}' > /autograder/results/results.json\n")
-    for name, target in (("results", "/autograder/results"), ("source", "/autograder/source"),
-                         ("other.ipynb", "/autograder/source/files/hw1_trusted/checks.py")):
-        link = folder / name
-        if not link.is_symlink():
-            link.symlink_to(target)
+    (folder / "results").mkdir(exist_ok=True)
+    (folder / "results" / "results.json").write_text(json.dumps({"score": 100}))
+    (folder / "files" / "hw1_trusted").mkdir(parents=True, exist_ok=True)
+    (folder / "files" / "hw1_trusted" / "checks.py").write_text("CASES = {}\n")
+    (folder / "files" / "hw1_trusted" / "secret_seed").write_text("0\n")
     return folder
 
 
@@ -1553,8 +1559,9 @@ CHEATS: list[Cheat] = [
         After every probe, the kernel ignores SIGINT/SIGTERM and never ends: the phase time limit must stop it.""",
         "stubs", cells=[at_end(NEVER_ENDING)]),
     _cheat("fork_chain_escape", """
-        A detached chain of processes that fork and exit at once (a new pid every few hundred microseconds) to
-        outlive kill_all, then writes into the hand-over folder after the phase. Ends by itself after 60 s.""",
+        A detached chain of processes that fork and exit at once (a new pid every few hundred microseconds), so
+        that kill_all's listing of /proc never catches one alive; once the runner has ended it leaves
+        /tmp/hw1cheat-survived-* and hands over q2b's answer (which the notebook never did). Ends after 60 s.""",
         "stubs", cells=[at_end(FORK_CHAIN_CELL)]),
     _cheat("tmp_planting", """
         Plants sitecustomize/usercustomize/dill/hw1_grading modules, a hw1_trusted package and a .pth file in
@@ -1572,21 +1579,22 @@ CHEATS: list[Cheat] = [
         "stubs", _zip_with_plants),
     Cheat("folder_with_planted_files", _src("""
         The same as an extracted upload: hw1.ipynb beside hw1_probes.py, tests/, otter_config.json, a
-        run_autograder, and symlinks results -> /autograder/results, source -> /autograder/source and
-        other.ipynb -> the hidden checks.""").strip(),
+        run_autograder, results/results.json, files/hw1_trusted/checks.py and a secret_seed of its own.
+        (Symlinks are left out: tools/gradescope.py copies a folder upload following its links.)""").strip(),
         "stubs", _folder_with_plants),
 ]
 
 # What to look at after grading, beyond the scores (a test can check these too)
 SIDE_EFFECTS = {
     "detached_results_rewriter": "no process of the sandbox user is left after grading",
-    "fork_chain_escape": "the grading writes results.json; no process of the sandbox user is left",
+    "fork_chain_escape": "no /tmp/hw1cheat-survived-* marker: nothing of the sandbox user ran after the phase",
     "huge_handover_files": "the grading writes results.json",
     "tmp_planting": "no /tmp/hw1cheat-imported-*-uid0 marker: no root process imported a planted module",
     "read_secrets": "the secret seed is nowhere in results.json",
     "kill_runner_forge_notes": "the student-visible text does not carry the forged claim",
+    "steal_other_grading": "graded right after a victim graded with HW1_KEEP_WORK=1 (its root-only work folder left "
+                           "in /tmp), it must still score no more than its control",
 }
-
 
 def write_all(folder):
     folder = pathlib.Path(folder)

@@ -79,6 +79,9 @@ def test_failure_output_never_gives_an_answer_away(graded_corpus):
             assert "Traceback" not in output and "hw1_trusted" not in output and 'File "' not in output, (name, question, output)
             leaked = [line for line in forbidden if line in output]
             assert not leaked, f"{name} {question} shows grader source: {leaked}"
+            for line in output.splitlines():  # numbers only about the student's own results
+                if re.search(r"-?\d+\.\d{3,}", line):
+                    assert re.search(r"accuracy|relative error", line), f"{name} {question} shows a number: {line}"
             if question == "q2b":
                 assert not re.search(r"\b(True|False)\b", output), f"{name}: the q2b message gives the answer away: {output}"
 

@@ -1,7 +1,9 @@
 """grader.check in the student release: public tests only, as a student runs them."""
 
+import pathlib
 import re
 import shutil
+import sys
 
 import nbformat
 import pytest
@@ -49,11 +51,36 @@ def outputs_without_timing(path):
 
 
 @pytest.fixture(scope="module")
-def executed_correct_submission(student_folder, fresh_release):
-    notebook = student_folder / NB
+def executed_correct_submission(fresh_release, tmp_path_factory):
+    """The solutions, run as a Colab student runs them: the notebook alone in its folder, and no
+    pandoc, LaTeX or browser on PATH; its export cell runs too."""
+    folder = tmp_path_factory.mktemp("lone") / "hw1"
+    folder.mkdir()
+    notebook = folder / NB
     nbformat.write(grading.submission_from_solution([], fresh_release / "solutions" / NB), notebook)
-    build_release.execute_notebook(notebook, data_environment())
+    env = data_environment(threads=1)
+    env["PATH"] = str(pathlib.Path(sys.executable).parent)  # the environment's own tools only
+    build_release.execute_notebook(notebook, env, export=True)
     return notebook
+
+
+def test_first_cell_writes_the_public_tests_when_the_notebook_is_alone(executed_correct_submission, fresh_release):
+    written = sorted(p.name for p in (executed_correct_submission.parent / "tests").glob("*.py"))
+    assert written == sorted(p.name for p in (fresh_release / "student" / "tests").glob("*.py"))
+    for path in (executed_correct_submission.parent / "tests").glob("*.py"):
+        assert path.read_text() == (fresh_release / "student" / "tests" / path.name).read_text()
+
+
+def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(executed_correct_submission, fresh_zip, tmp_path):
+    import zipfile
+
+    import gradescope
+
+    (export,) = executed_correct_submission.parent.glob("hw1_*.zip")
+    with zipfile.ZipFile(export) as z:
+        assert z.testzip() is None and "hw1.ipynb" in z.namelist()
+    result = gradescope.grade(export, tmp_path / "graded", fresh_zip)
+    assert result.total == result.possible, result.failures()
 
 
 def test_solution_runs_are_identical_apart_from_timing(executed_correct_submission, fresh_release):

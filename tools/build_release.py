@@ -135,15 +135,15 @@ def deterministic_zip(source_zip, target_zip):
             out.writestr(info, data)
 
 
-def execute_notebook(path, env, allow_errors=False):
+def execute_notebook(path, env, allow_errors=False, export=False):
     """Runs the solutions notebook top to bottom in a fresh kernel, keeping its outputs.
 
     It runs beside the public tests only (hidden tests are probes, which need the grader's
-    sandbox). The export cell is skipped: it writes a submission zip.
+    sandbox). The export cell is skipped unless ``export``: it writes a submission zip.
     """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code" and "grader.export(" in cell.source:
+        if cell.cell_type == "code" and "grader.export(" in cell.source and not export:
             cell.metadata.setdefault("tags", []).append("skip-execution")
     nbformat.write(nb, path)
     subprocess.run(

@@ -117,7 +117,7 @@ def layout(out, autograder_zip, submission):
     (ag / "submission_metadata.json").write_text(json.dumps({"previous_submissions": []}))
     submission = pathlib.Path(submission)
     if submission.is_dir():
-        shutil.copytree(submission, ag / "submission", dirs_exist_ok=True)
+        shutil.copytree(submission, ag / "submission", dirs_exist_ok=True, symlinks=True)
     else:
         shutil.copy(submission, ag / "submission" / submission.name)
     return ag

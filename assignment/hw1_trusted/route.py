@@ -14,6 +14,7 @@ import json
 import os
 import pathlib
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -81,22 +82,67 @@ def build_sandbox(root, ag, nb, work):
     shutil.copy(HERE / "student_phase.py", root / "student_phase.py")
 
 
-def collect_answers(handover_dir, answers):
-    """Copies the plain files of the hand-over folder; anything else (links, folders, huge files) is left."""
+def collect_answers(handover_dir, answers, uid):
+    """Copies the plain files of the hand-over folder; anything else (links, folders, huge files) is left.
+
+    The folder is opened without following links and must belong to the sandbox user; each file is
+    opened relative to it, again without following links, and must belong to that user too, so
+    that no path the student controls can make root read anything else.
+    """
     answers.mkdir()
-    for entry in os.scandir(handover_dir):
-        if entry.is_file(follow_symlinks=False) and entry.name.endswith((".json", ".npz")):
-            data = handover._open_regular(entry.path)
-            if data is not None:
-                (answers / entry.name).write_bytes(data)
+    skipped = []
+    try:
+        folder = os.open(handover_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return ["the hand-over folder was replaced"]
+    try:
+        if uid is not None and os.fstat(folder).st_uid != uid:
+            return ["the hand-over folder was replaced"]
+        for name in sorted(os.listdir(folder))[:200]:
+            if not name.endswith((".json", ".npz")) or "/" in name:
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+            except OSError:
+                skipped.append(name)
+                continue
+            with os.fdopen(fd, "rb") as f:
+                info = os.fstat(f.fileno())
+                if not stat.S_ISREG(info.st_mode) or info.st_size > handover.MAX_BYTES or (uid is not None and info.st_uid != uid):
+                    skipped.append(name)
+                    continue
+                (answers / name).write_bytes(f.read(handover.MAX_BYTES + 1)[:handover.MAX_BYTES])
+    finally:
+        os.close(folder)
+    return [f"{name} could not be read as plain data and was ignored" for name in skipped[:5]]
 
 
-def phase_notes(code, seconds, progress, killed):
+def first_lines(nb):
+    """The first line of each code cell of the submission, as the grader holds it."""
+    lines = set()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            code = [l for l in cell.source.splitlines() if l.strip()]
+            if code:
+                lines.add(code[0][:120])
+    return lines
+
+
+def phase_notes(code, seconds, progress, killed, known_lines):
+    """Notes for the student. The student phase reports cells by their first line; only a line that
+    really starts a cell of the submission is quoted, so the notes carry no text of the student's choosing."""
+    def quoted(text):
+        return str(text)[:80] if isinstance(text, str) and text in known_lines else ""
+
     notes = []
+    died = bool(progress.get("error") or progress.get("cell"))
+    timed_out = progress.get("timed_out") if isinstance(progress.get("timed_out"), list) else []
+    progress = {"cell": quoted(progress.get("cell")), "error": progress.get("error"),
+                "timed_out": [quoted(c) or "a cell" for c in timed_out[:3]]}
     if code is None:
         notes.append(f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook"
                      + (f", in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "") + ".")
-    elif progress.get("error") or progress.get("cell"):
+    elif died:
         notes.append("Your notebook's kernel died (os._exit, sys.exit in a check, a kill, or running out of memory)"
                      + (f" in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
                      + ". Questions whose answers were handed over before that are graded; the others score 0.")
@@ -126,6 +172,7 @@ def grade(ag, results_dir):
     autograder_id = stamp.read_text().strip() if stamp.exists() else "unknown"
     work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
     notes = [f"Autograder {autograder_id[:12]}."]
+    root = None
     try:
         try:
             nb = uploads.normalise(ag / "submission")
@@ -146,10 +193,14 @@ def grade(ag, results_dir):
         if isolate:
             uid, gid = sandbox.ensure_user(SANDBOX_USER)
             sandbox.kill_all(uid)  # nothing of an earlier grading may linger
-            sandbox.chown_tree(root, uid, gid)
-            os.chmod(root, 0o700)
+            # the folder stays root's, so that the student cannot swap its parts; the user owns only its own
+            for part in ("ag", "home", "handover"):
+                sandbox.chown_tree(root / part, uid, gid)
+                os.chmod(root / part, 0o700)
+            os.chmod(root, 0o711)
         env = {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_HANDOVER": str(root / "handover"),
+               "TMPDIR": str(root / "home"),
                "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data"))),
                **thread_caps(cpu_quota())}
         clock_student = time.monotonic()
@@ -157,21 +208,24 @@ def grade(ag, results_dir):
                                                   str(root / "handover"), str(CELL_TIMEOUT)],
                                        env, root, PHASE_TIMEOUT, work / "student_phase.log")
         killed = sandbox.kill_all(uid) if isolate else 0
+        if isolate:
+            sandbox.remove_files_of(uid)
         timings = {"prepare": round(clock_student - clock, 2), "student": round(seconds, 2)}
-        collect_answers(root / "handover", work / "answers")
+        notes_answers = collect_answers(root / "handover", work / "answers", uid)
         try:
             progress = json.loads((work / "answers" / "progress.json").read_text())
             progress = progress if isinstance(progress, dict) else {}
         except (OSError, ValueError):
             progress = {}
-        notes += phase_notes(code, seconds, progress, killed)
+        notes += phase_notes(code, seconds, progress, killed, first_lines(nb)) + notes_answers
         (work / "notes.json").write_text(json.dumps(notes))
-        sandbox.remove(root)
         clock = time.monotonic()
         (work / "timings.json").write_text(json.dumps(timings))
         trusted("verdict", work, results_dir, autograder_id)
         record_verdict_time(results_dir, time.monotonic() - clock)
     finally:
+        if root is not None:
+            sandbox.remove(root)
         if os.environ.get("HW1_KEEP_WORK"):
             print(f"trusted work folder kept: {work}")
         else:

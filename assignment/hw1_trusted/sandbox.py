@@ -90,5 +90,24 @@ def run_as(uid, gid, argv, env, cwd, timeout, log_path):
     return code, time.monotonic() - started
 
 
+def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
+    """Deletes what the user left in the shared temporary folders (top level), so nothing lingers for later."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
 def remove(path):
     shutil.rmtree(path, ignore_errors=True)

@@ -32,7 +32,7 @@ def main(autograder_dir, handover, cell_timeout):
         progress["started"] = time.monotonic()
         save()
 
-    def on_cell_complete(cell, cell_index, **_):
+    def on_cell_executed(cell, cell_index, **_):
         if time.monotonic() - progress.get("started", time.monotonic()) >= cell_timeout - 1:
             progress["timed_out"].append(first_line(cell))
             save()
@@ -41,7 +41,7 @@ def main(autograder_dir, handover, cell_timeout):
     traits["timeout"].default_value = cell_timeout
     traits["interrupt_on_timeout"].default_value = True
     traits["on_cell_start"].default_value = on_cell_start
-    traits["on_cell_complete"].default_value = on_cell_complete
+    traits["on_cell_executed"].default_value = on_cell_executed
 
     from otter.run.run_autograder import main as run_otter
 

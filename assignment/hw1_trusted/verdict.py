@@ -14,8 +14,20 @@ PUBLISHED = "after_published"
 
 
 class Context:
-    def __init__(self, datasets):
+    """What a check may use besides its own question's data: datasets, other questions' answers, flags."""
+
+    def __init__(self, datasets, work, answers):
         self.datasets, self.cache, self.flags = datasets, {}, []
+        self.work, self.answer_dir = work, answers
+
+    def inputs(self, question):
+        return inputs.load(self.work / "inputs", question)
+
+    def answers(self, question):
+        try:
+            return handover.read(self.answer_dir, question)
+        except Exception as error:
+            return {"@probe_error": f"the handed-over answers could not be read ({error})"}
 
     def flag(self, note):
         self.flags.append(note)
@@ -23,14 +35,11 @@ class Context:
 
 def grade(work, answers, datasets, questions):
     """{question: [(what, points, passed, message)]} and the integrity flags."""
-    ctx = Context(datasets)
+    ctx = Context(datasets, work, answers)
     graded = {}
     for question in questions:
-        inp = inputs.load(work / "inputs", question)
-        try:
-            out = handover.read(answers, question)
-        except Exception as error:  # unreadable: a planted file, not plain data
-            out = {"@probe_error": f"the handed-over answers could not be read ({error})"}
+        inp = ctx.inputs(question)
+        out = ctx.answers(question)  # unreadable answers (a planted file, not plain data) become a failure
         ctx.cache = {}
         cases = []
         for what, points, check in checks.CASES[question]:

@@ -1,0 +1,85 @@
+"""The cheat corpus (tests/cheats.py), graded through the route as Gradescope runs the zip.
+
+Every cheat must gain 0 points over its control on every question; training on the test set
+cannot be prevented and must be flagged instead. The victim of ``steal_other_grading`` is the
+``partial`` control, graded first with its root-only work folder kept, as a concurrent
+grading's would be.
+"""
+
+import concurrent.futures
+import glob
+import json
+import os
+import pwd
+import queue
+import subprocess
+
+import pytest
+
+import gradescope
+from cheats import CHEATS, CONTROLS
+
+PHASE = {"HW1_PHASE_TIMEOUT": "180"}  # stubs run in seconds; never_ending_kernel meets this limit
+USERS = ("hw1cheat0", "hw1cheat1")
+
+
+@pytest.fixture(scope="module")
+def graded_cheats(fresh_zip, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cheats")
+    out = tmp_path_factory.mktemp("cheats_graded")
+    for stale in glob.glob("/tmp/hw1cheat-*"):  # markers the side-effect test looks for must be this run's
+        os.unlink(stale)
+    controls = {}
+    for name, build in CONTROLS.items():
+        keep = {"HW1_KEEP_WORK": "1"} if name == "partial" else {}  # the victim of steal_other_grading
+        controls[name] = gradescope.grade(build(folder / f"control_{name}"), out / f"control_{name}", fresh_zip,
+                                          user=USERS[0], extra_env={**PHASE, **keep})
+    users = queue.Queue()
+    for user in USERS:
+        users.put(user)
+
+    def grade(cheat):
+        user = users.get()
+        try:
+            upload = cheat.build(folder / cheat.name)
+            return gradescope.grade(upload, out / cheat.name, fresh_zip, user=user, cpus=str(USERS.index(user) % os.cpu_count()),
+                                    extra_env=PHASE)
+        finally:
+            users.put(user)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool:
+        cheats = dict(zip([c.name for c in CHEATS], pool.map(grade, CHEATS)))
+    return controls, cheats
+
+
+def test_corpus_covers_every_class():
+    assert len(CHEATS) >= 15 and len({c.name for c in CHEATS}) == len(CHEATS)
+    assert any(c.flagged for c in CHEATS)
+
+
+@pytest.mark.parametrize("cheat", CHEATS, ids=lambda c: c.name)
+def test_cheat_gains_nothing(graded_cheats, cheat):
+    controls, cheats = graded_cheats
+    control, result = controls[cheat.control], cheats[cheat.name]
+    if cheat.flagged:  # training on the public test set: detected, not prevented
+        assert result.flags, f"{cheat.name} was not flagged: {cheat.why}"
+        return
+    gains = {q: result.scores[q] - control.scores[q] for q in control.scores if result.scores[q] > control.scores[q]}
+    assert not gains, f"{cheat.name} ({cheat.why}) gained {gains} over {cheat.control}:\n{result.failures()}"
+
+
+def test_no_cheat_leaves_anything_running_or_reads_a_secret(graded_cheats, fresh_zip):
+    import zipfile
+
+    _, cheats = graded_cheats
+    for user in USERS:
+        uid = pwd.getpwnam(user).pw_uid
+        alive = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
+        assert alive == [], f"processes of {user} survived grading"
+    assert not glob.glob("/tmp/hw1cheat-survived-*"), "something of the sandbox user ran after its phase"
+    assert not glob.glob("/tmp/hw1cheat-imported-*-uid0"), "a root process imported a module planted by a student"
+    with zipfile.ZipFile(fresh_zip) as z:
+        seed = z.read("files/hw1_trusted/secret_seed").decode().split()[0]
+    for name, result in cheats.items():
+        assert seed not in json.dumps(result.raw), f"{name}: the secret seed reached the results"
+        assert "ALL TESTS PASSED" not in result.visible and "NOTE TO GRADERS" not in result.visible, name
