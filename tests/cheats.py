@@ -13,16 +13,16 @@ is a control notebook (``CONTROLS``) plus the cheat's code, so that its gain can
 
 A cheat must gain nothing over its control on any question (``gain <= 0``), except training on the
 test set (``flagged=True``), which cannot be prevented, only flagged: its grading must carry an
-integrity flag (``Result.flags``).
+integrity flag (``Result.flags``); and one documented limit (``undetectable_on``): training on the
+test set together with part of the training set looks like honest training, and may gain on q4_acc.
 
 Notebooks are built at build time from the student notebook (``student/hw1.ipynb``): every code cell
 that holds a ``...`` placeholder is replaced by an answer, keyed by a piece of text of that cell
 (``"def grad_squared_norm"``), and cells that hold nothing but ``...`` (the plots) by ``pass``. The
 cheat's own cells are inserted before or after a cell picked by a piece of its text, or at the end.
 
-Grading (see the report in the issue): ``gradescope.grade(build(folder), out, zip, user="hw1cheat",
-extra_env={"HW1_PHASE_TIMEOUT": "300"})``, one at a time; ``python tests/cheats.py --write FOLDER``
-writes every control and cheat. Some cheats also have side effects that a test should look at after
+``tests/test_cheats.py`` grades them all through the route (``gradescope.grade``), two at a time with
+a sandbox user each; ``python tests/cheats.py --write FOLDER`` writes every control and cheat. Some cheats also have side effects that a test should look at after
 grading (``after``): a process that outlived the phase, a planted module that a root process
 imported, a secret in the text the student sees. Those are listed in ``SIDE_EFFECTS``.
 """
@@ -55,6 +55,8 @@ class Cheat:
     control: str  # name of the control notebook it is measured against
     build: Callable[[pathlib.Path], pathlib.Path]  # writes the upload into a folder, returns its path
     flagged: bool = False  # True only for training on the test set: must raise a flag
+    # a documented limit (README, Integrity): questions where this cheat may gain, because nothing can tell it apart
+    undetectable_on: tuple = ()
 
 
 class CheatError(ValueError):
@@ -1435,9 +1437,9 @@ def _folder_with_plants(folder):
     return folder
 
 
-def _cheat(name, why, control, answers=None, cells=(), flagged=False):
+def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=()):
     base = STUBS if control == "stubs" else PARTIAL
-    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged)
+    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on)
 
 
 CHEATS: list[Cheat] = [
@@ -1548,8 +1550,10 @@ CHEATS: list[Cheat] = [
         "partial", answers={"def train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True),
     _cheat("train_on_test_set_and_train_head", """
         Problem 4's model is trained on the test set together with trainingdata[:10000], the images the grader
-        compares the test accuracy with, so that the two accuracies stay close (8 epochs of Adam).""",
-        "partial", answers={"def train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, flagged=True),
+        compares the test accuracy with, so that the two accuracies stay close (8 epochs of Adam). The grader now
+        compares with a secret random sample of the training set, and still cannot tell this model from an
+        honest one: a documented limit, which may gain on q4_acc only.""",
+        "partial", answers={"def train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",)),
     # other attacks
     _cheat("kill_runner_forge_notes", """
         After every probe, writes a progress.json whose text (quoted in the grading notes the student sees)

@@ -3,8 +3,9 @@
 * the reference solution and the untouched student notebook;
 * independent correct submissions, written fresh from the student notebook in styles the
   reference does not use (``student_corpus.CORRECT``): each must get every autograded point;
-* single-fault submissions (``student_corpus.MUTANTS``): each declares the points it must get
-  on the questions its fault touches; every question it does not list must get full marks.
+* single-fault submissions (``student_corpus.MUTANTS``), several per notebook when their faults
+  touch disjoint questions (``student_corpus.COMBINED``): each declares the points it must get on
+  the questions its fault touches; every question it does not list must get full marks.
 
 Every entry is built from the freshly built release, so the corpus follows the notebook.
 """
@@ -38,6 +39,8 @@ SUBMISSIONS = {
 }
 for _name, _style in student_corpus.CORRECT.items():
     SUBMISSIONS[f"correct_{_name}"] = Submission(lambda r, n=_name: student_corpus.build_correct(n, _student(r)), why=_style.why)
-for _name, _mutant in student_corpus.MUTANTS.items():
-    SUBMISSIONS[f"mutant_{_name}"] = Submission(lambda r, n=_name: student_corpus.build_mutant(n, _student(r)),
-                                                expected=_mutant.expected, why=_mutant.why)
+# mutants that break disjoint questions share one notebook; each question is broken by one fault at most
+for _name in student_corpus.COMBINED:
+    _mutant = student_corpus.combined_mutant(_name)
+    SUBMISSIONS[f"mutants_{_name}"] = Submission(lambda r, n=_name: student_corpus.build_combined(n, _student(r)),
+                                                 expected=_mutant.expected, why=_mutant.why)

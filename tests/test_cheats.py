@@ -64,7 +64,8 @@ def test_cheat_gains_nothing(graded_cheats, cheat):
     if cheat.flagged:  # training on the public test set: detected, not prevented
         assert result.flags, f"{cheat.name} was not flagged: {cheat.why}"
         return
-    gains = {q: result.scores[q] - control.scores[q] for q in control.scores if result.scores[q] > control.scores[q]}
+    gains = {q: result.scores[q] - control.scores[q] for q in control.scores
+             if result.scores[q] > control.scores[q] and q not in cheat.undetectable_on}
     assert not gains, f"{cheat.name} ({cheat.why}) gained {gains} over {cheat.control}:\n{result.failures()}"
 
 

@@ -37,11 +37,25 @@ def test_corpus_expectations_name_real_questions():
         assert not unknown, f"{name} expects scores for unknown questions {unknown}"
 
 
-def test_corpus_is_large_enough():
+def test_corpus_is_large_enough_and_every_mutant_is_graded():
+    import student_corpus
+
     correct = [n for n in SUBMISSIONS if n.startswith("correct_")]
-    mutants = [n for n in SUBMISSIONS if n.startswith("mutant_")]
-    assert len(correct) >= 8 and len(mutants) >= 40, (len(correct), len(mutants))
-    assert all(SUBMISSIONS[m].expected for m in mutants), "every mutant must lose points somewhere"
+    assert len(correct) >= 8 and len(student_corpus.MUTANTS) >= 40, (len(correct), len(student_corpus.MUTANTS))
+    combined = [m for names in student_corpus.COMBINED.values() for m in names]
+    assert sorted(combined) == sorted(student_corpus.MUTANTS), "every mutant is graded, once"
+    base_losses = {name: base.expected for name, base in student_corpus.BASES.items()}
+    for name, mutant in student_corpus.MUTANTS.items():
+        own = {q: p for q, p in mutant.expected.items() if base_losses[mutant.base].get(q) != p}
+        assert own, f"{name} must lose points of its own"
+
+
+def test_readme_kill_matrix_is_the_corpus():
+    import student_corpus
+
+    readme = (ROOT / "README.md").read_text()
+    for name, fault, questions, base in student_corpus.kill_matrix():
+        assert f"| {name} |" in readme, f"the README's kill matrix lacks {name}"
 
 
 def test_autograded_and_manual_points_add_up_to_the_handout():

@@ -101,7 +101,7 @@ def test_two_gradings_at_once_stay_isolated(fresh_release, fresh_zip, tmp_path_f
     nbformat.write(nbformat.read(fresh_release / "solutions" / build_release.NOTEBOOK, as_version=4), folder / "b_solution.ipynb")
     results = grading.grade_folder(folder, fresh_zip, jobs=2)
     solution = results["b_solution"]
-    assert solution.total == solution.possible == sum(POINTS.values()), solution.failures()
+    assert solution.total == solution.possible == sum(POINTS.values()), solution.visible + "\n" + solution.failures()
     assert results["a_killer"].total == 0
 
 
@@ -157,6 +157,7 @@ def crash_notebook(crash):
     ("import os; os._exit(3)", False),
     ("while True:\n    pass", True),
     ("raise RuntimeError('boom')", True),
+    ("import sys; sys.exit(1)", True),  # the kernel turns SystemExit into an error in that cell and goes on
 ])
 def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_path):
     path = tmp_path / "crash.ipynb"

@@ -7,6 +7,7 @@ so nothing the student started can run on while the verdict is made.
 
 import os
 import pwd
+import resource
 import shutil
 import signal
 import subprocess
@@ -65,9 +66,7 @@ def run_as(uid, gid, argv, env, cwd, timeout, log_path):
     """Runs argv as uid:gid in its own session; returns (exit code or None on time-out, seconds)."""
     started = time.monotonic()
 
-    def demote():
-        import resource
-
+    def demote():  # runs after the switch to the user: no imports here (the stdlib may be unreadable to it)
         os.setsid()
         if uid is not None:  # a fork bomb cannot starve the grader: the sandbox user has a cap on its processes
             resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
