@@ -100,7 +100,7 @@ Q2B_ANSWER = False
 def q2b_answer(inp, out, ctx):
     answered(out, "value")
     if not isinstance(out["value"], bool):
-        raise Mismatch("l1_closed_form_exists must be True or False")
+        raise Mismatch("l1_closed_form_exists must be a bool")
     if out["value"] is not Q2B_ANSWER:
         raise Mismatch("l1_closed_form_exists is not correct")
 
@@ -189,9 +189,17 @@ def q4_arch_sizes(inp, out, ctx):
         raise Mismatch(f"the dense layers (in_features, out_features) are {sizes}; see the question for the required sizes")
 
 
+def _relu_chain(out, what):
+    """The student's own layers, in the order their shapes chain 784 -> ... -> 10, whatever their sizes."""
+    chain = R.shape_chain(_layers(out.get("layers"), what))
+    if chain is None:
+        raise Mismatch(f"{what}: the dense layers do not chain from 784 inputs to 10 outputs")
+    return chain
+
+
 def q4_arch_forward(inp, out, ctx):
     answered(out, "outputs")
-    chain = _chain(out, "the model")
+    chain = _relu_chain(out, "the model")  # sizes are the other check's: a wrong size costs only that one
     images = (inp["images"].reshape(-1, 784) * 255)  # fashion_logits divides by 255
     expected = R.fashion_logits(chain, images)
     compare(out["outputs"], expected, "the model's output on random images (is there a ReLU after each hidden layer, and none after the output?)", dtype="float32")
@@ -277,8 +285,8 @@ def q4_probs_softmax(inp, out, ctx):
     idx = R.as_float_array(out["sample_idx"], "sample_idx").reshape(-1)
     if idx.size != 3 or not all(float(i).is_integer() and 0 <= i < len(images) for i in idx):
         raise Mismatch("sample_idx must be 3 indices into testdata")
-    # the model's outputs, computed here: its Linear weights in the grader's own network
-    logits = R.fashion_logits(_chain(out, "the trained model"), images[idx.astype(int)]).astype(np.float64)
+    # the model's outputs, computed here: its Linear weights in the grader's own Linear -> ReLU -> ... -> Linear
+    logits = R.fashion_logits(_relu_chain(out, "the trained model"), images[idx.astype(int)]).astype(np.float64)
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     compare(probs, e / e.sum(axis=1, keepdims=True), "sample_probs (the softmax of the model's outputs on the sampled images)", dtype="float32")
 

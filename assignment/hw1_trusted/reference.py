@@ -159,6 +159,19 @@ def linear_chain(layers, what="the model"):
     return chain if not remaining else None
 
 
+def shape_chain(layers):
+    """Any Linear layers whose shapes chain 784 -> ... -> 10, in that order; None if they do not."""
+    remaining, chain, width = list(layers), [], 784
+    while remaining:
+        match = [l for l in remaining if l[0].shape[1] == width and l[1].shape == (l[0].shape[0],)]
+        if not match:
+            return None
+        chain.append(match[0])
+        remaining.remove(match[0])
+        width = match[0][0].shape[0]
+    return chain if chain and width == 10 else None
+
+
 def fashion_logits(chain, images):
     """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28)."""
     import torch
