@@ -65,7 +65,7 @@ def test_student_phase_runs_unprivileged_and_cannot_reach_the_grader(spy_result)
 
 
 def test_no_process_of_the_student_survives_the_phase(spy_result):
-    uid = pwd.getpwnam("hw1spy").pw_uid
+    uid = pwd.getpwnam(gradescope.sandbox_user("hw1spy")).pw_uid
     alive = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
     assert alive == [], f"processes of the sandbox user survived: {alive}"
     assert "were stopped when it ended" in spy_result.visible

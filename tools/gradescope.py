@@ -70,6 +70,12 @@ class Result:
         return "\n".join(f"{q}: {t['output']}" for q, t in self.tests.items() if t["score"] < t["max_score"])
 
 
+def sandbox_user(name):
+    """The system user a grading runs its student phase as. ``HW1_USER_PREFIX`` keeps two checkouts that
+    grade at the same time (e.g. two builds) apart: the route kills every process of its user."""
+    return os.environ.get("HW1_USER_PREFIX", "") + name
+
+
 def require_root():
     if sys.platform != "linux" or os.geteuid() != 0:
         raise SystemExit("grading through the route needs Linux and root: the student's notebook runs as a separate, "
@@ -130,6 +136,7 @@ def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="
     isolated = os.geteuid() == 0
     data_root = place_data() if isolated else local_data_root(out)
     ag = layout(out, autograder_zip, submission)
+    user = sandbox_user(user)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HW1_PYTHON": str(PYTHON), "HW1_AUTOGRADER_DIR": str(ag),
            "HW1_SANDBOX_USER": user, "HW1_DATA_ROOT": str(data_root), **(extra_env or {})}
     command = [str(ag / "run_autograder")]
