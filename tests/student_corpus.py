@@ -54,10 +54,17 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
 
-AUTOGRADED = {
-    "q1a": 2, "q1b": 2, "q2a": 3, "q2a_shapes": 2, "q2b": 1, "q3a": 4, "q3b": 3, "q3c": 3, "q3d": 4,
-    "q4_arch": 6, "q4_train": 3, "q4_acc": 10, "q4_probs": 4, "q5_1": 5, "q5_2": 5, "q5_3": 10, "q5_4": 6,
-}
+def _autograded_points():
+    """{question: points} from the master notebook's question settings, where points are written once."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import master_notebook
+
+    return {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
+
+
+AUTOGRADED = _autograded_points()
 
 
 # Where the notebook's text leaves the grading open, and what each expectation here assumes (measured on

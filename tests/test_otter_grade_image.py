@@ -51,7 +51,7 @@ def test_image_holds_the_trusted_route_and_setup_needs_nothing_later(fresh_zip, 
     ag = tmp_path / "autograder"
     run_autograder = (ag / "run_autograder").read_text()
     assert "hw1_trusted/__main__.py\" route" in run_autograder
-    for name in ("__main__.py", "route.py", "checks.py", "verdict.py", "sandbox.py", "student_phase.py", "secret_seed", "AUTOGRADER_ID"):
+    for name in ("__main__.py", "route.py", "checks.py", "verdict.py", "sandbox.py", "student_phase.py", "secret_seed", "points.json", "AUTOGRADER_ID"):
         assert (ag / "source" / "files" / "hw1_trusted" / name).is_file(), name
     assert (ag / "source" / "files" / "hw1_probes.py").is_file()
     assert sorted(p.name for p in (ag / "source" / "tests").glob("*.py"))

@@ -18,6 +18,7 @@ and compare with the committed release).
 import argparse
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from data_cache import data_environment  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+ASSIGNMENT = ROOT / "assignment"
 NOTEBOOK = "hw1.ipynb"
 ZIP_NAME = "hw1-autograder.zip"
 ZIP_DATE = (2023, 9, 29, 17, 0, 0)
@@ -42,10 +44,21 @@ def zip_requirements():
     return locked(LOCK.read_text())
 
 
-def prepare_sources(build):
-    """Copies assignment/ into build/ and feeds it the autograder configuration."""
+def hidden_checks(assignment):
+    """hw1_trusted.checks of the assignment being built (its CASES)."""
+    sys.path.insert(0, str(assignment))
+    import hw1_trusted.checks
+
+    return hw1_trusted.checks
+
+
+def prepare_sources(build, assignment=ASSIGNMENT):
+    """Copies assignment/ into build/, checks its points, writes them into the text, and feeds it the
+    autograder configuration."""
+    import points
+
     src = build / "src"
-    shutil.copytree(ROOT / "assignment", src, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(assignment, src, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     (src / "requirements.txt").write_text(zip_requirements())
     nb = nbformat.read(src / NOTEBOOK, as_version=4)
     config_cell = nb.cells[0]
@@ -54,7 +67,24 @@ def prepare_sources(build):
     otter_config = json.loads((ROOT / "otter_config.json").read_text())
     config_cell.source += "\ngenerate: " + json.dumps(otter_config)  # JSON is YAML
     nbformat.write(nb, src / NOTEBOOK)
+    points.check(src / NOTEBOOK, hidden_checks(assignment).CASES)
+    points.fill(src / NOTEBOOK)
+    (src / "hw1_trusted" / "points.json").write_text(points.points_json(src / NOTEBOOK))
     return src / NOTEBOOK
+
+
+TIMING = re.compile(r"\((\d+(?:\.\d+)?) s\)")  # the training loops' "(4.3 s)" per epoch
+
+
+def mask_timings(path):
+    """Wall-clock times in printed output become "(… s)": they differ on every run, and a rebuild without
+    changes must leave the committed solutions as they are."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                output["text"] = TIMING.sub("(… s)", output["text"])
+    nbformat.write(nb, path)
 
 
 def normalise_notebook(path):
@@ -71,29 +101,31 @@ def normalise_notebook(path):
     nbformat.write(nb, path)
 
 
-TRUSTED = ROOT / "assignment" / "hw1_trusted"
 STAMP = "files/hw1_trusted/AUTOGRADER_ID"
 
 
-def setup_sh():
+def setup_sh(assignment=ASSIGNMENT):
     """setup.sh with the datasets' MD5s filled in from the grader's own list (one source)."""
-    sys.path.insert(0, str(ROOT / "assignment"))
+    sys.path.insert(0, str(assignment))
     from hw1_trusted.data import MD5
 
     from lock import LOCK
 
     sums = "\n".join(f"{md5}  {name}/raw/{filename}" for name, files in MD5.items() for filename, md5 in files.items())
     pins = dict(line.split("==") for line in LOCK.read_text().splitlines() if "==" in line)
-    return ((ROOT / "assignment" / "setup.sh").read_text().replace("@MD5SUMS@", sums)
+    return ((assignment / "setup.sh").read_text().replace("@MD5SUMS@", sums)
             .replace("@TORCH@", pins["torch"]).replace("@TORCHVISION@", pins["torchvision"]))
 
 
-def trusted_entries():
-    """The grader's route and checks, for files/ (otter grade's Dockerfile copies files/ and tests/ only)."""
-    entries = {f"files/hw1_trusted/{p.name}": p.read_bytes() for p in sorted(TRUSTED.iterdir())
-               if p.is_file() and (p.suffix == ".py" or p.name == "secret_seed")}
-    entries["run_autograder"] = (ROOT / "assignment" / "run_autograder").read_bytes()
-    entries["setup.sh"] = setup_sh().encode()
+def trusted_entries(src):
+    """The grader's route and checks, for files/ (otter grade's Dockerfile copies files/ and tests/ only).
+
+    src: the prepared sources (prepare_sources), which hold the generated points.json."""
+    trusted = src / "hw1_trusted"
+    entries = {f"files/hw1_trusted/{p.name}": p.read_bytes() for p in sorted(trusted.iterdir())
+               if p.is_file() and (p.suffix == ".py" or p.name in ("secret_seed", "points.json"))}
+    entries["run_autograder"] = (src / "run_autograder").read_bytes()
+    entries["setup.sh"] = setup_sh(src).encode()
     return entries
 
 
@@ -120,11 +152,11 @@ def embed_public_tests(notebook, tests_dir):
     nbformat.write(nb, notebook)
 
 
-def deterministic_zip(source_zip, target_zip):
+def deterministic_zip(source_zip, target_zip, src):
     """Rewrites a zip with the grader's own route, sorted entries, fixed timestamps and permissions."""
-    with zipfile.ZipFile(source_zip) as src:
-        entries = {info.filename: src.read(info) for info in src.infolist() if not info.is_dir()}
-    entries.update(trusted_entries())
+    with zipfile.ZipFile(source_zip) as otter_zip:
+        entries = {info.filename: otter_zip.read(info) for info in otter_zip.infolist() if not info.is_dir()}
+    entries.update(trusted_entries(src))
     entries[STAMP] = autograder_id(entries).encode()
     with zipfile.ZipFile(target_zip, "w") as out:
         for name, data in sorted(entries.items()):
@@ -153,11 +185,13 @@ def execute_notebook(path, env, allow_errors=False, export=False):
     )
 
 
-def build(out, check_solution=True):
+def build(out, check_solution=True, assignment=ASSIGNMENT, solutions=True):
+    """Writes student/, solutions/ and autograder/ into out. solutions=False skips executing the solutions
+    (and grading them): the student notebook and the zip alone, for tests of the build itself."""
     env = data_environment(threads=1)  # one thread: deterministic, and as the grader runs it
     with tempfile.TemporaryDirectory(prefix="hw1-build-") as tmp:
         tmp = pathlib.Path(tmp)
-        master = prepare_sources(tmp)
+        master = prepare_sources(tmp, assignment)
         dist = tmp / "dist"
         # otter assign's own test run would run the probes in its kernel: the solution is graded through the route below
         subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(dist)],
@@ -172,7 +206,9 @@ def build(out, check_solution=True):
         normalise_notebook(out / "student" / NOTEBOOK)
 
         (zip_path,) = (dist / "autograder").glob("*-autograder_*.zip")
-        deterministic_zip(zip_path, out / "autograder" / ZIP_NAME)
+        deterministic_zip(zip_path, out / "autograder" / ZIP_NAME, master.parent)
+        if not solutions:
+            return
 
         # executed beside the public tests, as a student runs it, so its grader.check cells run
         run_dir = tmp / "solution-run"
@@ -182,6 +218,7 @@ def build(out, check_solution=True):
         execute_notebook(run_dir / NOTEBOOK, env)
         shutil.copyfile(run_dir / NOTEBOOK, out / "solutions" / NOTEBOOK)
         normalise_notebook(out / "solutions" / NOTEBOOK)
+        mask_timings(out / "solutions" / NOTEBOOK)
 
         if check_solution:
             import gradescope  # the package's grading route, as Gradescope runs the zip
@@ -197,6 +234,11 @@ def main():
     parser.add_argument("--out", type=pathlib.Path, default=ROOT, help="where to write student/, solutions/, autograder/")
     args = parser.parse_args()
     build(args.out.resolve())
+    if args.out.resolve() == ROOT:  # the README's points table follows the master notebook
+        import points
+
+        readme = ROOT / "README.md"
+        readme.write_text(points.sync_readme(readme.read_text(), ASSIGNMENT / NOTEBOOK, hidden_checks(ASSIGNMENT).CASES))
     print(f"release written to {args.out}/{{student,solutions,autograder}}")
 
 

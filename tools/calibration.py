@@ -529,7 +529,7 @@ class Recipe:
 
 
 RECIPES = [
-    Recipe("reference: Adam 1e-3 + OneCycle 2e-3, 12 ep", 12, lambda p: torch.optim.Adam(p, lr=1e-3),
+    Recipe("reference: Adam 1e-3 + OneCycle 2e-3, 8 ep", 8, lambda p: torch.optim.Adam(p, lr=1e-3),
            lambda o, n, e: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=2e-3, total_steps=e * n)),
     Recipe("demo: SGD lr 0.01, 3 ep", 3, lambda p: torch.optim.SGD(p, lr=0.01)),
     Recipe("SGD mom 0.9 lr 0.05 + StepLR(3 ep, 0.1), 6 ep", 6,

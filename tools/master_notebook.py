@@ -14,31 +14,31 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 MASTER = ROOT / "assignment" / "hw1.ipynb"
 
 
-def _cells():
-    return nbformat.read(MASTER, as_version=4).cells
+def _cells(master=MASTER):
+    return nbformat.read(master, as_version=4).cells
 
 
 def _raw(cell, marker):
     return cell.cell_type == "raw" and cell.source.lstrip().startswith(marker)
 
 
-def questions():
+def questions(master=MASTER):
     """[{name, points, manual}] in notebook order."""
     found = []
-    for cell in _cells():
+    for cell in _cells(master):
         if _raw(cell, "# BEGIN QUESTION"):
             config = yaml.safe_load(cell.source.split("\n", 1)[1])
             found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual"))})
     return found
 
 
-def autograded_questions():
-    return [q["name"] for q in questions() if not q["manual"]]
+def autograded_questions(master=MASTER):
+    return [q["name"] for q in questions(master) if not q["manual"]]
 
 
-def _test_cells():
+def _test_cells(master=MASTER):
     in_tests = False
-    for cell in _cells():
+    for cell in _cells(master):
         if _raw(cell, "# BEGIN TESTS"):
             in_tests = True
         elif _raw(cell, "# END TESTS"):

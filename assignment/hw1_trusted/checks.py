@@ -1,7 +1,9 @@
 """The hidden checks: every verdict, made in the trusted phase from the handed-over answers.
 
-``CASES`` is the one place that splits a question's points between its checks; the build
-asserts that each question's split adds up to the points the master notebook gives it.
+``CASES`` lists each autograded question's checks with their *weights*: a check earns
+its share of the question's points. The points themselves are written once, in the
+master notebook's question settings; the build copies them into ``points.json`` beside
+this module (``case_points``), so a changed point value reaches the verdict unchanged.
 Each check returns None when it passes, or a message for the student that says what is
 wrong and where, never the expected value.
 """
@@ -11,7 +13,7 @@ import numpy as np
 from . import inputs as I, reference as R
 from .reference import Mismatch, compare
 
-P4_BARS = (0.70, 0.87)  # q4_acc: 5 points each
+P4_BARS = (0.70, 0.87)  # q4_acc: half of its points each
 P5_ACCURACY_BAR = 0.25  # q5_4: on the student's own trained weights, only once the trajectory check passes
 P4_CEILING, P5_CEILING = 0.92, 0.80  # test accuracies above what the notebook's training reaches are flagged
 P5_TRAJECTORY_RTOL = 1e-6  # error of the replayed weights relative to their displacement, see README "Accuracy bars"
@@ -469,32 +471,54 @@ def q5_4_accuracy(inp, out, ctx):
 
 
 # question: [(what the check is, points, check)]
-CASES = {
-    "q1a": [("gradient on random vectors", 2, q1a_gradient)],
-    "q1b": [("minimiser on random data", 2, q1b_minimiser)],
-    "q2a": [("l1 loss on random inputs", 3, q2a_loss)],
-    "q2a_shapes": [("shapes for random sizes", 2, q2a_shapes)],
+CASES = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
+    "q1a": [("gradient on random vectors", 1, q1a_gradient)],
+    "q1b": [("minimiser on random data", 1, q1b_minimiser)],
+    "q2a": [("l1 loss on random inputs", 1, q2a_loss)],
+    "q2a_shapes": [("shapes for random sizes", 1, q2a_shapes)],
     "q2b": [("answer", 1, q2b_answer)],
-    "q3a": [("dataset 1 fitted exactly", 2, _fit("theta_dataset1")), ("dataset 2 fitted exactly", 2, _fit("theta_dataset2"))],
-    "q3b": [("grad_loss with the grader's f and grad f", 3, q3b_grad_loss)],
-    "q3c": [("relu_net on random inputs, and f_at_2", 3, q3c_forward)],
-    "q3d": [("gradient at x = 2, theta0", 2, q3d_at_theta0), ("gradient on random theta", 2, q3d_random)],
-    "q4_arch": [("dense layer sizes", 3, q4_arch_sizes), ("forward pass", 3, q4_arch_forward)],
+    "q3a": [("dataset 1 fitted exactly", 1, _fit("theta_dataset1")), ("dataset 2 fitted exactly", 1, _fit("theta_dataset2"))],
+    "q3b": [("grad_loss with the grader's f and grad f", 1, q3b_grad_loss)],
+    "q3c": [("relu_net on random inputs, and f_at_2", 1, q3c_forward)],
+    "q3d": [("gradient at x = 2, theta0", 1, q3d_at_theta0), ("gradient on random theta", 1, q3d_random)],
+    "q4_arch": [("dense layer sizes", 1, q4_arch_sizes), ("forward pass", 1, q4_arch_forward)],
     "q4_train": [("train_epoch: one SGD epoch", 2, q4_train_epoch), ("test_epoch: mean loss", 1, q4_test_epoch)],
-    "q4_acc": [(f"test accuracy >= {P4_BARS[0]:.2f}", 5, _fashion_bar(P4_BARS[0])),
-               (f"test accuracy >= {P4_BARS[1]:.2f}", 5, _fashion_bar(P4_BARS[1]))],
-    "q4_probs": [("a probability distribution per image", 2, q4_probs_distribution),
-                 ("the softmax of the model's outputs", 2, q4_probs_softmax)],
+    "q4_acc": [(f"test accuracy >= {P4_BARS[0]:.2f}", 1, _fashion_bar(P4_BARS[0])),
+               (f"test accuracy >= {P4_BARS[1]:.2f}", 1, _fashion_bar(P4_BARS[1]))],
+    "q4_probs": [("a probability distribution per image", 1, q4_probs_distribution),
+                 ("the softmax of the model's outputs", 1, q4_probs_softmax)],
     "q5_1": [("shapes and zero biases", 1, q5_1_shapes), ("mean and variance", 2, q5_1_statistics),
              ("the draws of default_rng(seed)", 2, q5_1_draws)],
     "q5_2": [("forward_one", 3, q5_2_forward), ("evaluate", 2, q5_2_evaluate)],
     "q5_3": [("gradients against autograd", 4, q5_3_autograd), ("gradients against centred differences", 3, q5_3_finite_differences),
              ("train_one_sample's update", 3, q5_3_update)],
-    "q5_4": [("train_one_epoch replays the SGD trajectory", 3, q5_4_trajectory),
-             (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 3, q5_4_accuracy)],
+    "q5_4": [("train_one_epoch replays the SGD trajectory", 1, q5_4_trajectory),
+             (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 1, q5_4_accuracy)],
 }
 
 
-def points():
-    """{question: points}, as the checks split them."""
-    return {q: sum(p for _, p, _ in cases) for q, cases in CASES.items()}
+POINTS_FILE = "points.json"  # written by the build from the master notebook: {question: points}
+
+
+def question_points():
+    """{question: points} as the master notebook gives them (the build's points.json)."""
+    import json
+    import pathlib
+
+    return json.loads((pathlib.Path(__file__).with_name(POINTS_FILE)).read_text())
+
+
+def split(points, weights):
+    """A question's points shared by weight, rounded to 1/100; the last share takes the remainder, so the
+    shares add up to the question's points exactly."""
+    shares = [round(points * w / sum(weights), 2) for w in weights]
+    shares[-1] = round(points - sum(shares[:-1]), 2)
+    return [int(s) if s == int(s) else s for s in shares]
+
+
+def case_points(question, points=None):
+    """[(what, points, check)] for one question: CASES with the weights turned into points."""
+    points = question_points() if points is None else points
+    cases = CASES[question]
+    shares = split(points[question], [w for _, w, _ in cases])
+    return [(what, share, check) for (what, _, check), share in zip(cases, shares)]

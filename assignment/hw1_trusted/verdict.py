@@ -36,20 +36,21 @@ class Context:
 def grade(work, answers, datasets, questions):
     """{question: [(what, points, passed, message)]} and the integrity flags."""
     ctx = Context(datasets, work, answers)
+    points = checks.question_points()
     graded = {}
     for question in questions:
         inp = ctx.inputs(question)
         out = ctx.answers(question)  # unreadable answers (a planted file, not plain data) become a failure
         ctx.cache = {}
         cases = []
-        for what, points, check in checks.CASES[question]:
+        for what, share, check in checks.case_points(question, points):
             try:
                 check(inp, out, ctx)
-                cases.append((what, points, True, ""))
+                cases.append((what, share, True, ""))
             except Mismatch as error:
-                cases.append((what, points, False, str(error)))
+                cases.append((what, share, False, str(error)))
             except Exception as error:  # malformed answers: the student's data, never a crash of the grader
-                cases.append((what, points, False, f"your answer could not be checked ({type(error).__name__}: {error})"[:400]))
+                cases.append((what, share, False, f"your answer could not be checked ({type(error).__name__}: {error})"[:400]))
         graded[question] = cases
     return graded, ctx.flags
 
@@ -67,13 +68,13 @@ def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True):
     tests = [{"name": "Grading notes", "visibility": "visible", "output": "\n".join(notes), "status": "passed"}]
     total = 0
     for question, cases in graded.items():
-        score = sum(points for _, points, passed, _ in cases if passed)
+        score = round(sum(points for _, points, passed, _ in cases if passed), 2)
         total += score
-        tests.append({"name": question, "score": score, "max_score": sum(p for _, p, _, _ in cases),
+        tests.append({"name": question, "score": score, "max_score": round(sum(p for _, p, _, _ in cases), 2),
                       "visibility": PUBLISHED if show_hidden else "hidden", "output": question_output(cases)})
     if flags:
         tests.append({"name": "Integrity flags (instructors only)", "visibility": "hidden", "output": "\n".join(flags)})
-    return {"score": total, "tests": tests, "stdout_visibility": "hidden",
+    return {"score": round(total, 2), "tests": tests, "stdout_visibility": "hidden",
             "extra_data": {"autograder": autograder_id, "flags": flags}}
 
 
@@ -111,7 +112,8 @@ def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True):
 
 def not_graded(questions, reason):
     """Every question 0, each saying why: for uploads that cannot be graded at all."""
-    return {q: [(what, points, False, reason) for what, points, _ in checks.CASES[q]] for q in questions}
+    points = checks.question_points()
+    return {q: [(what, share, False, reason) for what, share, _ in checks.case_points(q, points)] for q in questions}
 
 
 def main(work, answers, results_dir, notes, autograder_id, data_root=None):
