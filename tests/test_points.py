@@ -102,25 +102,16 @@ def test_build_refuses_problems_that_no_longer_add_up(tmp_path):
         build_release.prepare_sources(tmp_path / "build", assignment)
 
 
-def test_build_refuses_a_public_test_with_points(tmp_path):
+@pytest.mark.parametrize("test, old, new, message", [
+    ("test_q2a_returns_scalar", "points: 0", "points: 1", r"q2a: test_q2a_returns_scalar is a public test with points 1"),
+    ("test_q3c_probe", "hidden: true", "hidden: true\npoints: 2", r"q3c: test_q3c_probe is a hidden test that declares points"),
+])
+def test_build_refuses_a_test_that_declares_points(tmp_path, test, old, new, message):
     def give_points(source):
-        if "def test_q2a_returns_scalar(" in source:
-            return source.replace("points: 0", "points: 1")
-        return source
+        return source.replace(old, new) if f"def {test}(" in source else source
 
     assignment = changed_assignment(tmp_path, edit=give_points)
-    with pytest.raises(SystemExit, match=r"q2a: test_q2a_returns_scalar is a public test with points 1"):
-        build_release.prepare_sources(tmp_path / "build", assignment)
-
-
-def test_build_refuses_a_hidden_test_with_points_of_its_own(tmp_path):
-    def give_points(source):
-        if "def test_q3c_probe(" in source:
-            return source.replace("hidden: true", "hidden: true\npoints: 2")
-        return source
-
-    assignment = changed_assignment(tmp_path, edit=give_points)
-    with pytest.raises(SystemExit, match=r"q3c: test_q3c_probe is a hidden test that declares points"):
+    with pytest.raises(SystemExit, match=message):
         build_release.prepare_sources(tmp_path / "build", assignment)
 
 
