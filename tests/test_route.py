@@ -5,8 +5,10 @@ student's notebook running as an unprivileged user (tools/gradescope.py).
 """
 
 import json
+import os
 import pwd
 import subprocess
+import sys
 import zipfile
 
 import nbformat
@@ -17,6 +19,7 @@ import gradescope
 import grading
 import master_notebook
 
+ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
 QUICK = {"HW1_PHASE_TIMEOUT": "240"}
 
@@ -203,3 +206,26 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
         nbformat.write(nb, upload / kind)
     result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
     assert result.scores["q1a"] == POINTS["q1a"] and result.scores["q2b"] == POINTS["q2b"], result.visible
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
+@pytest.mark.parametrize("fraction, threads", [(0.5, 1), (1.5, 1), (None, None)])
+def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
+    # Gradescope's container: half a CPU by default. The route caps torch/BLAS threads to the quota it finds.
+    from benchmark import CpuLimitedCgroup
+
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from hw1_trusted import route\n"
+              "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
+    cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
+    try:
+        run = subprocess.run([sys.executable, "-c", script, str(ROOT / "assignment")], capture_output=True, text=True,
+                             check=True, preexec_fn=cgroup.join if cgroup else None)
+    finally:
+        if cgroup:
+            cgroup.remove()
+    limit, cpus = run.stdout.split()
+    if fraction:
+        assert (float(limit), int(cpus)) == (fraction, threads)
+    else:
+        assert limit == "None" and int(cpus) == len(os.sched_getaffinity(0))

@@ -13,11 +13,17 @@ repeats of:
   ``import torch, torchvision``. The trusted phase runs after the student phase has
   ended, so the two peaks do not add up.
 
+Then it grades once more at **half a CPU**, Gradescope's default, inside a cgroup with a
+CPU quota of 0.5 (``--cpu-fraction``; cgroup v1 or v2, as root), where the route caps
+threads from the cgroup's quota, and prints that time beside the bound the grading
+must end within (8 minutes).
+
 Needs Linux and root. Targets: whole grading at most 90 s on one CPU; memory above
 the floor at most 300 MB.
 """
 
 import argparse
+import json
 import os
 import pathlib
 import statistics
@@ -34,6 +40,7 @@ import gradescope  # noqa: E402
 from grading import RELEASE_ZIP, SOLUTIONS  # noqa: E402
 
 TARGET_SECONDS, TARGET_MB = 90, 300
+BOUND_AT_FRACTION = 8 * 60  # the whole grading at half a CPU ends within this (the route's time limits)
 
 
 class PeakSampler(threading.Thread):
@@ -76,6 +83,50 @@ def grade_once():
     return wall, timings, {k: v / 2**20 for k, v in sampler.peaks.items()}
 
 
+class CpuLimitedCgroup:
+    """A cgroup with a CPU quota of ``fraction`` CPUs (v2 cpu.max, else v1 cfs quota), removed afterwards."""
+
+    def __init__(self, fraction, name="hw1-bench"):
+        period = 100_000
+        quota = int(fraction * period)
+        v2 = pathlib.Path("/sys/fs/cgroup/cgroup.controllers")
+        if v2.exists():
+            self.path = pathlib.Path("/sys/fs/cgroup") / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.max").write_text(f"{quota} {period}")
+        else:
+            self.path = pathlib.Path("/sys/fs/cgroup/cpu") / name
+            self.path.mkdir(exist_ok=True)
+            (self.path / "cpu.cfs_period_us").write_text(str(period))
+            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def join(self):
+        """For preexec_fn: the child joins the cgroup before it runs anything."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self):
+        try:
+            self.path.rmdir()
+        except OSError:
+            pass
+
+
+def grade_at_fraction(fraction):
+    """Wall time of one grading of the solution, in a cgroup limited to ``fraction`` of a CPU."""
+    cgroup = CpuLimitedCgroup(fraction)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
+            started = time.perf_counter()
+            subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("gradescope.py")), str(SOLUTIONS), out],
+                           check=True, preexec_fn=cgroup.join, env={**os.environ, "HW1_USER_PREFIX": os.environ.get("HW1_USER_PREFIX", "")},
+                           stdout=subprocess.DEVNULL)
+            wall = time.perf_counter() - started
+            result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
+    finally:
+        cgroup.remove()
+    return wall, result
+
+
 def floor_mb():
     process = psutil.Popen([str(gradescope.PYTHON), "-c", "import torch, torchvision, time; time.sleep(1)"])
     peak = 0
@@ -91,6 +142,7 @@ def floor_mb():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--cpu-fraction", type=float, default=0.5, help="one more grading at this CPU quota (0: skip)")
     args = parser.parse_args()
     gradescope.require_root()
 
@@ -116,6 +168,11 @@ def main():
         peaks = [p[phase] for _, _, p in runs]
         print(f"peak, {phase:7s} phase:          {median(peaks):6.0f} MB   [{show(peaks)}]   above the floor: {median(peaks) - floor:4.0f} MB"
               + (f"   target <= {TARGET_MB} MB" if phase == "student" else ""))
+    if args.cpu_fraction:
+        wall, result = grade_at_fraction(args.cpu_fraction)
+        timings = result.raw["extra_data"]["timings"]
+        print(f"whole grading at {args.cpu_fraction:g} CPU (cgroup quota): {wall:.1f} s {timings}, "
+              f"{result.total:g}/{result.possible:g} points   bound <= {BOUND_AT_FRACTION} s")
 
 
 if __name__ == "__main__":

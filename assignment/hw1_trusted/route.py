@@ -29,15 +29,37 @@ SANDBOX_USER = os.environ.get("HW1_SANDBOX_USER", "hw1student")
 
 
 def cpu_quota():
-    """CPUs this container may use: its cgroup quota, else its affinity mask."""
+    """CPUs this container may use: its cgroup's CPU quota (cgroup v2 or v1), else its affinity mask."""
     cpus = len(os.sched_getaffinity(0))
-    try:
-        quota, period = pathlib.Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, int(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cpus = min(cpus, max(1, int(quota)))
     return max(1, cpus)
+
+
+def cgroup_cpu_limit():
+    """The CPU quota of this process's cgroup in CPUs (0.5 for half a CPU), or None when unlimited."""
+    try:
+        lines = pathlib.Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        try:
+            if controllers == "":  # v2: quota and period in cpu.max
+                quota, period = pathlib.Path(f"/sys/fs/cgroup{path}/cpu.max").read_text().split()
+            elif "cpu" in controllers.split(","):  # v1: cfs quota (-1: none) and period
+                base = pathlib.Path("/sys/fs/cgroup") / controllers / path.lstrip("/")
+                if not base.exists():
+                    base = pathlib.Path("/sys/fs/cgroup/cpu") / path.lstrip("/")
+                quota, period = (base / "cpu.cfs_quota_us").read_text().strip(), (base / "cpu.cfs_period_us").read_text().strip()
+            else:
+                continue
+            if quota not in ("max", "-1"):
+                return int(quota) / int(period)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def thread_caps(threads):
