@@ -29,5 +29,10 @@ benchmark: $(VENV)/.installed
 gradescope: $(VENV)/.installed
 	$(PY) tools/gradescope.py "$(SUBMISSION)" "$(OUT)"
 
+# the written part's PDFs for TAs and the Gradescope template, into pdfs/ (not committed; needs pandoc and xelatex)
+.PHONY: pdfs
+pdfs: $(VENV)/.installed
+	$(PY) tools/pdfs.py
+
 clean-venv:
 	rm -rf $(VENV)

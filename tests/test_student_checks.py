@@ -85,6 +85,16 @@ def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(exe
     assert result.total == result.possible, result.failures()
 
 
+def test_export_without_pandoc_or_latex_says_how_to_make_the_pdf(executed_correct_submission):
+    # the written part's PDF fails without the tools: one sentence on what to do, no error, and the zip above is written
+    nb = nbformat.read(executed_correct_submission, as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source]
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    assert "Could not make hw1_written.pdf (it needs pandoc and LaTeX" in printed and "File -> Print -> Save as PDF" in printed, printed
+    assert not [o for o in cell.outputs if o.output_type == "error"]
+    assert not list(executed_correct_submission.parent.glob("*.pdf"))
+
+
 def test_solution_runs_are_identical_apart_from_timing(executed_correct_submission, fresh_release):
     # two executions of the same notebook on one machine: the build's and this one
     assert outputs_without_timing(executed_correct_submission) == outputs_without_timing(fresh_release / "solutions" / NB)

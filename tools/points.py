@@ -78,7 +78,7 @@ def points_json(master):
     return json.dumps(question_points(master), indent=1, sort_keys=True) + "\n"
 
 
-def _words(points):
+def words(points):
     return f"{points:g} point" + ("" if points == 1 else "s")
 
 
@@ -97,7 +97,7 @@ def fill(notebook_path, master=None):
             points = sum(q["points"] for q in problems[problem])
         else:
             points = total
-        cell.source = cell.source.replace(TOKEN, _words(points))
+        cell.source = cell.source.replace(TOKEN, words(points))
     nbformat.write(nb, notebook_path)
 
 
