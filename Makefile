@@ -9,7 +9,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: release test benchmark gradescope clean-venv
+.PHONY: release test benchmark gradescope grade clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ benchmark: $(VENV)/.installed
 # one upload graded exactly as Gradescope runs the zip (Linux and root): make gradescope SUBMISSION=hw1.ipynb OUT=out/
 gradescope: $(VENV)/.installed
 	$(PY) tools/gradescope.py "$(SUBMISSION)" "$(OUT)"
+
+# a folder of uploads (or Gradescope's export) graded through the route, in parallel (Linux and root):
+#   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
+grade: $(VENV)/.installed
+	$(PY) tools/bulk_grade.py "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 clean-venv:
 	rm -rf $(VENV)
