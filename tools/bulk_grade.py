@@ -62,9 +62,13 @@ reach the route (its limits per cell and for the notebook, 240 s and 420 s by de
 **Resume.** A rerun grades only what is new or changed: a submission is skipped when its
 ``grading.json`` records the same upload (SHA-256 of its bytes; of its files for a folder) and the
 same autograder (the zip's ``AUTOGRADER_ID`` stamp, which every result also carries), with a status
-Completed, Rejected or Timeout; Failed and Not graded rows are retried. ``--regrade NAME`` (repeatable)
+Completed, Rejected or Timeout (unless ``--timeout`` is now longer); Failed and Not graded rows are retried. ``--regrade NAME`` (repeatable)
 regrades the submissions whose key, key without extension, or submitter name, SID or email is NAME;
 ``--force`` regrades all. The CSV and the report are rewritten from every row each time.
+
+OUT is made root's only (mode 0700): it holds every student's results, and the students' notebooks,
+graded on this machine, read whatever is open to other users. The exit status is 0, or 2 when a row
+Failed or was not graded (the CSV and the report are written in either case), 130 when interrupted.
 """
 
 import argparse
@@ -267,7 +271,7 @@ def grade_one(submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, ex
             trailer = traceback.format_exc()
         seconds = time.monotonic() - started
         if out_dir is not None:
-            keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, trailer)
+            keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, timeout, trailer)
         return Row(submission, status, message, result if status in (COMPLETED, REJECTED) else None, seconds, True)
     except Exception as error:  # keeping the files failed (disk full...): still a row
         return Row(submission, FAILED, _one_line(error), None, time.monotonic() - started, True)
@@ -275,7 +279,7 @@ def grade_one(submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, ex
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, trailer=""):
+def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, timeout, trailer=""):
     """Writes the submission's folder anew (built aside, then swapped in)."""
     out_dir = pathlib.Path(out_dir)
     fresh = out_dir.with_name(f".{out_dir.name}.new")
@@ -293,7 +297,8 @@ def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, u
     record = {"submission": submission.key, "upload": str(submission.path), "upload_sha256": digest,
               "autograder": ag_id, "status": status, "message": message, "seconds": round(seconds, 1),
               "graded_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "identity": submission.identity, "route_env": {k: v for k, v in env.items() if k in ROUTE_KNOBS}}
+              "identity": submission.identity, "timeout": timeout,
+              "route_env": {k: v for k, v in env.items() if k in ROUTE_KNOBS}}
     (fresh / RECORD).write_text(json.dumps(record, indent=2))
     old = out_dir.with_name(f".{out_dir.name}.old")
     shutil.rmtree(old, ignore_errors=True)
@@ -406,13 +411,17 @@ def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_
     return rows
 
 
-def stored_row(submission, out_dir, ag_id, digest):
-    """The row of an earlier grading of the same upload with the same autograder, or None."""
+def stored_row(submission, out_dir, ag_id, digest, timeout):
+    """The row of an earlier grading of the same upload with the same autograder, or None.
+
+    A time-out is kept unless the time limit is now longer."""
     try:
         record = json.loads((out_dir / RECORD).read_text())
     except (OSError, ValueError):
         return None
     if record.get("upload_sha256") != digest or record.get("autograder") != ag_id or record.get("status") not in KEPT:
+        return None
+    if record["status"] == TIMEOUT and timeout > record.get("timeout", 0):
         return None
     result = None
     if record["status"] in (COMPLETED, REJECTED):
@@ -773,7 +782,7 @@ def grade_batch(folder, out, autograder_zip=RELEASE_ZIP, jobs=None, timeout=DEFA
         chosen = select_regrades(submissions, regrade) if regrade else set()
         rows, todo = {}, []
         for s in submissions:
-            kept = None if force or s.key in chosen else stored_row(s, out / s.key, ag_id, upload_hash_or_none(s.path))
+            kept = None if force or s.key in chosen else stored_row(s, out / s.key, ag_id, upload_hash_or_none(s.path), timeout)
             if kept is not None:
                 rows[s.key] = kept
             else:
