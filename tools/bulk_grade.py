@@ -358,8 +358,9 @@ def claim_users(count, base=USER_BASE):
 
 
 def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_env=None, on_done=None,
-             user_base=USER_BASE, private_tmp=True, stop=None):
-    """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends; returns {key: Row}."""
+             user_base=USER_BASE, private_tmp=True, stop=None, on_tick=None):
+    """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends (and ``on_tick()`` every
+    second meanwhile); returns {key: Row}."""
     if not submissions:
         return {}
     jobs = max(1, min(jobs, len(submissions)))
@@ -393,6 +394,8 @@ def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_
             except queue.Empty:
                 if not any(t.is_alive() for t in threads) and finished.empty():
                     break
+                if on_tick:
+                    on_tick()
                 continue
             if stop.is_set():
                 continue  # an interrupted grading: no row, a rerun grades it
@@ -468,18 +471,19 @@ class Progress:
     def __init__(self, total, jobs, stream=sys.stdout):
         self.total, self.jobs, self.stream = total, max(1, jobs), stream
         self.done, self.durations, self.started = 0, [], time.monotonic()
+        self.estimate, self.estimated_at = None, self.started  # seconds left, as of the last finished grading
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.width = shutil.get_terminal_size((100, 20)).columns
         self.lock = threading.Lock()
 
     def eta(self):
-        left = self.total - self.done
-        if not left:
+        """Time left: the mean grading time for each round of ``jobs`` gradings still to come, counting down."""
+        if self.done >= self.total:
             return "done"
-        if not self.durations:
+        if self.estimate is None:
             return "time left: estimating"
-        waves = math.ceil(left / self.jobs)
-        return f"time left ~{_duration(waves * statistics.mean(self.durations))}"
+        left = self.estimate - (time.monotonic() - self.estimated_at)
+        return f"time left ~{_duration(left)}" if left >= 1 else "time left: longer than estimated"
 
     def bar(self):
         cells = 30
@@ -494,8 +498,12 @@ class Progress:
     def update(self, row):
         with self.lock:
             self.done += 1
-            if row.graded_now:
-                self.durations.append(row.seconds)
+            if row.graded_now:  # refused uploads and failures take seconds: they would make the estimate too short
+                self.durations.append((row.status in (COMPLETED, TIMEOUT), row.seconds))
+            typical = [s for full, s in self.durations if full] or [s for _, s in self.durations]
+            if typical:
+                self.estimate = math.ceil((self.total - self.done) / self.jobs) * statistics.mean(typical)
+                self.estimated_at = time.monotonic()
             score = f"{row.result.total:g}/{row.result.possible:g}" if row.result is not None and row.status == COMPLETED else "-"
             how = f"{row.seconds:.0f} s" if row.graded_now else "kept from an earlier run"
             status = row.grading_status if len(row.grading_status) < 90 else row.grading_status[:87] + "..."
@@ -505,6 +513,13 @@ class Progress:
             else:
                 self.stream.write(f"{line}; {self.eta()}\n")
             self.stream.flush()
+
+    def tick(self):
+        """Redraws the bar (on a terminal) so that the time left counts down between gradings."""
+        if self.tty and self.total:
+            with self.lock:
+                self.stream.write("\r\033[K" + self.bar()[: self.width - 1])
+                self.stream.flush()
 
     def finish(self):
         if self.tty and self.total:
@@ -804,7 +819,7 @@ def grade_batch(folder, out, autograder_zip=RELEASE_ZIP, jobs=None, timeout=DEFA
 
         if todo:
             try:
-                run_pool(todo, autograder_zip, ag_id, jobs, timeout, out, extra_env, done)
+                run_pool(todo, autograder_zip, ag_id, jobs, timeout, out, extra_env, done, on_tick=progress.tick)
             except KeyboardInterrupt:
                 interrupted = True
         for s in submissions:
