@@ -789,8 +789,10 @@ def grade_batch(folder, out, autograder_zip=RELEASE_ZIP, jobs=None, timeout=DEFA
     try:
         submissions, ignored, export = find_submissions(folder, exclude=[out])
         if not submissions:
+            inner = sorted(str(m.parent) for m in pathlib.Path(folder).glob(f"*/{METADATA}"))
+            hint = f"; Gradescope's export is in {inner[0]}: grade that folder" if inner else ""
             raise SystemExit(f"no submissions in {folder}: expected *.ipynb or *.zip files, or Gradescope's export "
-                             f"({METADATA} beside a folder per submission)")
+                             f"({METADATA} beside a folder per submission){hint}")
         if ignored:
             stream.write(f"ignored (not an upload): {', '.join(ignored)}\n")
         ag_id = autograder_id(autograder_zip)
