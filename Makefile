@@ -9,7 +9,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: release test benchmark gradescope clean-venv
+.PHONY: release test benchmark gradescope grade pdfs clean-venv
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,12 @@ gradescope: $(VENV)/.installed
 	$(PY) tools/gradescope.py "$(SUBMISSION)" "$(OUT)"
 
 # the written part's PDFs for TAs and the Gradescope template, into pdfs/ (not committed; needs pandoc and xelatex)
-.PHONY: pdfs
 pdfs: $(VENV)/.installed
 	$(PY) tools/pdfs.py
+# a folder of uploads (or Gradescope's export) graded through the route, in parallel (Linux and root):
+#   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
+grade: $(VENV)/.installed
+	$(PY) tools/bulk_grade.py "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 clean-venv:
 	rm -rf $(VENV)

@@ -14,12 +14,16 @@ Needs Linux and root: the student's notebook runs as an unprivileged user.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
+import pwd
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import zipfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -129,8 +133,50 @@ def layout(out, autograder_zip, submission):
     return ag
 
 
+_running, _running_lock = {}, threading.Lock()  # pid -> (run_autograder's process, its sandbox user)
+
+
+def _sandbox_module():
+    """The route's own sandbox helpers (kill every process of a user, remove its files), from the repository."""
+    spec = importlib.util.spec_from_file_location("hw1_route_sandbox", ROOT / "assignment" / "hw1_trusted" / "sandbox.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def stop(process, user):
+    """Ends one grading early: its root side (run_autograder's session) and every process of its sandbox user,
+    as the route itself does when the student phase ends, and the files that user left in the shared folders."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if os.geteuid() != 0:
+        return  # without root the route runs no sandbox user
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+    except KeyError:
+        return  # the route had not created its user yet: nothing ran as it
+    if uid != 0:
+        sandbox = _sandbox_module()
+        sandbox.kill_all(uid)
+        sandbox.remove_files_of(uid)
+
+
+def stop_running():
+    """Stops every grading this process has under way (an interrupted batch)."""
+    with _running_lock:
+        running = list(_running.values())
+    for process, user in running:
+        stop(process, user)
+
+
 def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None, timeout=900):
-    """Grades one upload (a file, or a folder of files) through the zip's run_autograder; returns its Result."""
+    """Grades one upload (a file, or a folder of files) through the zip's run_autograder; returns its Result.
+
+    After ``timeout`` seconds the grading is stopped (``stop``: its root side and every process of its
+    sandbox user) and ``subprocess.TimeoutExpired`` is raised; ``OUT/run_autograder.log`` holds its output.
+    """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     isolated = os.geteuid() == 0
@@ -142,12 +188,26 @@ def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="
     command = [str(ag / "run_autograder")]
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
-    run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
-    log = run.stdout + run.stderr
+    # a session of its own: on a time-out (or when the caller stops it) the whole root side is killed at once
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    with _running_lock:
+        _running[process.pid] = (process, user)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:  # the time limit, or the caller gave up: nothing of this grading may run on
+        stop(process, user)
+        stdout, stderr = process.communicate()
+        (out / "run_autograder.log").write_text(stdout + stderr)
+        raise
+    finally:
+        with _running_lock:
+            _running.pop(process.pid, None)
+    log = stdout + stderr
     (out / "run_autograder.log").write_text(log)
     results = ag / "results" / "results.json"
     if not results.exists():
-        raise RuntimeError(f"run_autograder wrote no results.json (exit {run.returncode}):\n{log[-3000:]}")
+        raise RuntimeError(f"run_autograder wrote no results.json (exit {process.returncode}):\n{log[-3000:]}")
     shutil.copy(results, out / "results.json")
     return Result(json.loads(results.read_text()), log)
 

@@ -1,23 +1,16 @@
-"""Grading submissions with the real autograder zip, without Docker, through its own route.
+"""Grading helpers for the test suite and the benchmark, through the zip's own route (no Docker).
 
-    python tools/grading.py ZIP FOLDER [--jobs N]
-
-grades every ``*.ipynb`` in FOLDER as Gradescope runs the zip (``tools/gradescope.py``:
-its ``run_autograder``, the student phase as an unprivileged user, the verdict in a
-separate root process) and prints one line per submission with its score per question.
-Needs Linux and root. The test suite and the benchmark use the same functions:
+To grade a folder of submissions (Otter's CSV, a report, resume), use ``tools/bulk_grade.py``
+(``make grade SUBMISSIONS=... OUT=...``). Here:
 
 * ``grade_submission``: one upload through the route, parsed results;
-* ``grade_folder``: every upload of a folder, a few at a time, each with its own user;
+* ``grade_folder``: every upload of a folder, a few at a time, each with its own user, folder and CPU
+  (``bulk_grade``'s pool, without its CSV and resume); raises if any grading made no verdict;
 * ``submission_from_solution``: a submission made by exact edits of the
   solutions notebook, the one way to build wrong or alternative submissions.
 """
 
-import argparse
-import concurrent.futures
-import os
 import pathlib
-import queue
 import sys
 import tempfile
 
@@ -25,6 +18,7 @@ import nbformat
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from build_release import NOTEBOOK, ROOT, ZIP_NAME  # noqa: E402
+import bulk_grade  # noqa: E402
 import gradescope  # noqa: E402
 
 RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
@@ -40,24 +34,20 @@ def grade_submission(notebook, autograder_zip=RELEASE_ZIP, user="hw1student", cp
         return gradescope.grade(notebook, out, autograder_zip, user=user, cpus=cpus, extra_env=extra_env)
 
 
-def grade_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.ipynb"):
-    """Grades every upload of a folder, ``jobs`` at a time, each worker with its own user, folder and CPU."""
+def grade_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.ipynb", timeout=900):
+    """Grades every upload of a folder, ``jobs`` at a time, each worker with its own user, folder and CPU.
+
+    Returns {file stem: Result}. The route keeps its folders in /tmp, as on Gradescope (the cheat and
+    isolation tests attack them there). Raises RuntimeError if a grading made no verdict.
+    """
     uploads = sorted(pathlib.Path(folder).glob(pattern))
-    cpus = len(os.sched_getaffinity(0))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        workers = queue.Queue()
-        for k in range(jobs):
-            workers.put(k)
-
-        def run(path):
-            k = workers.get()
-            try:
-                return grade_submission(path, autograder_zip, user=f"hw1student{k}", cpus=str(k % cpus))
-            finally:
-                workers.put(k)
-
-        futures = {path.stem: pool.submit(run, path) for path in uploads}
-        return {stem: future.result() for stem, future in futures.items()}
+    submissions = [bulk_grade.Submission(path.stem, path) for path in uploads]
+    rows = bulk_grade.run_pool(submissions, autograder_zip, bulk_grade.autograder_id(autograder_zip), jobs, timeout,
+                               user_base="hw1student", private_tmp=False)
+    broken = [f"{key}: {row.grading_status}" for key, row in sorted(rows.items()) if row.result is None]
+    if broken or len(rows) != len(submissions):
+        raise RuntimeError("gradings without a verdict:\n" + "\n".join(broken))
+    return {key: rows[key].result for key in sorted(rows)}
 
 
 def submission_from_solution(edits, solutions=SOLUTIONS):
@@ -77,18 +67,3 @@ def submission_from_solution(edits, solutions=SOLUTIONS):
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return nb
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("zip", type=pathlib.Path)
-    parser.add_argument("folder", type=pathlib.Path)
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    for name, result in grade_folder(args.folder, args.zip, args.jobs).items():
-        per_question = ", ".join(f"{q} {s:g}/{result.max_scores[q]:g}" for q, s in result.scores.items())
-        print(f"{name}: {result.total:g}/{sum(result.max_scores.values()):g}  ({per_question})")
-
-
-if __name__ == "__main__":
-    main()
