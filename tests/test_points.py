@@ -68,13 +68,15 @@ def test_committed_student_notebook_shows_every_questions_points():
 def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_path):
     import gradescope
 
-    assignment = changed_assignment(tmp_path, {"q2a": 4, "q2a_shapes": 1})  # Problem 2 still adds up to 12
+    # Problem 2 still adds up to 12; two autograded and two hand-graded questions change
+    assignment = changed_assignment(tmp_path, {"q2a": 4, "q2a_shapes": 1, "q2b_written": 3, "q2c_written": 1})
     out = tmp_path / "release"
     build_release.build(out, assignment=assignment, solutions=False)
 
     student = nbformat.read(out / "student" / NB, as_version=4)
     assert "(4 points)" in markdown_with(student, "**2(a), code")
     assert "(1 point)" in markdown_with(student, "**2(a), shapes")
+    assert "(3 points)" in markdown_with(student, "**2(b), written") and "(1 point)" in markdown_with(student, "**2(c), written")
     assert "(12 points)" in markdown_with(student, "## Problem 2:")
     with zipfile.ZipFile(out / "autograder" / build_release.ZIP_NAME) as z:
         given = json.loads(z.read("files/hw1_trusted/points.json"))
@@ -83,6 +85,10 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
     table = points.readme_block(assignment / NB, CASES)
     assert "| q2a | 4 | auto | l1 loss on random inputs: 4 |" in table
     assert "| q2a_shapes | 1 | auto | shapes for random sizes: 1 |" in table
+    assert "| q2b_written | 3 | manual |" in table and "100 points: 73 autograded, 27 graded by hand" in table
+    readme = points.sync_readme((ROOT / "README.md").read_text(), assignment / NB, CASES)
+    assert re.search(r"^ +4 +7-8 +3 +2\(b\), written +\(q2b_written\)$", readme, flags=re.M), "the Gradescope outline"
+    assert re.search(r"^ +5 +9-10 +1 +2\(c\), written +\(q2c_written\)$", readme, flags=re.M)
 
     # the verdict gives the new points: a student who answers 2(a) gets 4 + 1, and the other questions keep theirs
     answered = student_corpus.fill(student, {"l1_loss": student_corpus.L1_NORM, "l1_shapes": student_corpus.SHAPES_1D},
