@@ -217,7 +217,10 @@ def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
     script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
               "from hw1_trusted import route\n"
               "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
-    cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
+    try:
+        cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
+    except OSError as error:  # a container without a writable cgroup filesystem
+        pytest.skip(f"cannot create a cgroup here: {error}")
     try:
         run = subprocess.run([sys.executable, "-c", script, str(ROOT / "assignment")], capture_output=True, text=True,
                              check=True, preexec_fn=cgroup.join if cgroup else None)
