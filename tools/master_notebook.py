@@ -18,17 +18,29 @@ def _cells(master=MASTER):
     return nbformat.read(master, as_version=4).cells
 
 
-def _raw(cell, marker):
+def is_marker(cell, marker):
+    """A raw cell of otter assign's format that starts with marker, e.g. "# BEGIN QUESTION"."""
     return cell.cell_type == "raw" and cell.source.lstrip().startswith(marker)
 
 
+_raw = is_marker
+
+
+def question_config(cell):
+    """The settings of a ``# BEGIN QUESTION`` cell (name, points, manual, ...)."""
+    return yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+
+
 def questions(master=MASTER):
-    """[{name, points, manual}] in notebook order."""
+    """[{name, points, manual, prompt}] in notebook order; prompt: the question's first Markdown cell."""
+    cells = _cells(master)
     found = []
-    for cell in _cells(master):
-        if _raw(cell, "# BEGIN QUESTION"):
-            config = yaml.safe_load(cell.source.split("\n", 1)[1])
-            found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual"))})
+    for i, cell in enumerate(cells):
+        if is_marker(cell, "# BEGIN QUESTION"):
+            config = question_config(cell)
+            prompt = next((c.source for c in cells[i + 1:] if c.cell_type == "markdown"), "")
+            found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual")),
+                          "prompt": prompt})
     return found
 
 

@@ -31,9 +31,9 @@ import tempfile
 import time
 
 import nbformat
-import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import master_notebook  # noqa: E402
 import points  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -56,18 +56,13 @@ def questions(master=MASTER):
     The title is the bold lead of the question's first Markdown cell, e.g. ``1(a), derivation (2 points).``,
     as the PDF shows it.
     """
-    cells = nbformat.read(master, as_version=4).cells
     found = []
-    for i, cell in enumerate(cells):
-        if cell.cell_type == "raw" and cell.source.lstrip().startswith("# BEGIN QUESTION"):
-            config = yaml.safe_load(cell.source.split("\n", 1)[1])
-            prompt = next(c for c in cells[i + 1:] if c.cell_type == "markdown")
-            text = prompt.source.replace(points.TOKEN, points.words(config.get("points", 0)))  # as the build fills it
-            bold = re.match(r"\s*\*\*(.+?)\*\*", text, flags=re.S)
-            if bold is None:
-                raise ValueError(f"{config['name']}: its first Markdown cell should start with a bold title")
-            found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual")),
-                          "title": plain(bold.group(1))})
+    for q in master_notebook.questions(master):
+        text = q["prompt"].replace(points.TOKEN, points.words(q["points"]))  # as the build fills it
+        bold = re.match(r"\s*\*\*(.+?)\*\*", text, flags=re.S)
+        if bold is None:
+            raise ValueError(f"{q['name']}: its first Markdown cell should start with a bold title")
+        found.append({"name": q["name"], "points": q["points"], "manual": q["manual"], "title": plain(bold.group(1))})
     return found
 
 
