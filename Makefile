@@ -9,11 +9,24 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: release test benchmark gradescope grade pdfs clean-venv
+.PHONY: help release test benchmark gradescope grade pdfs clean-venv
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# A bare `make` lists the targets; it builds nothing.
+help:
+	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
+	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
+	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
+	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume)"
+	@echo "make pdfs        the written part's PDFs for TAs and Gradescope, into pdfs/"
+	@echo "make benchmark   grading time and memory"
+	@echo "make clean-venv  remove the environment ($(VENV))"
+	@echo "Each target but help creates the pinned environment in $(VENV) first (about 2 minutes, 6 GB)."
+
+# The lock pins every package of the tested environment: installed as constraints, so that a later
+# install cannot drift from what the zip installs on Gradescope.
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-lock.txt
 	touch $@
 
 release: $(VENV)/.installed

@@ -11,10 +11,9 @@ wrong and where, never the expected value.
 import numpy as np
 
 from . import inputs as I, reference as R
+from .policy import P4_BARS, P5_ACCURACY_BAR
 from .reference import Mismatch, compare
 
-P4_BARS = (0.70, 0.87)  # q4_acc: half of its points each
-P5_ACCURACY_BAR = 0.25  # q5_4: on the student's own trained weights, only once the trajectory check passes
 P4_CEILING, P5_CEILING = 0.92, 0.80  # test accuracies above what the notebook's training reaches are flagged
 P5_TRAJECTORY_RTOL = 1e-6  # error of the replayed weights relative to their displacement, see README "Accuracy bars"
 TEST_SET_FLAG_MARGIN = 0.02  # test accuracy this far above training accuracy is flagged

@@ -20,11 +20,11 @@ import sys
 import tempfile
 import time
 
-from . import handover, sandbox, uploads
+from . import handover, policy, sandbox, uploads
 
 HERE = pathlib.Path(__file__).resolve().parent
-CELL_TIMEOUT = int(os.environ.get("HW1_CELL_TIMEOUT", 240))  # seconds per cell and per probe
-PHASE_TIMEOUT = int(os.environ.get("HW1_PHASE_TIMEOUT", 420))  # the student's whole notebook; the grading ends within 8 minutes
+CELL_TIMEOUT = int(os.environ.get("HW1_CELL_TIMEOUT", policy.CELL_TIMEOUT))  # seconds per cell and per probe
+PHASE_TIMEOUT = int(os.environ.get("HW1_PHASE_TIMEOUT", policy.PHASE_TIMEOUT))  # the student's whole notebook; the grading ends within 8 minutes
 SANDBOX_USER = os.environ.get("HW1_SANDBOX_USER", "hw1student")
 
 

@@ -7,10 +7,10 @@ has ended. It trusts nothing but its own code, its inputs and the verified datas
 import json
 import pathlib
 
-from . import checks, handover, inputs
+from . import checks, handover, inputs, policy
 from .reference import Mismatch
 
-PUBLISHED = "after_published"
+PUBLISHED = policy.HIDDEN_RESULTS_VISIBILITY
 
 
 class Context:
