@@ -9,7 +9,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help release test benchmark gradescope grade pdfs clean-venv
+.PHONY: help release test benchmark gradescope grade similarity pdfs clean-venv
 
 # A bare `make` lists the targets; it builds nothing.
 help:
@@ -17,6 +17,7 @@ help:
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
 	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume)"
+	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
 	@echo "make pdfs        the written part's PDFs for TAs and Gradescope, into pdfs/"
 	@echo "make benchmark   grading time and memory"
 	@echo "make clean-venv  remove the environment ($(VENV))"
@@ -49,6 +50,11 @@ pdfs: $(VENV)/.installed
 #   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
 grade: $(VENV)/.installed
 	$(PY) tools/bulk_grade.py "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+
+# the most similar pairs of submissions, side by side (a reason to look, never a verdict):
+#   make similarity SUBMISSIONS=folder OUT=dir
+similarity: $(VENV)/.installed
+	$(PY) tools/similarity.py "$(SUBMISSIONS)" "$(OUT)"
 
 clean-venv:
 	rm -rf $(VENV)
