@@ -2,6 +2,7 @@
 
 import ast
 import io
+import re
 import tokenize
 
 import nbformat
@@ -80,6 +81,9 @@ def test_a_disguised_copy_ranks_first(report):
     page = path.read_text()
     assert "disguised_copy.ipynb" in page and 'href="#pair-1"' in page and 'id="pair-1"' in page
     assert "highlight-red" in page, "the side-by-side view highlights the shared code"
+    distribution = page.split("<h2>All pairs", 1)[1].split("</table>", 1)[0]
+    counts = [int(n) for n in re.findall(r"<td class=num>(\d+)</td>", distribution)]
+    assert len(counts) == 10 and sum(counts) == len(pairs) and counts[9] >= 1, "every pair is in the distribution"
 
 
 # The corpus's correct styles are assembled from shared snippets (one 4(d) plot, a few train_epoch

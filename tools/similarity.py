@@ -141,6 +141,10 @@ pair side by side, and talk to the students, before concluding anything.</p>
 names and strings are abstracted, so renamed variables still match; runs shorter than {noise} characters of
 tokenised code are ignored). The student release's code cells are boilerplate: the handout's own lines never count.
 <b>Share</b> is the part of one submission's own code (after the boilerplate) that is also in the other.{unread}</p>
+<h2>All pairs, by mean share</h2>
+<table><tr>{buckets}</tr><tr>{counts}</tr></table>
+<p>A pair far above the rest of the class is worth a look; a class whose pairs all sit high shares the handout's
+hints or a common source.</p>
 <h2>The most similar pairs</h2>
 <table><tr><th>#</th><th>submission A</th><th>submission B</th><th>share of A in B</th><th>share of B in A</th>
 <th>shared tokens</th><th></th></tr>
@@ -165,12 +169,16 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
             sections.append(f'<h3 id="pair-{k}">#{k}: {html.escape(a)} ({share_a:.0%}) and {html.escape(b)} ({share_b:.0%})</h3>'
                             f'<div class="pair"><div><b>{html.escape(a)}</b><pre>{code_a}</pre></div>'
                             f'<div><b>{html.escape(b)}</b><pre>{code_b}</pre></div></div>')
+    scores = [(a_share + b_share) / 2 for _, _, a_share, b_share, _ in pairs]
+    bucket_counts = [sum(1 for x in scores if k / 10 <= x < (k + 1) / 10 or (k == 9 and x == 1.0)) for k in range(10)]
+    buckets = "".join(f"<th>{10 * k}–{10 * k + 10}%</th>" for k in range(10))
+    counts = "".join(f"<td class=num>{n}</td>" for n in bucket_counts)
     unread_text = ""
     if unread:
         shown = ", ".join(html.escape(name) for name in list(unread)[:10])
         unread_text = f" Not compared (the grader refuses them, so they have no code): {shown}{' …' if len(unread) > 10 else ''}."
     page = PAGE.format(title=html.escape(title), count=count, pair_count=count * (count - 1) // 2, seconds=seconds,
-                       noise=NOISE, unread=unread_text, rows="\n".join(rows) or "<tr><td colspan=7>no pairs</td></tr>",
+                       noise=NOISE, unread=unread_text, buckets=buckets, counts=counts, rows="\n".join(rows) or "<tr><td colspan=7>no pairs</td></tr>",
                        views="\n".join(sections))
     (out / HTML_NAME).write_text(page, encoding="utf-8")
     with open(out / CSV_NAME, "w", newline="") as f:
