@@ -138,8 +138,9 @@ def collect_answers(handover_dir, answers, uid):
         os.close(folder)
     if not skipped:  # the names are the student's to choose: counted, never quoted
         return []
-    return [f"{len(skipped)} file{'s' if len(skipped) > 1 else ''} of the hand-over folder could not be read as plain data "
-            "and were ignored."]
+    many = len(skipped) > 1
+    return [f"{len(skipped)} file{'s' if many else ''} of the hand-over folder could not be read as plain data "
+            f"and {'were' if many else 'was'} ignored."]
 
 
 def first_lines(nb):
