@@ -112,11 +112,28 @@ def answer_status(out):
         return "raised"
     if "@missing" in out:
         return "undefined"
-    parts = [v for v in out.values() if isinstance(v, dict)]
-    if any("@missing" in v for v in parts):
+    notes = set()
+
+    def find(value, depth):
+        if isinstance(value, dict):
+            notes.update(k for k in ("@missing", "@error", "@probe_error", "@type") if k in value)
+            values = value.values()
+        elif isinstance(value, list):
+            values = value
+        else:
+            return
+        if depth < 4:
+            for v in values:
+                find(v, depth + 1)
+
+    for v in out.values():
+        find(v, 0)
+    if "@missing" in notes:
         return "partly_undefined"
-    if any("@error" in v or "@probe_error" in v for v in parts):
+    if "@error" in notes or "@probe_error" in notes:
         return "partly_raised"
+    if "@type" in notes:
+        return "partly_typed"
     return "handed_over"
 
 
@@ -124,6 +141,8 @@ HANDED_OVER = {  # in the order shown
     "handed_over": "answer handed over",
     "partly_raised": "answer handed over, but your code raised an error on some of the grader's inputs",
     "partly_undefined": "answer handed over, but a name that it needs is not defined in your notebook",
+    "partly_typed": "answer handed over, but some of its values are not of the kind the question asks for "
+                    "(a ... placeholder left in?)",
     "raised": "no answer: your code raised an error (or could not be called as the question describes)",
     "undefined": "no answer: a name that the question needs is not defined in your notebook",
     "unreadable": "no answer: the handed-over file could not be read as plain data",
@@ -153,7 +172,7 @@ def phase_lines(phase):
         lines = ["Your notebook's run was not recorded."]
     raised, timed_out = phase.get("raised"), phase.get("timed_out")
     if isinstance(raised, int) and not isinstance(raised, bool) and raised > 0:
-        lines.append(f"{raised} of its cells raised an error (the cells after them still ran).")
+        lines.append(f"{raised} of its cells raised an error (the cells after an error still run).")
     if isinstance(timed_out, int) and not isinstance(timed_out, bool) and timed_out > 0:
         lines.append(f"{timed_out} of its cells ran over the time limit per cell ({phase.get('cell_limit', '?')} s) "
                      "and were interrupted.")
