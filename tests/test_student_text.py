@@ -125,9 +125,15 @@ def test_render_labels_each_piece_and_keeps_one_line():
     assert cut.endswith("(quoted from your submission)") and CLAIM not in LABELLED.sub("", cut)
 
 
+SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").read_text())
+
+
 def test_forged_answers_reach_the_results_only_as_labelled_quotes(forged_verdict):
+    import jsonschema
+
     payload, results = forged_verdict
     written = json.loads((results / "results.json").read_text())
+    jsonschema.validate(written, SCHEMA)
     assert_only_labelled(written, cases=True)
     assert CLAIM in json.dumps(written)  # the text is shown, labelled: the test would see it unlabelled
     for question in checks.CASES:
@@ -221,6 +227,9 @@ def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
     path = tmp_path / "forger.ipynb"
     nbformat.write(notebook(FORGER.format(evil=EVIL), f"raise ValueError({EVIL!r})", "x = 1"), path)
     result = gradescope.grade(path, tmp_path / "graded", fresh_zip, user="hw1forge", extra_env=QUICK)
+    import jsonschema
+
+    jsonschema.validate(result.raw, SCHEMA)
     assert_only_labelled(result.raw, cases=True)
     assert result.total == 0
     notes = next(t for t in result.raw["tests"] if t["name"] == "Grading notes")["output"]
