@@ -156,7 +156,7 @@ def first_lines(nb):
 
 def phase_notes(code, seconds, progress, killed, known_lines):
     """Notes for the student. The student phase reports cells by their first line; only a line that
-    really starts a cell of the submission is quoted, so the notes carry no text of the student's choosing."""
+    really starts a cell of the submission is quoted, cleaned and marked as the student's (the verdict labels it)."""
     def quoted(text):
         return handover.student_text(text, 80) if isinstance(text, str) and text in known_lines else ""
 
