@@ -7,6 +7,7 @@ student's notebook running as an unprivileged user (tools/gradescope.py).
 import json
 import os
 import pwd
+import re
 import subprocess
 import sys
 import zipfile
@@ -181,7 +182,7 @@ def test_regrades_are_identical(fresh_zip, tmp_path):
     nbformat.write(crash_notebook("x = 1"), path)
     runs = [gradescope.grade(path, tmp_path / f"out{k}", fresh_zip, extra_env=QUICK) for k in range(3)]
     assert len({json.dumps(r.scores, sort_keys=True) for r in runs}) == 1
-    assert len({r.visible for r in runs}) == 1
+    assert len({re.sub(r"\b\d+ s\b", "# s", r.visible) for r in runs}) == 1  # the same words; the run's seconds vary
     assert runs[0].total == POINTS["q1a"] + POINTS["q2b"]
 
 

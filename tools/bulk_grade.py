@@ -575,6 +575,15 @@ def write_csv(rows, out, gradescope_export=False):
 # ------------------------------------------------------------------------------------------------
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
+# the student's text inside a message, as the verdict quotes it: "..." (quoted from your submission)
+QUOTED = re.compile(r'"[^"]*" \(quoted from your submission\)')
+STUDENT_PART = '"..." (quoted from your submission)'
+
+
+def template(message):
+    """A grader's message as its template: the student's quoted text and the numbers masked, so that
+    the report counts the grader's own messages and shows none of the students' text."""
+    return NUMBER.sub("#", QUOTED.sub(STUDENT_PART, message))
 
 
 def failures(output):
@@ -606,9 +615,9 @@ def class_statistics(rows):
             if q in r.result.tests:
                 for check, message in failures(r.result.output(q)):
                     failed[check].add(r.key)
-                    masked = NUMBER.sub("#", message)
+                    masked = template(message)
                     messages[check][masked] += 1
-                    examples.setdefault((check, masked), message)
+                    examples.setdefault((check, masked), QUOTED.sub(STUDENT_PART, message))
         top = sorted(failed, key=lambda check: (-len(failed[check]), check))
         per_question[q] = {
             "points": points, "n": len(scores),
@@ -622,9 +631,10 @@ def class_statistics(rows):
     ranking = sorted(per_question, key=lambda q: (per_question[q]["share"], per_question[q]["full"], q))
     notes = collections.Counter()
     for r in graded:
-        for line in r.result.visible.splitlines()[1:]:  # the first line is the autograder's id
+        entry = next((t for t in r.result.raw["tests"] if t.get("name") == "Grading notes"), {})
+        for line in entry.get("output", "").splitlines()[1:]:  # the first line is the autograder's id
             if line.strip():
-                notes[NUMBER.sub("#", line.strip())] += 1
+                notes[template(line.strip())] += 1
     return {"graded": graded, "questions": per_question, "ranking": ranking, "notes": notes}
 
 

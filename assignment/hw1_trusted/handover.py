@@ -9,6 +9,7 @@ are read, so a symlink or a huge file planted by student code is rejected.
 import json
 import os
 import stat
+import unicodedata
 
 import numpy as np
 
@@ -74,4 +75,43 @@ def read(folder, name):
             return [restore(v) for v in value]
         return value
 
-    return restore(json.loads(text))
+    return sanitise(restore(json.loads(text)))
+
+
+# --- the student's text -------------------------------------------------------------------------
+# Every string handed over is the student's: it may hold line breaks, any Unicode and any claim.
+# ``read`` cleans each string (one line, bounded) and marks string values with two private-use
+# characters, which no cleaned text can hold; the verdict shows marked text only inside a quote
+# labelled as the student's (verdict.render), whatever message of the checks it was put into.
+
+STUDENT_OPEN, STUDENT_CLOSE = "\ue000", "\ue001"
+MAX_TEXT = 160  # characters of one piece of the student's text
+
+
+def clean_text(text, limit=MAX_TEXT):
+    """``text`` on one line: every control, format, private-use, surrogate or unassigned character
+    (Unicode C*) and every line or paragraph separator (Zl, Zp, and \\x85, \\u2028, \\u2029) becomes a
+    space, runs of white space become one space, and at most ``limit`` characters are kept."""
+    text = "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
+                   for ch in str(text)[:4 * limit])
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def student_text(text, limit=MAX_TEXT):
+    """``text`` cleaned and marked as the student's, for the verdict to quote with a label."""
+    return STUDENT_OPEN + clean_text(text, limit) + STUDENT_CLOSE
+
+
+def sanitise(value):
+    """Handed-over answers with every string made safe: keys cleaned, string values cleaned and marked
+    as the student's; arrays that do not hold numbers (text, bytes, objects) become a type note."""
+    if isinstance(value, str):
+        return student_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): sanitise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sanitise(v) for v in value]
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "biufc":
+        return {"@type": f"an array of {value.dtype.kind!r}-kind values (not numbers)"}
+    return value

@@ -136,7 +136,11 @@ def collect_answers(handover_dir, answers, uid):
                 (answers / name).write_bytes(f.read(handover.MAX_BYTES + 1)[:handover.MAX_BYTES])
     finally:
         os.close(folder)
-    return [f"{name} could not be read as plain data and was ignored" for name in skipped[:5]]
+    if not skipped:  # the names are the student's to choose: counted, never quoted
+        return []
+    many = len(skipped) > 1
+    return [f"{len(skipped)} file{'s' if many else ''} of the hand-over folder could not be read as plain data "
+            f"and {'were' if many else 'was'} ignored."]
 
 
 def first_lines(nb):
@@ -152,9 +156,9 @@ def first_lines(nb):
 
 def phase_notes(code, seconds, progress, killed, known_lines):
     """Notes for the student. The student phase reports cells by their first line; only a line that
-    really starts a cell of the submission is quoted, so the notes carry no text of the student's choosing."""
+    really starts a cell of the submission is quoted, cleaned and marked as the student's (the verdict labels it)."""
     def quoted(text):
-        return str(text)[:80] if isinstance(text, str) and text in known_lines else ""
+        return handover.student_text(text, 80) if isinstance(text, str) and text in known_lines else ""
 
     notes = []
     died = bool(progress.get("error") or progress.get("cell"))
@@ -173,6 +177,17 @@ def phase_notes(code, seconds, progress, killed, known_lines):
     if killed:
         notes.append("Processes that your notebook left running were stopped when it ended.")
     return notes
+
+
+def phase_record(code, seconds, progress):
+    """How the student phase ended, for the verdict's visible summary: the route's own facts (exit, time),
+    and from the student's progress only counts and whether the last cell finished."""
+    died = bool(progress.get("error") or progress.get("cell"))
+    timed_out, raised = progress.get("timed_out"), progress.get("raised")
+    return {"ended": "time limit" if code is None else "kernel died" if died else "end", "seconds": round(seconds, 1),
+            "timed_out": len(timed_out) if isinstance(timed_out, list) else 0,
+            "raised": raised if isinstance(raised, int) and not isinstance(raised, bool) and 0 <= raised < 10**6 else 0,
+            "phase_limit": PHASE_TIMEOUT, "cell_limit": CELL_TIMEOUT}
 
 
 def record_verdict_time(results_dir, seconds):
@@ -243,6 +258,7 @@ def grade(ag, results_dir):
         (work / "notes.json").write_text(json.dumps(notes))
         clock = time.monotonic()
         (work / "timings.json").write_text(json.dumps(timings))
+        (work / "phase.json").write_text(json.dumps(phase_record(code, seconds, progress)))
         trusted("verdict", work, results_dir, autograder_id)
         record_verdict_time(results_dir, time.monotonic() - clock)
     finally:

@@ -17,7 +17,7 @@ import traceback
 def main(autograder_dir, handover, cell_timeout):
     from nbclient import NotebookClient
 
-    progress = {"cell": None, "timed_out": [], "error": None}
+    progress = {"cell": None, "timed_out": [], "error": None, "raised": 0}
 
     def save():
         with open(os.path.join(handover, "progress.json"), "w") as f:
@@ -32,9 +32,12 @@ def main(autograder_dir, handover, cell_timeout):
         progress["started"] = time.monotonic()
         save()
 
-    def on_cell_executed(cell, cell_index, **_):
+    def on_cell_executed(cell, cell_index, execute_reply=None, **_):
         if time.monotonic() - progress.get("started", time.monotonic()) >= cell_timeout - 1:
             progress["timed_out"].append(first_line(cell))
+            save()
+        elif isinstance(execute_reply, dict) and execute_reply.get("content", {}).get("status") == "error":
+            progress["raised"] += 1
             save()
 
     traits = NotebookClient.class_traits()
@@ -54,7 +57,25 @@ def main(autograder_dir, handover, cell_timeout):
         return 1
     progress["cell"] = None
     save()
+    save_public_checks(autograder_dir, handover)
     return 0
+
+
+def save_public_checks(autograder_dir, handover):
+    """{question: passed} of the public tests (grader.check's self-checks) in Otter's own results.
+
+    Only booleans: the grader words the student's summary from them and shows nothing else of them.
+    """
+    try:
+        import dill
+
+        with open(os.path.join(autograder_dir, "results", "results.pkl"), "rb") as f:
+            scores = dill.load(f)
+        passed = {str(name): bool(result.passed_all_public) for name, result in scores.results.items()}
+        with open(os.path.join(handover, "public_checks.json"), "w") as f:
+            json.dump(passed, f)
+    except Exception:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":
