@@ -59,10 +59,3 @@ def test_no_self_check_fails_on_a_correct_style(runs, style):
     failing = {q: m for q, (ok, m) in found.items() if not ok}
     assert not failing, f"correct style {style}: {failing}"
 
-
-def test_self_check_messages_state_no_answer(fresh_release):
-    # the public tests never hold a number the questions ask for: f(2, theta0) = -3 and the gradient at 2, theta0
-    for path in (fresh_release / "student" / "tests").glob("*.py"):
-        text = path.read_text()
-        assert "points=0" in text or "points = 0" in text or "@test_case(points=0" in text, path.name
-        assert "-3.0" not in text and "(0, -2, -2, 0)" not in text and "2 * x" not in text, path.name
