@@ -52,13 +52,16 @@ def outputs_without_timing(path):
     return cells
 
 
+RENAMED = "hw1 (1).ipynb"  # as a browser names a second download
+
+
 @pytest.fixture(scope="module")
 def executed_correct_submission(fresh_release, tmp_path_factory):
-    """The solutions, run as a Colab student runs them: the notebook alone in its folder, and no
-    pandoc, LaTeX or browser on PATH; its export cell runs too."""
+    """The solutions, run in Jupyter under another file name: the notebook alone in its folder (no tests/),
+    and no pandoc, LaTeX or browser on PATH; its export cell runs too. (Colab: tests/test_colab.py.)"""
     folder = tmp_path_factory.mktemp("lone") / "hw1"
     folder.mkdir()
-    notebook = folder / NB
+    notebook = folder / RENAMED
     nbformat.write(grading.submission_from_solution([], fresh_release / "solutions" / NB), notebook)
     env = data_environment(threads=1)
     env["PATH"] = str(pathlib.Path(sys.executable).parent)  # the environment's own tools only
@@ -78,9 +81,9 @@ def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(exe
 
     import gradescope
 
-    (export,) = executed_correct_submission.parent.glob("hw1_*.zip")
+    (export,) = executed_correct_submission.parent.glob("hw1 (1)_*.zip")
     with zipfile.ZipFile(export) as z:
-        assert z.testzip() is None and "hw1.ipynb" in z.namelist()
+        assert z.testzip() is None and RENAMED in z.namelist()
     result = gradescope.grade(export, tmp_path / "graded", fresh_zip, user="hw1export")
     assert result.total == result.possible, result.failures()
 
@@ -115,5 +118,23 @@ def test_public_checks_report_failures_in_the_blank_notebook(student_folder, fre
     shutil.copyfile(fresh_release / "student" / NB, notebook)
     build_release.execute_notebook(notebook, data_environment(), allow_errors=True)
     outputs = check_outputs(notebook)
-    for question in ("q1a", "q2a", "q3c", "q4_arch", "q5_3"):
-        assert "failed" in outputs[question], f"{question}: {outputs[question]}"
+    assert sorted(outputs) == sorted(master_notebook.autograded_questions())
+    for question, text in outputs.items():
+        # every check fails on the blank notebook, with a sentence (an unanswered question says so), not a raw error
+        assert "failed" in text, f"{question}: {text}"
+        assert "not answered yet" in text or "needs" in text, f"{question}: {text}"
+        assert not any(f"{raw}:" in text for raw in ("TypeError", "AttributeError", "NameError", "KeyError")), f"{question}: {text}"
+
+
+def test_submission_cell_under_another_name_zips_that_file_at_once_and_quietly(executed_correct_submission):
+    # any file name: the zip holds the saved notebook under its own name; the cell does not rerun the notebook
+    # (Gradescope does), so no "Running your submission" and no kernel warning about TCP reach the student
+    nb = nbformat.read(executed_correct_submission, as_version=4)
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source]
+    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+    (export,) = executed_correct_submission.parent.glob("hw1 (1)_*.zip")
+    assert f"Wrote {export.name} from the saved {RENAMED}: upload it to the HW1 autograder" in printed, printed
+    assert "Running your submission" not in printed and "without encryption" not in printed, printed
+    assert not [o for o in cell.outputs if o.output_type == "stream" and o.name == "stderr"], cell.outputs
+    (init,) = [c for c in nb.cells if c.cell_type == "code" and "otter.Notebook(" in c.source]
+    assert not init.outputs, init.outputs

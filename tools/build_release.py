@@ -69,6 +69,7 @@ def prepare_sources(build, assignment=ASSIGNMENT):
     nbformat.write(nb, src / NOTEBOOK)
     points.check(src / NOTEBOOK, hidden_checks(assignment).CASES)
     points.fill(src / NOTEBOOK)
+    points.fill_policy(src / NOTEBOOK, points.load_policy(assignment))  # the bars, limits and visibility students are told
     (src / "hw1_trusted" / "points.json").write_text(points.points_json(src / NOTEBOOK))
     return src / NOTEBOOK
 

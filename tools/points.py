@@ -185,3 +185,66 @@ def sync_readme(readme_text, master, cases):
     outline = "\n".join(("   " + line).rstrip() for line in pdfs.outline(pdfs.manual_questions(master)).splitlines())
     text, _ = replace_block(text, OUTLINE_BEGIN, OUTLINE_END, f"\n   ```text\n{outline}\n   ```\n   ")
     return text
+
+
+# --- The grading policy in the student's text ----------------------------------------------------------------
+# The bars, the time limits and when hidden results become visible are written once, in
+# assignment/hw1_trusted/policy.py. The master notebook names them with these tokens (in Markdown, and as
+# Python literals in the public tests); the build writes the values in, as it writes the points.
+
+VISIBILITY_WORDS = {
+    "after_published": "when the instructor publishes the grades",
+    "after_due_date": "after the due date",
+}
+
+
+def load_policy(assignment):
+    """assignment/hw1_trusted/policy.py of the assignment being built, as a module (not cached: each build reads its own)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hw1_policy_for_build", assignment / "hw1_trusted" / "policy.py")
+    policy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(policy)
+    return policy
+
+
+def duration(seconds):
+    """240 -> '4 minutes', 90 -> '90 seconds'."""
+    seconds = int(seconds)
+    if seconds % 60:
+        return f"{seconds} seconds"
+    return f"{seconds // 60} minute" + ("" if seconds == 60 else "s")
+
+
+def policy_tokens(policy):
+    """{token: text} for the policy's values; numbers are written so that they are also Python literals."""
+    low, high = policy.P4_BARS
+
+    def number(value):  # 0.7 -> "0.70", 0.875 -> "0.875": never rounded, and a Python literal
+        return f"{value:.2f}" if round(value, 2) == value else repr(float(value))
+
+    if policy.HIDDEN_RESULTS_VISIBILITY not in VISIBILITY_WORDS:
+        raise SystemExit(f"policy.py: HIDDEN_RESULTS_VISIBILITY must be one of {sorted(VISIBILITY_WORDS)}, "
+                         f"not {policy.HIDDEN_RESULTS_VISIBILITY!r}")
+    return {
+        "__P4_BARS__": f"({number(low)}, {number(high)})",
+        "__P4_BAR_LOW__": number(low),
+        "__P4_BAR_HIGH__": number(high),
+        "__P5_BAR__": number(policy.P5_ACCURACY_BAR),
+        "__CELL_LIMIT__": duration(policy.CELL_TIMEOUT),
+        "__NOTEBOOK_LIMIT__": duration(policy.PHASE_TIMEOUT),
+        "__RESULTS_VISIBLE__": VISIBILITY_WORDS[policy.HIDDEN_RESULTS_VISIBILITY],
+    }
+
+
+def fill_policy(notebook_path, policy):
+    """Writes the policy's values over its tokens in every cell of notebook_path, in place; stops on an unknown token."""
+    tokens = policy_tokens(policy)
+    nb = nbformat.read(notebook_path, as_version=4)
+    for cell in nb.cells:
+        for token, text in tokens.items():
+            cell.source = cell.source.replace(token, text)
+        left = re.findall(r"__(?:P\d_BARS?\w*|CELL_LIMIT|NOTEBOOK_LIMIT|RESULTS_VISIBLE)__", cell.source)
+        if left:
+            raise SystemExit(f"the master notebook names policy values that policy_tokens does not know: {sorted(set(left))}")
+    nbformat.write(nb, notebook_path)
