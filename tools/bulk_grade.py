@@ -24,7 +24,10 @@ route kills every process of its user) and its own scratch folder. ``--timeout``
 the whole grading of one upload; on expiry the grading is stopped (its root side and every process of
 its user) and the row says so. No submission stops the batch: a grading that fails or times out gets
 its row with a status and a message. ``HW1_CELL_TIMEOUT`` and ``HW1_PHASE_TIMEOUT`` in the environment
-reach the route (its limits per cell and for the notebook, 240 s and 420 s by default).
+reach the route (its limits per cell and for the notebook, 240 s and 420 s by default), and so do its other
+limits (``HW1_STUDENT_MEMORY_MB``, ``HW1_TRUSTED_TIMEOUT``, ``HW1_TRUSTED_MEMORY_MB``) and ``HW1_SANDBOX=none`` /
+``HW1_CGROUP=none``. Each student phase runs in the route's sandbox (bubblewrap's namespaces, a cgroup with one
+CPU's quota); where bubblewrap cannot make it, the batch grades one at a time (``--jobs 1``) or not at all.
 
 **What it writes** in OUT:
 
@@ -106,7 +109,8 @@ DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the 
 GB_PER_GRADING = 1.5  # measured peaks: about 1 GB for the student phase, 0.9 GB for the verdict
 USER_BASE = "hw1grade"
 LOCKS = pathlib.Path("/run/hw1-grade")
-ROUTE_KNOBS = ("HW1_CELL_TIMEOUT", "HW1_PHASE_TIMEOUT")
+ROUTE_KNOBS = ("HW1_CELL_TIMEOUT", "HW1_PHASE_TIMEOUT", "HW1_STUDENT_MEMORY_MB", "HW1_TRUSTED_TIMEOUT", "HW1_TRUSTED_MEMORY_MB",
+               "HW1_SANDBOX", "HW1_CGROUP")
 
 COMPLETED, REJECTED, TIMEOUT, FAILED, NOT_GRADED = "Completed", "Rejected", "Timeout", "Failed", "Not graded"
 KEPT = (COMPLETED, REJECTED, TIMEOUT)  # statuses a rerun keeps; the others are retried

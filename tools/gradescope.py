@@ -163,6 +163,7 @@ def stop(process, user):
         sandbox = _sandbox_module()
         sandbox.kill_all(uid)
         sandbox.remove_files_of(uid)
+        sandbox.remove_stale_cgroups(f"hw1-{user}-")  # the route's cgroups for that user, had it no time to remove them
 
 
 def stop_running():

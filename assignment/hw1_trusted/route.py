@@ -89,7 +89,7 @@ def run_limited(argv, env, name, timeout=None, memory=None):
     it counts address space, and torch alone reserves 3.5 GB of it). Returns a CompletedProcess whose
     returncode is None when the step ran out of time."""
     timeout, memory = timeout or TRUSTED_TIMEOUT, memory or TRUSTED_MEMORY
-    group, _ = sandbox.Cgroup.create(f"hw1-{os.getpid()}-{name}", memory=memory) if os.geteuid() == 0 else (None, "")
+    group, _ = sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=memory) if os.geteuid() == 0 else (None, "")
 
     def limit():
         if group is not None:
@@ -308,6 +308,7 @@ def grade(ag, results_dir):
         if isolate:
             uid, gid = sandbox.ensure_user(SANDBOX_USER)
             sandbox.kill_all(uid)  # nothing of an earlier grading may linger
+            sandbox.remove_stale_cgroups(f"hw1-{SANDBOX_USER}-")
             # the folder stays root's, so that the student cannot swap its parts; the user owns only its own
             for part in ("ag", "home", "handover"):
                 sandbox.chown_tree(root / part, uid, gid)
@@ -327,6 +328,8 @@ def grade(ag, results_dir):
             killed = sandbox.kill_all(uid) if isolate else 0
             if group is not None:
                 killed += group.kill()
+            if namespaces is not None:  # what was left ended with its PID namespace, racing these kills: no note
+                killed = 0
                 isolation["used"] = used = group.stats()
                 print(f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
                       f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}", flush=True)

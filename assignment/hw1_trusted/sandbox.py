@@ -262,6 +262,26 @@ def _under(mount, path):
     return os.path.join(point, path.lstrip("/"))
 
 
+def remove_stale_cgroups(prefix):
+    """Kills the processes of, and removes, the cgroups named ``prefix``... below this process's own (a grading
+    that was stopped before it could remove its own). Returns how many were removed."""
+    removed = 0
+    mounts = _mounts()
+    places = [_under(mount, _own_path(c)) for c, mount in mounts["v1"].items()]
+    if mounts["v2"] is not None and not mounts["v1"]:
+        places.append(_under(mounts["v2"], _own_path("")))
+    for place in places:
+        try:
+            names = [n for n in os.listdir(place) if n.startswith(prefix)]
+        except OSError:
+            continue
+        for name in names:
+            group = Cgroup("v1" if mounts["v1"] else "v2", {"": os.path.join(place, name)})
+            group.remove()
+            removed += not os.path.exists(os.path.join(place, name))
+    return removed
+
+
 class Cgroup:
     """One grading's cgroup, below this process's own: a CPU quota, a memory limit (no swap), a process limit.
 
@@ -277,10 +297,10 @@ class Cgroup:
     def create(cls, name, cpus=None, memory=None, pids=None):
         if os.environ.get(NO_CGROUP, "").lower() in ("none", "off", "0", "no"):
             return None, f"cgroups disabled by {NO_CGROUP}={os.environ[NO_CGROUP]}"
+        dirs = {}
         try:
             mounts = _mounts()
             if "memory" in mounts["v1"] or "cpu" in mounts["v1"]:
-                dirs = {}
                 for controller in ("cpu", "cpuacct", "memory", "pids"):
                     if controller in mounts["v1"]:
                         folder = os.path.join(_under(mounts["v1"][controller], _own_path(controller)), name)
@@ -298,15 +318,13 @@ class Cgroup:
                         f.write(" ".join("+" + c for c in missing))
                 folder = os.path.join(parent, name)
                 os.makedirs(folder, exist_ok=True)
-                group = cls("v2", {"": folder})
+                dirs[""] = folder
+                group = cls("v2", dirs)
                 group._limit_v2(cpus, memory, pids)
             else:
                 return None, "no cgroup filesystem is mounted"
         except (OSError, ValueError) as error:
-            try:
-                group.remove()
-            except NameError:
-                pass
+            cls("v1", dirs).remove()  # what was made before the failure
             return None, f"no cgroup could be made ({type(error).__name__}: {error})"
         return group, f"cgroup {group.version}"
 
