@@ -349,3 +349,25 @@ def test_a_handover_bomb_is_refused_before_it_inflates(tmp_path):
     (tmp_path / "big.json").write_text(json.dumps({"x": {"@array": "a0"}}))
     with pytest.raises(ValueError, match="would inflate to .* above the limit"):
         handover.read(tmp_path, "big")
+
+
+def test_trusted_steps_have_a_time_and_a_memory_limit():
+    """The route's runner of its trusted steps (inputs, verdict): stopped at its time limit, killed at its memory limit."""
+    require_sandbox()
+    import sys
+    import time
+
+    sys.path.insert(0, str(ROOT / "assignment"))
+    from hw1_trusted import route
+
+    started = time.monotonic()
+    slow = route.run_limited([sys.executable, "-c", "import time; time.sleep(60)"], {}, "test-slow", timeout=2)
+    assert slow.returncode is None and time.monotonic() - started < 20
+    hog = route.run_limited([sys.executable, "-c", "b = bytearray(2**30); b[::4096] = b'x' * len(b[::4096]); print('held')"],
+                            {}, "test-hog", timeout=60, memory=256 * 2**20)
+    assert hog.returncode == -9, hog.returncode  # the cgroup's OOM killer
+    fine = route.run_limited([sys.executable, "-c", "b = bytearray(2**26); b[::4096] = b'x' * len(b[::4096])"],
+                             {}, "test-fine", timeout=60, memory=256 * 2**20)
+    assert fine.returncode == 0
+    stale = [p for p in pathlib.Path("/sys/fs/cgroup").rglob(f"hw1-{route.SANDBOX_USER}-{os.getpid()}-test-*")]
+    assert stale == [], stale

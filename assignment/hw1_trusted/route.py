@@ -32,7 +32,7 @@ MB = 2**20
 STUDENT_MEMORY = int(os.environ.get("HW1_STUDENT_MEMORY_MB", 3072)) * MB  # the notebook, its kernel, its /tmp and /dev/shm
 STUDENT_PROCESSES = 512
 TRUSTED_MEMORY = int(os.environ.get("HW1_TRUSTED_MEMORY_MB", 3072)) * MB  # the inputs and the verdict (about 0.9 GB each)
-TRUSTED_TIMEOUT = int(os.environ.get("HW1_TRUSTED_TIMEOUT", 240))  # seconds for the inputs, and for the verdict
+TRUSTED_TIMEOUT = int(os.environ.get("HW1_TRUSTED_TIMEOUT", 120))  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
 def cpu_quota():
