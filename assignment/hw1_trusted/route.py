@@ -4,10 +4,13 @@
 2. A fresh trusted process draws the inputs from the secret seed.
 3. Untrusted phase: Otter runs the notebook and the probes as an unprivileged user, in a
    folder of its own, with a time limit per cell and for the whole phase. It hands back
-   plain data only.
+   plain data only. Where the platform allows, it runs in namespaces of its own (bubblewrap:
+   it sees only the environment, the datasets and its folder; private /tmp and /dev/shm; a
+   loopback of its own) and in a cgroup (CPU quota, memory, processes); where it does not,
+   the log says that the grading relies on the platform's one container per submission.
 4. Every process of that user is killed. The answers are copied out of its reach.
 5. Trusted phase: a fresh ``python -I`` process makes every verdict and writes
-   ``results.json`` (Gradescope) and ``results.pkl`` (otter grade).
+   ``results.json`` (Gradescope) and ``results.pkl`` (otter grade), within a time and a memory limit.
 """
 
 import json

@@ -3,6 +3,10 @@
 Code runs as that user with no access to the autograder's source, the seed or the results.
 When the phase is over, every process of the user is killed, whatever it forked or detached,
 so nothing the student started can run on while the verdict is made.
+
+Where the platform allows it, the phase also runs in a sandbox of its own: bubblewrap's mount, PID,
+IPC, network and UTS namespaces (``namespace_argv``), and a cgroup with a CPU quota, a memory limit
+and a process limit (``Cgroup``). Both are probed for; neither is required.
 """
 
 import os
