@@ -273,7 +273,7 @@ def remove_stale_cgroups(prefix):
     mounts = _mounts()
     places = [_under(mount, _own_path(c)) for c, mount in mounts["v1"].items()]
     if mounts["v2"] is not None and not mounts["v1"]:
-        places.append(_under(mounts["v2"], _own_path("")))
+        places += [_under(mounts["v2"], _own_path("")), os.path.join(mounts["v2"][0], "hw1-gradings")]
     for place in places:
         try:
             names = [n for n in os.listdir(place) if n.startswith(prefix)]
@@ -284,6 +284,20 @@ def remove_stale_cgroups(prefix):
             group.remove()
             removed += not os.path.exists(os.path.join(place, name))
     return removed
+
+
+def _v2_parent(parent):
+    """``parent`` with the cpu, memory and pids controllers enabled for its children; OSError where it cannot
+    (EBUSY: it holds processes itself) or where none of them is available."""
+    wanted = [c for c in ("cpu", "memory", "pids") if c in open(os.path.join(parent, "cgroup.controllers")).read().split()]
+    if not wanted:
+        raise OSError(f"no cpu, memory or pids controller in {parent}")
+    enabled = open(os.path.join(parent, "cgroup.subtree_control")).read().split()
+    missing = [c for c in wanted if c not in enabled]
+    if missing:
+        with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+            f.write(" ".join("+" + c for c in missing))
+    return parent
 
 
 class Cgroup:
@@ -313,13 +327,13 @@ class Cgroup:
                 group = cls("v1", dirs)
                 group._limit_v1(cpus, memory, pids)
             elif mounts["v2"] is not None:
-                parent = _under(mounts["v2"], _own_path(""))
-                wanted = [c for c in ("cpu", "memory", "pids") if c in open(os.path.join(parent, "cgroup.controllers")).read().split()]
-                enabled = open(os.path.join(parent, "cgroup.subtree_control")).read().split()
-                missing = [c for c in wanted if c not in enabled]
-                if missing:  # fails (EBUSY) where the parent holds processes itself: then no cgroup
-                    with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
-                        f.write(" ".join("+" + c for c in missing))
+                try:  # below this process's own cgroup, if it may delegate (it holds no process of its own) ...
+                    parent = _v2_parent(_under(mounts["v2"], _own_path("")))
+                except OSError:  # ... else below a folder of the grader's at the hierarchy's root (a host's systemd)
+                    top = _v2_parent(mounts["v2"][0])
+                    parent = os.path.join(top, "hw1-gradings")
+                    os.makedirs(parent, exist_ok=True)
+                    parent = _v2_parent(parent)
                 folder = os.path.join(parent, name)
                 os.makedirs(folder, exist_ok=True)
                 dirs[""] = folder
