@@ -4,7 +4,9 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
-apt-get install -y --no-install-recommends wget ca-certificates bzip2
+# bubblewrap: each student phase runs in its own namespaces (the route falls back to the container's own
+# isolation where the platform allows none; its log says which). setpriv is util-linux's, always there.
+apt-get install -y --no-install-recommends wget ca-certificates bzip2 bubblewrap util-linux
 
 PREFIX=/opt/hw1-python
 wget -nv https://github.com/conda-forge/miniforge/releases/download/24.11.3-2/Miniforge3-Linux-x86_64.sh -O /tmp/miniforge.sh

@@ -37,11 +37,11 @@ import os, pathlib, subprocess, sys
 AG = pathlib.Path({ag!r})
 findings = {{"uid is not 0": os.getuid() != 0}}
 
-def denied(action):
+def denied(action):  # in its namespaces the grader's folders do not even exist; without them, they are locked
     try:
         action()
         return False
-    except PermissionError:
+    except (PermissionError, FileNotFoundError):
         return True
 
 findings["hidden checks unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "checks.py").read_text())
@@ -72,7 +72,8 @@ def test_no_process_of_the_student_survives_the_phase(spy_result):
     uid = pwd.getpwnam(gradescope.sandbox_user("hw1spy")).pw_uid
     alive = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
     assert alive == [], f"processes of the sandbox user survived: {alive}"
-    assert "were stopped when it ended" in spy_result.visible
+    if not spy_result.raw["extra_data"].get("isolation", {}).get("namespaces"):  # else they end with its PID namespace
+        assert "were stopped when it ended" in spy_result.visible
 
 
 def test_results_carry_the_autograder_stamp(spy_result, fresh_zip):

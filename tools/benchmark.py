@@ -18,6 +18,10 @@ CPU quota of 0.5 (``--cpu-fraction``; cgroup v1 or v2, as root), where the route
 threads from the cgroup's quota, and prints that time beside the bound the grading
 must end within (8 minutes).
 
+Then it reports the sandbox's cost: the start and end of bubblewrap's namespaces and a cgroup around a bare
+``/bin/true``, and ``--without-sandbox`` gradings (default 1) with neither (``HW1_SANDBOX=none``,
+``HW1_CGROUP=none``) beside the sandboxed ones.
+
 Needs Linux and root. Targets: whole grading at most 90 s on one CPU; memory above
 the floor at most 300 MB.
 """
@@ -68,13 +72,16 @@ class PeakSampler(threading.Thread):
             time.sleep(0.05)
 
 
-def grade_once():
+NO_SANDBOX = {"HW1_SANDBOX": "none", "HW1_CGROUP": "none"}  # the route as it was: no namespaces, no cgroup
+
+
+def grade_once(extra_env=None):
     user = "hw1bench"
     sampler = PeakSampler(gradescope.sandbox_user(user))
     sampler.start()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
-        result = gradescope.grade(SOLUTIONS, out, RELEASE_ZIP, user=user, cpus="0")
+        result = gradescope.grade(SOLUTIONS, out, RELEASE_ZIP, user=user, cpus="0", extra_env=extra_env)
     wall = time.perf_counter() - started
     sampler.done.set()
     sampler.join()
@@ -127,6 +134,34 @@ def grade_at_fraction(fraction):
     return wall, result
 
 
+def sandbox_startup(repeat=20):
+    """Median seconds for the route's sandbox to start and end a bare ``/bin/true`` (bubblewrap's namespaces and
+    mounts, a cgroup with its limits), against the same without them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hw1_sandbox", gradescope.ROOT / "assignment" / "hw1_trusted" / "sandbox.py")
+    sandbox = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sandbox)
+    tools, why = sandbox.probe_namespaces(65534, 65534)
+    if tools is None:
+        return None, why
+    readonly = sandbox.readonly_paths(sys.prefix, sys.base_prefix, str(gradescope.DATA_ROOT))
+    times = {"sandboxed": [], "bare": []}
+    with tempfile.TemporaryDirectory(prefix="hw1-bench-") as root:
+        for _ in range(repeat):
+            group, _ = sandbox.Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=1, memory=2**31, pids=512)
+            started = time.perf_counter()
+            subprocess.run(sandbox.namespace_argv(tools, root, readonly, 65534, 65534, ["/bin/true"], 2**31), check=True,
+                           preexec_fn=group.join if group else None)
+            if group:
+                group.remove()
+            times["sandboxed"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            subprocess.run(["/bin/true"], check=True, user=65534, group=65534)
+            times["bare"].append(time.perf_counter() - started)
+    return {k: statistics.median(v) for k, v in times.items()}, ""
+
+
 def floor_mb():
     process = psutil.Popen([str(gradescope.PYTHON), "-c", "import torch, torchvision, time; time.sleep(1)"])
     peak = 0
@@ -143,6 +178,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--cpu-fraction", type=float, default=0.5, help="one more grading at this CPU quota (0: skip)")
+    parser.add_argument("--without-sandbox", type=int, default=1,
+                        help="gradings without the sandbox (no namespaces, no cgroup), to show its cost (0: skip)")
     args = parser.parse_args()
     gradescope.require_root()
 
@@ -168,6 +205,20 @@ def main():
         peaks = [p[phase] for _, _, p in runs]
         print(f"peak, {phase:7s} phase:          {median(peaks):6.0f} MB   [{show(peaks)}]   above the floor: {median(peaks) - floor:4.0f} MB"
               + (f"   target <= {TARGET_MB} MB" if phase == "student" else ""))
+    startup, why = sandbox_startup()
+    if startup is None:
+        print(f"sandbox: none here ({why})")
+    else:
+        print(f"sandbox start and end (bubblewrap + cgroup) around /bin/true: {1000 * startup['sandboxed']:.0f} ms, "
+              f"against {1000 * startup['bare']:.0f} ms without (medians of 20)")
+    if args.without_sandbox:
+        bare = [grade_once(NO_SANDBOX) for _ in range(args.without_sandbox)]
+        bare_walls, bare_student = [w for w, _, _ in bare], [t["student"] for _, t, _ in bare]
+        student = [t["student"] for _, t, _ in runs]
+        print(f"without the sandbox (no namespaces, no cgroup), {len(bare)} run(s): whole grading {median(bare_walls):.1f} s "
+              f"[{show(bare_walls)}], student phase {median(bare_student):.1f} s; with it: {median(walls):.1f} s and "
+              f"{median(student):.1f} s; the sandbox's cost per grading: {median(walls) - median(bare_walls):+.1f} s "
+              f"(student phase {median(student) - median(bare_student):+.1f} s)")
     if args.cpu_fraction:
         wall, result = grade_at_fraction(args.cpu_fraction)
         timings = result.raw["extra_data"]["timings"]

@@ -24,7 +24,10 @@ route kills every process of its user) and its own scratch folder. ``--timeout``
 the whole grading of one upload; on expiry the grading is stopped (its root side and every process of
 its user) and the row says so. No submission stops the batch: a grading that fails or times out gets
 its row with a status and a message. ``HW1_CELL_TIMEOUT`` and ``HW1_PHASE_TIMEOUT`` in the environment
-reach the route (its limits per cell and for the notebook, 240 s and 420 s by default).
+reach the route (its limits per cell and for the notebook, 240 s and 420 s by default), and so do its other
+limits (``HW1_STUDENT_MEMORY_MB``, ``HW1_TRUSTED_TIMEOUT``, ``HW1_TRUSTED_MEMORY_MB``) and ``HW1_SANDBOX=none`` /
+``HW1_CGROUP=none``. Each student phase runs in the route's sandbox (bubblewrap's namespaces, a cgroup with one
+CPU's quota); where bubblewrap cannot make it, the batch grades one at a time (``--jobs 1``) or not at all.
 
 **What it writes** in OUT:
 
@@ -106,7 +109,8 @@ DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the 
 GB_PER_GRADING = 1.5  # measured peaks: about 1 GB for the student phase, 0.9 GB for the verdict
 USER_BASE = "hw1grade"
 LOCKS = pathlib.Path("/run/hw1-grade")
-ROUTE_KNOBS = ("HW1_CELL_TIMEOUT", "HW1_PHASE_TIMEOUT")
+ROUTE_KNOBS = ("HW1_CELL_TIMEOUT", "HW1_PHASE_TIMEOUT", "HW1_STUDENT_MEMORY_MB", "HW1_TRUSTED_TIMEOUT", "HW1_TRUSTED_MEMORY_MB",
+               "HW1_SANDBOX", "HW1_CGROUP")
 
 COMPLETED, REJECTED, TIMEOUT, FAILED, NOT_GRADED = "Completed", "Rejected", "Timeout", "Failed", "Not graded"
 KEPT = (COMPLETED, REJECTED, TIMEOUT)  # statuses a rerun keeps; the others are retried
@@ -249,8 +253,9 @@ def grade_one(submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, ex
     """
     started = time.monotonic()
     digest = upload_hash_or_none(submission.path)  # of what is graded, before it is read
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="hw1-bulk-"))
-    scratch.chmod(0o711)  # the sandbox user must traverse it to reach its own folder, never list it
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="hw1-bulk-"))  # root's alone (0700) from the start
+    if not sandboxed(extra_env):
+        scratch.chmod(0o711)  # without namespaces the sandbox user must traverse it to reach its own folder
     graded = scratch / "graded"
     env = dict(extra_env or {})
     if private_tmp:
@@ -357,6 +362,25 @@ def claim_users(count, base=USER_BASE):
     return users
 
 
+def sandboxed(extra_env=None):
+    """Whether the route will run each student phase in its namespaces (bubblewrap), as root here."""
+    if os.geteuid() != 0:
+        return False
+    sandbox = gradescope._sandbox_module()
+    disabled = (extra_env or {}).get(sandbox.DISABLE, os.environ.get(sandbox.DISABLE))
+    saved = os.environ.get(sandbox.DISABLE)
+    try:
+        if disabled is not None:
+            os.environ[sandbox.DISABLE] = disabled
+        tools, _ = sandbox.probe_namespaces(65534, 65534)
+    finally:
+        if saved is None:
+            os.environ.pop(sandbox.DISABLE, None)
+        else:
+            os.environ[sandbox.DISABLE] = saved
+    return tools is not None
+
+
 def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_env=None, on_done=None,
              user_base=USER_BASE, private_tmp=True, stop=None, on_tick=None):
     """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends (and ``on_tick()`` every
@@ -364,6 +388,10 @@ def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_
     if not submissions:
         return {}
     jobs = max(1, min(jobs, len(submissions)))
+    if jobs > 1 and os.geteuid() == 0 and not sandboxed(extra_env):
+        raise SystemExit("gradings run side by side only in the route's sandbox (bubblewrap's namespaces), which is "
+                         "not available here: install bubblewrap (apt-get install bubblewrap), or grade one at a time "
+                         "(JOBS=1)")
     cpus = sorted(os.sched_getaffinity(0))
     if os.geteuid() == 0:
         gradescope.place_data()  # once, before the workers: they would race to build it

@@ -5,7 +5,8 @@
 Unzips the zip into an ``/autograder`` layout under ``OUT/autograder`` (source/, submission/,
 results/, submission_metadata.json, and run_autograder beside them), places the datasets
 where the zip's ``setup.sh`` puts them (``/opt/hw1-data``, verified by MD5), and runs the
-zip's own ``run_autograder`` as root on one CPU (``taskset -c 0``). The image's network
+zip's own ``run_autograder`` as root on one CPU (``taskset -c 0``; the route's cgroup quota is what the student's
+processes cannot undo). The layout is root's alone (0700) from the start. The image's network
 install is not available here, so one variable, ``HW1_PYTHON``, points ``run_autograder``
 at this machine's environment; ``HW1_AUTOGRADER_DIR`` says where the layout is, so that
 several gradings can run at once. Leaves ``OUT/results.json``.
@@ -116,14 +117,15 @@ def layout(out, autograder_zip, submission):
     ag = out / "autograder"
     if ag.exists():
         shutil.rmtree(ag)
-    (ag / "source").mkdir(parents=True)
+    ag.mkdir(mode=0o700, parents=True)  # root's alone before anything is in it: another grading's notebook may be
+    ag.chmod(0o700)                      # watching this machine's folders (the route's sandbox needs none of them)
+    (ag / "source").mkdir(mode=0o700)
     with zipfile.ZipFile(autograder_zip) as z:
         z.extractall(ag / "source")
-    ag.chmod(0o755)  # as on Gradescope: the route locks what must be locked
     shutil.copy(ag / "source" / "run_autograder", ag / "run_autograder")
     os.chmod(ag / "run_autograder", 0o755)
-    (ag / "submission").mkdir()
-    (ag / "results").mkdir()
+    (ag / "submission").mkdir(mode=0o700)
+    (ag / "results").mkdir(mode=0o700)
     (ag / "submission_metadata.json").write_text(json.dumps({"previous_submissions": []}))
     submission = pathlib.Path(submission)
     if submission.is_dir():
@@ -161,6 +163,7 @@ def stop(process, user):
         sandbox = _sandbox_module()
         sandbox.kill_all(uid)
         sandbox.remove_files_of(uid)
+        sandbox.remove_stale_cgroups(f"hw1-{user}-")  # the route's cgroups for that user, had it no time to remove them
 
 
 def stop_running():
@@ -199,6 +202,7 @@ def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="
         stop(process, user)
         stdout, stderr = process.communicate()
         (out / "run_autograder.log").write_text(stdout + stderr)
+        os.chmod(out / "run_autograder.log", 0o600)
         raise
     finally:
         with _running_lock:
@@ -209,6 +213,8 @@ def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="
     if not results.exists():
         raise RuntimeError(f"run_autograder wrote no results.json (exit {process.returncode}):\n{log[-3000:]}")
     shutil.copy(results, out / "results.json")
+    for kept in ("results.json", "run_autograder.log"):
+        os.chmod(out / kept, 0o600)
     return Result(json.loads(results.read_text()), log)
 
 

@@ -14,6 +14,7 @@ import unicodedata
 import numpy as np
 
 MAX_BYTES = 64 * 2**20
+MAX_INFLATED = 256 * 2**20  # what the arrays of one bundle may hold once inflated (the probes hand over a few MB)
 
 
 def write(folder, name, obj):
@@ -53,6 +54,41 @@ def _open_regular(path):
         return f.read()
 
 
+def check_inflated_size(blob, name, limit=MAX_INFLATED):
+    """Refuses an .npz whose arrays would inflate past ``limit`` bytes, before anything is inflated.
+
+    Each member's declared size (the zip's central directory) bounds what zipfile will inflate from it,
+    and each array's header (shape and dtype) bounds what np.load allocates: both are checked.
+    """
+    import io
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{name}.npz is not a valid .npz ({error})") from None
+    with archive:
+        infos = archive.infolist()
+        declared = sum(info.file_size for info in infos)
+        if len(infos) > 10_000 or declared > limit:
+            raise ValueError(f"{name}.npz would inflate to {declared} bytes in {len(infos)} arrays, above the limit of "
+                             f"{limit} bytes: refused unread")
+        for info in infos:
+            with archive.open(info) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = reader(member, max_header_size=10_000)
+                except Exception as error:
+                    raise ValueError(f"{name}.npz: {info.filename} is not a plain array ({error})"[:300]) from None
+                count = 1
+                for n in shape:
+                    count *= int(n)
+                if count * dtype.itemsize > info.file_size:
+                    raise ValueError(f"{name}.npz: {info.filename} declares {count * dtype.itemsize} bytes of data in "
+                                     f"{info.file_size}: refused unread")
+
+
 def read(folder, name):
     """The object written by ``write`` (or by the probes' own writer), or None if it was never handed over."""
     import io
@@ -63,6 +99,7 @@ def read(folder, name):
     blob = _open_regular(os.path.join(folder, name + ".npz"))
     arrays = {}
     if blob is not None:
+        check_inflated_size(blob, name)
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
 

@@ -4,16 +4,21 @@
 2. A fresh trusted process draws the inputs from the secret seed.
 3. Untrusted phase: Otter runs the notebook and the probes as an unprivileged user, in a
    folder of its own, with a time limit per cell and for the whole phase. It hands back
-   plain data only.
+   plain data only. Where the platform allows, it runs in namespaces of its own (bubblewrap:
+   it sees only the environment, the datasets and its folder; private /tmp and /dev/shm; a
+   loopback of its own) and in a cgroup (CPU quota, memory, processes); where it does not,
+   the log says that the grading relies on the platform's one container per submission.
 4. Every process of that user is killed. The answers are copied out of its reach.
 5. Trusted phase: a fresh ``python -I`` process makes every verdict and writes
-   ``results.json`` (Gradescope) and ``results.pkl`` (otter grade).
+   ``results.json`` (Gradescope) and ``results.pkl`` (otter grade), within a time and a memory limit.
 """
 
 import json
 import os
 import pathlib
+import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -26,6 +31,11 @@ HERE = pathlib.Path(__file__).resolve().parent
 CELL_TIMEOUT = int(os.environ.get("HW1_CELL_TIMEOUT", policy.CELL_TIMEOUT))  # seconds per cell and per probe
 PHASE_TIMEOUT = int(os.environ.get("HW1_PHASE_TIMEOUT", policy.PHASE_TIMEOUT))  # the student's whole notebook; the grading ends within 8 minutes
 SANDBOX_USER = os.environ.get("HW1_SANDBOX_USER", "hw1student")
+MB = 2**20
+STUDENT_MEMORY = int(os.environ.get("HW1_STUDENT_MEMORY_MB", 3072)) * MB  # the notebook, its kernel, its /tmp and /dev/shm
+STUDENT_PROCESSES = 512
+TRUSTED_MEMORY = int(os.environ.get("HW1_TRUSTED_MEMORY_MB", 3072)) * MB  # the inputs and the verdict (about 0.9 GB each)
+TRUSTED_TIMEOUT = int(os.environ.get("HW1_TRUSTED_TIMEOUT", 120))  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
 def cpu_quota():
@@ -74,7 +84,40 @@ def trusted(*args):
     for name in ("HW1_DATA_ROOT",):
         if name in os.environ:
             env[name] = os.environ[name]
-    return subprocess.run([sys.executable, "-I", str(entry), *map(str, args)], env=env, check=False)
+    return run_limited([sys.executable, "-I", str(entry), *map(str, args)], env, f"trusted-{args[0]}")
+
+
+def run_limited(argv, env, name, timeout=None, memory=None):
+    """Runs a trusted step with a time limit and a memory limit (a cgroup; without one, RLIMIT_AS, looser:
+    it counts address space, and torch alone reserves 3.5 GB of it). Returns a CompletedProcess whose
+    returncode is None when the step ran out of time."""
+    timeout, memory = timeout or TRUSTED_TIMEOUT, memory or TRUSTED_MEMORY
+    group, _ = sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=memory) if os.geteuid() == 0 else (None, "")
+
+    def limit():
+        if group is not None:
+            group.join()
+        else:
+            resource.setrlimit(resource.RLIMIT_AS, (4 * memory + 4 * 2**30,) * 2)
+
+    process = subprocess.Popen(argv, env=env, preexec_fn=limit, start_new_session=True)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
+        print(f"hw1 limits: the {name} step ran over its {timeout} s and was stopped", flush=True)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    finally:
+        if group is not None:
+            used = group.stats()
+            if used.get("oom_kills"):
+                print(f"hw1 limits: the {name} step ran out of its {memory // MB} MB", flush=True)
+            group.remove()
+    return subprocess.CompletedProcess(argv, code)
 
 
 def lock_down(ag):
@@ -199,6 +242,59 @@ def record_verdict_time(results_dir, seconds):
         path.write_text(json.dumps(results, indent=2))
 
 
+def record_extra(results_dir, key, value):
+    """Adds ``value`` to the results' extra data (instructors' eyes only)."""
+    path = results_dir / "results.json"
+    if path.exists() and value:
+        results = json.loads(path.read_text())
+        results.setdefault("extra_data", {})[key] = value
+        path.write_text(json.dumps(results, indent=2))
+
+
+def student_sandbox(root, uid, gid):
+    """(namespaces, cgroup, what they are) for the student phase, each where the platform gives it.
+
+    Namespaces: bubblewrap (sandbox.namespace_argv). Limits: a cgroup with the grading's CPU quota (the
+    CPUs this grading was given: its affinity, or its own cgroup's quota), a memory limit and a process
+    limit. Neither is required: without them the route still grades, and says so in its log (the
+    instructor's side: run_autograder's output), relying on the platform's one container per submission.
+    """
+    cpus = len(os.sched_getaffinity(0))
+    quota = cgroup_cpu_limit()
+    cpus = min(cpus, quota) if quota else cpus
+    group, group_note = sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY,
+                                              pids=STUDENT_PROCESSES)
+    tools, why = sandbox.probe_namespaces(uid, gid)
+    isolation = {"namespaces": None, "cgroup": None}
+    namespaces = None
+    if tools is not None:
+        data = os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data")
+        readonly = sandbox.readonly_paths(sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                          str(pathlib.Path(sys.executable).resolve().parent.parent), data)
+
+        def namespaces(argv):
+            return sandbox.namespace_argv(tools, root, readonly, uid, gid, argv, STUDENT_MEMORY)
+
+        isolation["namespaces"] = sandbox.bwrap_version(tools)
+        print(f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
+              f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
+              f"and private, empty /tmp, /var/tmp and /dev/shm", flush=True)
+    else:
+        isolation["no_namespaces"] = why
+        print(f"hw1 isolation: no namespaces ({why}): the student phase runs as {SANDBOX_USER} behind the route's "
+              f"own locks; this grading relies on the platform's isolation of one container per submission", flush=True)
+    if group is not None:
+        isolation["cgroup"] = {"version": group.version, "cpus": round(cpus, 2), "memory_mb": STUDENT_MEMORY // MB,
+                               "processes": STUDENT_PROCESSES}
+        print(f"hw1 limits: {group_note}: {cpus:.2f} CPUs, {STUDENT_MEMORY // MB} MB of memory (no swap), "
+              f"{STUDENT_PROCESSES} processes", flush=True)
+    else:
+        isolation["no_cgroup"] = group_note
+        print(f"hw1 limits: {group_note}: only the process count is capped (RLIMIT_NPROC {STUDENT_PROCESSES}); "
+              f"CPU and memory are the platform's", flush=True)
+    return namespaces, group, isolation
+
+
 def grade(ag, results_dir):
     ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -230,6 +326,7 @@ def grade(ag, results_dir):
         if isolate:
             uid, gid = sandbox.ensure_user(SANDBOX_USER)
             sandbox.kill_all(uid)  # nothing of an earlier grading may linger
+            sandbox.remove_stale_cgroups(f"hw1-{SANDBOX_USER}-")
             # the folder stays root's, so that the student cannot swap its parts; the user owns only its own
             for part in ("ag", "home", "handover"):
                 sandbox.chown_tree(root / part, uid, gid)
@@ -240,11 +337,23 @@ def grade(ag, results_dir):
                "TMPDIR": str(root / "home"),
                "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data"))),
                **thread_caps(cpu_quota())}
+        namespaces, group, isolation = student_sandbox(root, uid, gid) if isolate else (None, None, {})
         clock_student = time.monotonic()
-        code, seconds = sandbox.run_as(uid, gid, [sys.executable, str(root / "student_phase.py"), str(root / "ag"),
-                                                  str(root / "handover"), str(CELL_TIMEOUT)],
-                                       env, root, PHASE_TIMEOUT, work / "student_phase.log")
-        killed = sandbox.kill_all(uid) if isolate else 0
+        try:
+            code, seconds = sandbox.run_as(uid, gid, [sys.executable, str(root / "student_phase.py"), str(root / "ag"),
+                                                      str(root / "handover"), str(CELL_TIMEOUT)],
+                                           env, root, PHASE_TIMEOUT, work / "student_phase.log", namespaces, group)
+            killed = sandbox.kill_all(uid) if isolate else 0
+            if group is not None:
+                killed += group.kill()
+            if namespaces is not None:  # what was left ended with its PID namespace, racing these kills: no note
+                killed = 0
+                isolation["used"] = used = group.stats()
+                print(f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
+                      f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}", flush=True)
+        finally:
+            if group is not None:
+                group.remove()
         if isolate:
             sandbox.remove_files_of(uid)
         timings = {"prepare": round(clock_student - clock, 2), "student": round(seconds, 2)}
@@ -259,8 +368,12 @@ def grade(ag, results_dir):
         clock = time.monotonic()
         (work / "timings.json").write_text(json.dumps(timings))
         (work / "phase.json").write_text(json.dumps(phase_record(code, seconds, progress)))
-        trusted("verdict", work, results_dir, autograder_id)
+        if trusted("verdict", work, results_dir, autograder_id).returncode != 0:
+            trusted("reject", work, results_dir, autograder_id,
+                    f"The autograder could not finish its verdict within its limits ({TRUSTED_TIMEOUT} s, "
+                    f"{TRUSTED_MEMORY // MB} MB). Please tell your instructor; your submission was not graded.")
         record_verdict_time(results_dir, time.monotonic() - clock)
+        record_extra(results_dir, "isolation", isolation)
     finally:
         if root is not None:
             sandbox.remove(root)

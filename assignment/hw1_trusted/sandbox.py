@@ -3,9 +3,14 @@
 Code runs as that user with no access to the autograder's source, the seed or the results.
 When the phase is over, every process of the user is killed, whatever it forked or detached,
 so nothing the student started can run on while the verdict is made.
+
+Where the platform allows it, the phase also runs in a sandbox of its own: bubblewrap's mount, PID,
+IPC, network and UTS namespaces (``namespace_argv``), and a cgroup with a CPU quota, a memory limit
+and a process limit (``Cgroup``). Both are probed for; neither is required.
 """
 
 import os
+import pathlib
 import pwd
 import resource
 import shutil
@@ -62,21 +67,30 @@ def chown_tree(path, uid, gid):
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
-def run_as(uid, gid, argv, env, cwd, timeout, log_path):
-    """Runs argv as uid:gid in its own session; returns (exit code or None on time-out, seconds)."""
+def run_as(uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None):
+    """Runs argv as uid:gid in its own session; returns (exit code or None on time-out, seconds).
+
+    ``namespaces``: a function of argv that wraps it in the sandbox tool (``namespace_argv``), which
+    starts as root and becomes uid:gid itself. ``cgroup``: joined before anything runs.
+    """
     started = time.monotonic()
 
-    def demote():  # runs after the switch to the user: no imports here (the stdlib may be unreadable to it)
+    def demote():  # no imports here (after the switch to the user, the stdlib may be unreadable to it)
         os.setsid()
+        if cgroup is not None:
+            cgroup.join()  # as root, before the switch: the cgroup's files are root's
         if uid is not None:  # a fork bomb cannot starve the grader: the sandbox user has a cap on its processes
             resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+            if namespaces is None:  # else the sandbox tool switches, once its namespaces are made
+                os.setgroups([])
+                os.setresgid(gid, gid, gid)
+                os.setresuid(uid, uid, uid)
 
     with open(log_path, "wb") as log:
-        kwargs = {}
-        if uid is not None:
-            kwargs = dict(user=uid, group=gid, extra_groups=[])
+        if namespaces is not None:
+            argv = namespaces(argv)
         process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   preexec_fn=demote, umask=0o077, **kwargs)
+                                   preexec_fn=demote, umask=0o077)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -110,3 +124,327 @@ def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
 
 def remove(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Namespaces (bubblewrap) and limits (cgroups): one sandbox per grading, where the platform allows them
+# ------------------------------------------------------------------------------------------------
+
+DISABLE = "HW1_SANDBOX"  # "none": no namespaces (forces the fallback, for tests); the cgroups stay
+NO_CGROUP = "HW1_CGROUP"  # "none": no cgroup (forces that fallback, for tests)
+
+
+def bwrap_command():
+    """bubblewrap and setpriv (util-linux), or (None, reason) when the sandbox tool is missing or disabled."""
+    if os.environ.get(DISABLE, "").lower() in ("none", "off", "0", "no"):
+        return None, f"disabled by {DISABLE}={os.environ[DISABLE]}"
+    search = os.environ.get("PATH", "") + ":/usr/bin:/bin:/usr/sbin:/sbin"
+    bwrap, setpriv = shutil.which("bwrap", path=search), shutil.which("setpriv", path=search)
+    if not bwrap:
+        return None, "bubblewrap (bwrap) is not installed"
+    if not setpriv:
+        return None, "setpriv (util-linux) is not installed"
+    return (bwrap, setpriv), ""
+
+
+def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
+    """argv run by bubblewrap in new mount, PID, IPC, network (a loopback of its own) and UTS namespaces.
+
+    bwrap runs as root and sets up the mounts; setpriv then becomes ``uid``:``gid`` with no capability
+    and no way to gain one (no user namespace is used: in one, root's files would be the student's own).
+    The new root holds only: /usr, /etc and the system's library links, read-only; each ``readonly``
+    path (the Python environment, the datasets); a fresh /proc and a minimal /dev; empty private
+    /tmp, /var/tmp and /dev/shm of at most ``tmp_bytes`` each; and ``root`` (the grading's own folder),
+    the one place it may write to (in the folders the user owns).
+    """
+    bwrap, setpriv = tools
+    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--hostname", "hw1-sandbox"]
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + top
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    made = {"/", "/usr", "/etc", "/proc", "/dev", "/dev/shm", "/tmp", "/var/tmp"}
+
+    def parents(path):  # the folders on the way, made open to all (bwrap's own would follow the umask)
+        folders = []
+        for parent in reversed(pathlib.PurePath(path).parents):
+            if str(parent) not in made:
+                made.add(str(parent))
+                folders += ["--perms", "0755", "--dir", str(parent)]
+        return folders
+
+    args += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
+    for path in readonly:
+        args += [*parents(path), "--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", *parents("/var/tmp")]
+    for private in ("/dev/shm", "/tmp", "/var/tmp"):
+        args += ["--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", private]
+    args += [*parents(root), "--bind", str(root), str(root), "--chdir", str(root)]
+    if uid is None:
+        return [*args, "--", *argv]
+    return [*args, "--", setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--no-new-privs", "--", *argv]
+
+
+def readonly_paths(*paths):
+    """The folders to show read-only: those given (and where their links lead), minus /usr's and nested ones."""
+    found = set()
+    for path in paths:
+        if not path:
+            continue
+        for p in (os.path.abspath(path), os.path.realpath(path)):
+            if os.path.isdir(p) and p != "/" and not (p + "/").startswith("/usr/"):
+                found.add(p)
+    return sorted(p for p in found if not any(p != q and p.startswith(q + "/") for q in found))
+
+
+_probed = {}
+
+
+def probe_namespaces(uid, gid):
+    """(tools, "") if bubblewrap can make the sandbox here, else (None, why not). Tried once per process."""
+    tools, reason = bwrap_command()
+    if tools is None:
+        return None, reason
+    if tools not in _probed:
+        try:
+            run = subprocess.run(namespace_argv(tools, "/", [], uid, gid, ["/bin/true"], 2**20), capture_output=True,
+                                 text=True, timeout=30)
+            _probed[tools] = "" if run.returncode == 0 else (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as error:
+            _probed[tools] = str(error)
+    if _probed[tools]:
+        return None, f"bubblewrap cannot create namespaces here ({_probed[tools][:200]})"
+    return tools, ""
+
+
+def bwrap_version(tools):
+    try:
+        return subprocess.run([tools[0], "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "bubblewrap"
+
+
+def _mounts():
+    """{"v1": {controller: (mount point, mounted root)}, "v2": (mount point, mounted root) or None}."""
+    v1, v2 = {}, None
+    try:
+        lines = open("/proc/self/mountinfo").read().splitlines()
+    except OSError:
+        return {"v1": v1, "v2": v2}
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        if len(fields) < 5 or len(rest) < 3:
+            continue
+        mounted_root, point, fstype = fields[3], fields[4], rest[0]
+        if fstype == "cgroup":
+            for option in rest[2].split(","):
+                if option in ("cpu", "cpuacct", "memory", "pids"):
+                    v1.setdefault(option, (point, mounted_root))
+        elif fstype == "cgroup2" and v2 is None:
+            v2 = (point, mounted_root)
+    return {"v1": v1, "v2": v2}
+
+
+def _own_path(hierarchy):
+    """This process's cgroup path in the v1 hierarchy of ``hierarchy`` (a controller), or in v2 (``""``)."""
+    for line in open("/proc/self/cgroup").read().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (hierarchy == "" and controllers == "") or (hierarchy and hierarchy in controllers.split(",")):
+            return path
+    return "/"
+
+
+def _under(mount, path):
+    point, mounted_root = mount
+    if mounted_root != "/" and (path + "/").startswith(mounted_root.rstrip("/") + "/"):
+        path = path[len(mounted_root.rstrip("/")):]  # a container's view: its own cgroup is the mount's root
+    return os.path.join(point, path.lstrip("/"))
+
+
+def remove_stale_cgroups(prefix):
+    """Kills the processes of, and removes, the cgroups named ``prefix``... below this process's own (a grading
+    that was stopped before it could remove its own). Returns how many were removed."""
+    removed = 0
+    mounts = _mounts()
+    places = [_under(mount, _own_path(c)) for c, mount in mounts["v1"].items()]
+    if mounts["v2"] is not None and not mounts["v1"]:
+        places += [_under(mounts["v2"], _own_path("")), os.path.join(mounts["v2"][0], "hw1-gradings")]
+    for place in places:
+        try:
+            names = [n for n in os.listdir(place) if n.startswith(prefix)]
+        except OSError:
+            continue
+        for name in names:
+            group = Cgroup("v1" if mounts["v1"] else "v2", {"": os.path.join(place, name)})
+            group.remove()
+            removed += not os.path.exists(os.path.join(place, name))
+    return removed
+
+
+def _v2_parent(parent):
+    """``parent`` with the cpu, memory and pids controllers enabled for its children; OSError where it cannot
+    (EBUSY: it holds processes itself) or where none of them is available."""
+    wanted = [c for c in ("cpu", "memory", "pids") if c in open(os.path.join(parent, "cgroup.controllers")).read().split()]
+    if not wanted:
+        raise OSError(f"no cpu, memory or pids controller in {parent}")
+    enabled = open(os.path.join(parent, "cgroup.subtree_control")).read().split()
+    missing = [c for c in wanted if c not in enabled]
+    if missing:
+        with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+            f.write(" ".join("+" + c for c in missing))
+    return parent
+
+
+class Cgroup:
+    """One grading's cgroup, below this process's own: a CPU quota, a memory limit (no swap), a process limit.
+
+    cgroup v1 (the cpu, memory and pids hierarchies, and cpuacct to count CPU time) or v2, whichever the
+    machine has. Its files are root's and the student's sandbox shows no /sys: nothing inside can undo it.
+    ``Cgroup.create`` returns (cgroup or None, note) and never raises: the route grades without one.
+    """
+
+    def __init__(self, version, dirs):
+        self.version, self.dirs = version, dirs  # {controller or "": folder}
+
+    @classmethod
+    def create(cls, name, cpus=None, memory=None, pids=None):
+        if os.environ.get(NO_CGROUP, "").lower() in ("none", "off", "0", "no"):
+            return None, f"cgroups disabled by {NO_CGROUP}={os.environ[NO_CGROUP]}"
+        dirs = {}
+        try:
+            mounts = _mounts()
+            if "memory" in mounts["v1"] or "cpu" in mounts["v1"]:
+                for controller in ("cpu", "cpuacct", "memory", "pids"):
+                    if controller in mounts["v1"]:
+                        folder = os.path.join(_under(mounts["v1"][controller], _own_path(controller)), name)
+                        os.makedirs(folder, exist_ok=True)
+                        dirs[controller] = folder
+                group = cls("v1", dirs)
+                group._limit_v1(cpus, memory, pids)
+            elif mounts["v2"] is not None:
+                try:  # below this process's own cgroup, if it may delegate (it holds no process of its own) ...
+                    parent = _v2_parent(_under(mounts["v2"], _own_path("")))
+                except OSError:  # ... else below a folder of the grader's at the hierarchy's root (a host's systemd)
+                    top = _v2_parent(mounts["v2"][0])
+                    parent = os.path.join(top, "hw1-gradings")
+                    os.makedirs(parent, exist_ok=True)
+                    parent = _v2_parent(parent)
+                folder = os.path.join(parent, name)
+                os.makedirs(folder, exist_ok=True)
+                dirs[""] = folder
+                group = cls("v2", dirs)
+                group._limit_v2(cpus, memory, pids)
+            else:
+                return None, "no cgroup filesystem is mounted"
+        except (OSError, ValueError) as error:
+            cls("v1", dirs).remove()  # what was made before the failure
+            return None, f"no cgroup could be made ({type(error).__name__}: {error})"
+        return group, f"cgroup {group.version}"
+
+    def _write(self, controller, file, value):
+        with open(os.path.join(self.dirs[controller], file), "w") as f:
+            f.write(str(value))
+
+    def _limit_v1(self, cpus, memory, pids):
+        if cpus and "cpu" in self.dirs:
+            self._write("cpu", "cpu.cfs_period_us", 100_000)
+            self._write("cpu", "cpu.cfs_quota_us", max(1000, int(cpus * 100_000)))
+        if memory and "memory" in self.dirs:
+            self._write("memory", "memory.limit_in_bytes", int(memory))
+            if os.path.exists(os.path.join(self.dirs["memory"], "memory.memsw.limit_in_bytes")):
+                self._write("memory", "memory.memsw.limit_in_bytes", int(memory))
+        if pids and "pids" in self.dirs:
+            self._write("pids", "pids.max", int(pids))
+
+    def _limit_v2(self, cpus, memory, pids):
+        folder = self.dirs[""]
+        if cpus and os.path.exists(os.path.join(folder, "cpu.max")):
+            self._write("", "cpu.max", f"{max(1000, int(cpus * 100_000))} 100000")
+        if memory and os.path.exists(os.path.join(folder, "memory.max")):
+            self._write("", "memory.max", int(memory))
+            if os.path.exists(os.path.join(folder, "memory.swap.max")):
+                self._write("", "memory.swap.max", 0)
+        if pids and os.path.exists(os.path.join(folder, "pids.max")):
+            self._write("", "pids.max", int(pids))
+
+    def join(self, pid=0):
+        """Moves ``pid`` (0: the caller; usable as a preexec_fn) into every hierarchy of the cgroup."""
+        for folder in self.dirs.values():
+            with open(os.path.join(folder, "cgroup.procs"), "w") as f:
+                f.write(str(pid or os.getpid()))
+
+    def pids(self):
+        found = set()
+        for folder in self.dirs.values():
+            try:
+                found.update(int(p) for p in open(os.path.join(folder, "cgroup.procs")).read().split())
+            except (OSError, ValueError):
+                pass
+        return found
+
+    def kill(self, rounds=100):
+        """SIGKILLs every process in the cgroup until none is left; returns how many were killed."""
+        killed = 0
+        for _ in range(rounds):
+            pids = self.pids()
+            if not pids:
+                return killed
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.05)
+        return killed
+
+    def _read(self, controller, file):
+        try:
+            return open(os.path.join(self.dirs[controller], file)).read()
+        except (KeyError, OSError):
+            return ""
+
+    def stats(self):
+        """What the processes used: CPU seconds, times throttled, peak memory (MB), OOM kills, peak processes."""
+        def field(text, key):
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+                    return int(parts[1])
+            return None
+
+        if self.version == "v1":
+            usage = self._read("cpuacct", "cpuacct.usage").strip()
+            memory = self._read("memory", "memory.max_usage_in_bytes").strip()
+            return {"cpu_seconds": round(int(usage) / 1e9, 2) if usage.isdigit() else None,
+                    "throttled": field(self._read("cpu", "cpu.stat"), "nr_throttled"),
+                    "memory_peak_mb": round(int(memory) / 2**20) if memory.isdigit() else None,
+                    "oom_kills": field(self._read("memory", "memory.oom_control"), "oom_kill"),
+                    "memory_limit_hits": int(self._read("memory", "memory.failcnt") or 0) if self._read("memory", "memory.failcnt").strip().isdigit() else None,
+                    "pids_limit_hits": field(self._read("pids", "pids.events"), "max")}
+        cpu = self._read("", "cpu.stat")
+        usage = field(cpu, "usage_usec")
+        peak = self._read("", "memory.peak").strip()
+        return {"cpu_seconds": round(usage / 1e6, 2) if usage is not None else None,
+                "throttled": field(cpu, "nr_throttled"),
+                "memory_peak_mb": round(int(peak) / 2**20) if peak.isdigit() else None,
+                "oom_kills": field(self._read("", "memory.events"), "oom_kill"),
+                "memory_limit_hits": field(self._read("", "memory.events"), "max"),
+                "pids_limit_hits": field(self._read("", "pids.events"), "max")}
+
+    def remove(self):
+        self.kill()
+        for folder in self.dirs.values():
+            for _ in range(20):
+                try:
+                    os.rmdir(folder)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
