@@ -189,6 +189,16 @@ def test_report_names_the_hardest_question(mixed):
         assert f"<td>{status}</td>" in page
 
 
+def test_report_links_the_code_similarity_report(mixed):
+    folder, out, rows, _ = mixed
+    page = (out / "report.html").read_text()
+    assert '<a href="similarity.html">' in page
+    similar = (out / "similarity.html").read_text()
+    compared = [k for k in rows if k not in ("corrupt.ipynb", "unreadable.ipynb")]
+    assert f"{len(compared)} submissions with code" in similar
+    assert "corrupt.ipynb" in similar.split("Not compared", 1)[1] and "unreadable.ipynb" in similar.split("Not compared", 1)[1]
+
+
 def test_rerun_resumes_and_regrade_is_one_command(mixed, fresh_zip):
     folder, out, rows, _ = mixed
     before = (out / "final_grades.csv").read_bytes()

@@ -96,15 +96,15 @@ import threading
 import time
 import traceback
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from build_release import ROOT, STAMP, ZIP_NAME  # noqa: E402
 import gradescope  # noqa: E402
+import similarity  # noqa: E402
+from submissions import IDENTITY, METADATA, Submission, find_submissions, upload_hash  # noqa: E402
 
 RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
-METADATA = "submission_metadata.yml"
-UPLOAD_SUFFIXES = (".ipynb", ".zip")
 DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the notebook, the verdict)
 GB_PER_GRADING = 1.5  # measured peaks: about 1 GB for the student phase, 0.9 GB for the verdict
 USER_BASE = "hw1grade"
@@ -115,14 +115,6 @@ ROUTE_KNOBS = ("HW1_CELL_TIMEOUT", "HW1_PHASE_TIMEOUT", "HW1_STUDENT_MEMORY_MB",
 COMPLETED, REJECTED, TIMEOUT, FAILED, NOT_GRADED = "Completed", "Rejected", "Timeout", "Failed", "Not graded"
 KEPT = (COMPLETED, REJECTED, TIMEOUT)  # statuses a rerun keeps; the others are retried
 CSV_NAME, REPORT_NAME, RECORD, LOG = "final_grades.csv", "report.html", "grading.json", "grading.log"
-IDENTITY = ("name", "sid", "email")
-
-
-@dataclass
-class Submission:
-    key: str  # the row: the upload's file name, or Gradescope's submission folder
-    path: pathlib.Path  # a file, or a folder that the route reads as one upload
-    identity: dict = field(default_factory=dict)  # name, sid, email (Gradescope export)
 
 
 @dataclass
@@ -141,73 +133,6 @@ class Row:
     @property
     def grading_status(self):
         return self.status if self.status == COMPLETED else f"{self.status}: {self.message}"
-
-
-# ------------------------------------------------------------------------------------------------
-# What to grade
-# ------------------------------------------------------------------------------------------------
-
-def _identity(entry):
-    """Gradescope's ``:submitters`` (Ruby symbols as keys) as name, sid, email; several joined by "; "."""
-    if not isinstance(entry, dict):
-        return {}
-    submitters = entry.get(":submitters", entry.get("submitters")) or []
-    values = {k: [] for k in IDENTITY}
-    for person in submitters if isinstance(submitters, list) else []:
-        if isinstance(person, dict):
-            person = {str(k).lstrip(":"): v for k, v in person.items()}
-            for k in IDENTITY:
-                if person.get(k) not in (None, ""):
-                    values[k].append(str(person[k]))
-    return {k: "; ".join(v) for k, v in values.items()}
-
-
-def find_submissions(folder, exclude=()):
-    """(submissions, ignored names, whether the folder is a Gradescope export)."""
-    folder = pathlib.Path(folder)
-    exclude = {pathlib.Path(p).resolve() for p in exclude}
-    if not folder.is_dir():
-        raise SystemExit(f"{folder} is not a folder of submissions")
-    metadata_path = folder / METADATA
-    if metadata_path.exists():
-        import yaml
-
-        metadata = yaml.safe_load(metadata_path.read_text()) or {}
-        if not isinstance(metadata, dict):
-            raise SystemExit(f"{metadata_path} is not Gradescope's submission metadata (a mapping of submission folders)")
-        submissions, ignored = [], []
-        for entry in sorted(folder.iterdir()):
-            if entry.name.startswith(".") or entry.resolve() in exclude or entry.name == METADATA:
-                continue
-            if entry.is_dir():
-                submissions.append(Submission(entry.name, entry, _identity(metadata.get(entry.name))))
-            else:
-                ignored.append(entry.name)
-        missing = sorted(set(map(str, metadata)) - {s.key for s in submissions})
-        ignored += [f"{name} (in the metadata, no folder)" for name in missing]
-        return submissions, ignored, True
-    submissions, ignored = [], []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.resolve() in exclude:
-            continue
-        if entry.suffix.lower() in UPLOAD_SUFFIXES and not entry.is_dir():
-            submissions.append(Submission(entry.name, entry))
-        else:
-            ignored.append(entry.name + ("/" if entry.is_dir() else ""))
-    return submissions, ignored, False
-
-
-def upload_hash(path):
-    """SHA-256 of the upload: its bytes, or for a folder its files' relative names and bytes."""
-    digest = hashlib.sha256()
-    path = pathlib.Path(path)
-    if path.is_dir():
-        for p in sorted(path.rglob("*")):
-            if p.is_file():
-                digest.update(p.relative_to(path).as_posix().encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
-    else:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def autograder_id(zip_path):
@@ -720,6 +645,9 @@ def write_report(rows, out, ag_id, title="Deep Learning Fall 2023, HW1"):
              f'<p class="muted">{len(rows)} submissions; autograder <code>{e(ag_id[:12])}</code>; written '
              f'{e(datetime.datetime.now().astimezone().isoformat(timespec="minutes"))} by tools/bulk_grade.py. '
              f"Question statistics count the {len(stats['graded'])} submissions the route graded (status Completed).</p>"]
+    if (pathlib.Path(out) / similarity.HTML_NAME).exists():
+        parts.append(f'<p id="similarity">Code similarity: <a href="{similarity.HTML_NAME}">{similarity.HTML_NAME}</a> ranks '
+                     "the most similar pairs of submissions, side by side: a reason to look, never a verdict.</p>")
     if ranking:
         h = qs[ranking[0]]
         tied = [q for q in ranking if (qs[q]["share"], qs[q]["full"]) == (h["share"], h["full"])]
@@ -808,6 +736,17 @@ def check_environment():
                              f"other users): use one outside /root, e.g. make grade VENV=/opt/hw1-venv ...")
 
 
+def write_similarity(folder, out, stream):
+    """OUT/similarity.html beside the grades (tools/similarity.py); a failure there costs the grades nothing."""
+    try:
+        path, _ = similarity.similarity_report(folder, out)
+        return path
+    except Exception as error:  # the grades are written; the comparison is a separate, optional read
+        stream.write(f"warning: no code-similarity report ({type(error).__name__}: {error}); "
+                     f"run make similarity SUBMISSIONS={folder} OUT={out} to try again\n")
+        return None
+
+
 def grade_batch(folder, out, autograder_zip=RELEASE_ZIP, jobs=None, timeout=DEFAULT_TIMEOUT, regrade=(), force=False,
                 extra_env=None, stream=sys.stdout):
     """The whole command: grades what is new, writes OUT/<submission>/, final_grades.csv and report.html.
@@ -868,9 +807,11 @@ def grade_batch(folder, out, autograder_zip=RELEASE_ZIP, jobs=None, timeout=DEFA
         progress.finish()
         ordered = [rows[s.key] for s in submissions]
         csv_path = write_csv(ordered, out, export)
+        similar = write_similarity(folder, out, stream)
         report = write_report(ordered, out, ag_id)
         counts = collections.Counter(r.status for r in ordered)
-        stream.write(", ".join(f"{n} {status}" for status, n in counts.items()) + f"\nwrote {csv_path} and {report}\n")
+        stream.write(", ".join(f"{n} {status}" for status, n in counts.items())
+                     + f"\nwrote {csv_path}, {report}{f' and {similar}' if similar else ''}\n")
         if interrupted:
             raise KeyboardInterrupt
         return ordered, export

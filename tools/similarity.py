@@ -26,7 +26,7 @@ import nbformat
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "assignment"))
-from bulk_grade import find_submissions  # noqa: E402
+from submissions import find_submissions  # noqa: E402
 from hw1_trusted import uploads  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -64,10 +64,11 @@ def read_upload(path, handout=frozenset()):
         folder = path
     else:
         folder = pathlib.Path(tempfile.mkdtemp(prefix="hw1-similarity-upload-"))
-        shutil.copyfile(path, folder / path.name)
     try:
+        if folder != path:
+            shutil.copyfile(path, folder / path.name)
         return code_of(uploads.normalise(folder), handout)
-    except uploads.BadUpload:
+    except (uploads.BadUpload, OSError):  # refused, or unreadable: nothing to compare
         return None
     finally:
         if folder != path:
@@ -176,7 +177,7 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
     unread_text = ""
     if unread:
         shown = ", ".join(html.escape(name) for name in list(unread)[:10])
-        unread_text = f" Not compared (the grader refuses them, so they have no code): {shown}{' …' if len(unread) > 10 else ''}."
+        unread_text = f" Not compared (unreadable, or refused by the grader, so they have no code): {shown}{' …' if len(unread) > 10 else ''}."
     page = PAGE.format(title=html.escape(title), count=count, pair_count=count * (count - 1) // 2, seconds=seconds,
                        noise=NOISE, unread=unread_text, buckets=buckets, counts=counts, rows="\n".join(rows) or "<tr><td colspan=7>no pairs</td></tr>",
                        views="\n".join(sections))
