@@ -425,14 +425,21 @@ def probe_q5_3(env, inp):
     return out
 
 
-def _replay(train_one_sample, X, Y, weights, biases, learning_rate):
-    """train_one_sample applied to the samples in order, as train_one_epoch must: the new (weights, biases)."""
-    try:
-        for x, y in zip(X, Y):
-            train_one_sample(x, y, weights, biases, learning_rate)
-    except Exception as exc:
-        return _error(exc)
-    return plain([weights, biases])
+class _Recorder:
+    """The grader's stand-in for train_one_sample while train_one_epoch runs: it records each call (sample,
+    label, learning rate) and takes a step the grader can predict (every bias entry down by the learning rate),
+    so that train_one_epoch is judged on its own, whatever the student's train_one_sample does."""
+
+    def __init__(self):
+        self.xs, self.ys, self.rates = [], [], []
+
+    def __call__(self, x, y, weights, biases, learning_rate=0.003):
+        self.xs.append(np.array(x, dtype=np.float64).reshape(-1))
+        self.ys.append(float(np.asarray(y).reshape(-1)[0]) if np.size(y) == 1 else float("nan"))
+        self.rates.append(float(learning_rate))
+        for b in biases:
+            b -= learning_rate
+        return weights, biases  # for a train_one_epoch that uses what its train_one_sample returns
 
 
 def probe_q5_4(env, inp):
@@ -440,15 +447,33 @@ def probe_q5_4(env, inp):
     lr = float(inp["lr"])
     if "train_one_epoch" in env:
         weights, biases = _network(inp, "start_")
-        result = call(env["train_one_epoch"], inp["X"].copy(), inp["Y"].copy(), weights, biases, lr)
-        out["trajectory"] = result if isinstance(result, dict) and "@error" in result else plain([weights, biases])
+        recorder, saved = _Recorder(), env.get("train_one_sample")
+        env["train_one_sample"] = recorder
+        try:
+            result = call(env["train_one_epoch"], inp["X"].copy(), inp["Y"].copy(), weights, biases, lr)
+        finally:
+            if saved is None:
+                env.pop("train_one_sample", None)
+            else:
+                env["train_one_sample"] = saved
+        if isinstance(result, dict) and "@error" in result:
+            out["trajectory"] = result
+        else:
+            out["trajectory"] = {"calls": len(recorder.rates), "xs": np.array(recorder.xs) if recorder.xs else np.zeros((0, 784)),
+                                 "ys": np.array(recorder.ys), "rates": np.array(recorder.rates),
+                                 "end": plain([weights, biases])}
     if "train_one_sample" in env:
-        # the same samples through the student's own train_one_sample, in order: train_one_epoch must end there
-        X, Y = inp["X"].copy(), inp["Y"].copy()
-        out["replay"] = _replay(env["train_one_sample"], X, Y, *_network(inp, "start_"), lr)
-        # the student's own training on a secret sample of the training set: does it learn?
+        # the student's own training: train_one_sample over a secret sample of the training set, in order, from
+        # the grader's weights (what the student's train_one_epoch does with it): does it learn?
         X, Y = inp["own_X"].copy(), inp["own_Y"].copy()
-        out["own"] = _replay(env["train_one_sample"], X, Y, *_network(inp, "start_"), lr)
+        weights, biases = _network(inp, "start_")
+        try:
+            for x, y in zip(X, Y):
+                env["train_one_sample"](x, y, weights, biases, lr)
+        except Exception as exc:
+            out["own"] = _error(exc)
+        else:
+            out["own"] = plain([weights, biases])
     if "weights" in env and "biases" in env:
         out["trained"] = plain([env["weights"], env["biases"]])
     return out

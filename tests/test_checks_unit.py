@@ -367,11 +367,29 @@ def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     assert len(failed(result, "q5_4")) == 2
 
 
-def test_nan_trajectory_fails(work, tmp_path):
-    code = _edit(P5_FLOAT64, "        biases[l] -= learning_rate * grad_biases[l]\n",
-                 "        biases[l] -= learning_rate * grad_biases[l]\n        biases[l][0] = np.nan\n")
-    result = verdicts(work, tmp_path, p5_env(code, train=False), "q5_4")
-    assert "nan" in result["q5_4"]["train_one_epoch applies train_one_sample to each sample in order"]
+def test_train_one_epoch_is_judged_with_the_grader_stand_in(work, tmp_path):
+    # a train_one_sample that does nothing: train_one_epoch's loop is still right (error carried forward), but
+    # two do-nothing stubs earn nothing: the stand-in's steps must reach the lists train_one_epoch was given
+    noop = P5_FLOAT64 + "\n\ndef train_one_sample(x, y, weights, biases, learning_rate=0.003):\n    pass\n"
+    result = verdicts(work, tmp_path, p5_env(noop, train=False), "q5_4")
+    assert "train_one_epoch calls train_one_sample once per sample, in order" not in failed(result, "q5_4")
+    both = noop + "\n\ndef train_one_epoch(X, Y, weights, biases, learning_rate=0.003):\n    pass\n"
+    result = verdicts(work, tmp_path, p5_env(both, train=False), "q5_4")
+    assert len(failed(result, "q5_4")) == 2
+    copies = _edit(P5_FLOAT64, "        train_one_sample(x, y, weights, biases, learning_rate)",
+                   "        train_one_sample(x, y, [w.copy() for w in weights], [b.copy() for b in biases], learning_rate)")
+    result = verdicts(work, tmp_path, p5_env(copies, train=False), "q5_4")
+    assert "in place" in result["q5_4"]["train_one_epoch calls train_one_sample once per sample, in order"]
+    rescaled = _edit(P5_FLOAT64, "        train_one_sample(x, y, weights, biases, learning_rate)",
+                     "        train_one_sample(x / 255.0, y, weights, biases, learning_rate)")
+    result = verdicts(work, tmp_path, p5_env(rescaled, train=False), "q5_4")
+    assert len(failed(result, "q5_4")) == 2
+
+
+def test_zero_gradient_and_a_step_that_does_nothing_fail_the_update(work, tmp_path):
+    code = P5_FLOAT64 + ZERO_BACKPROP + "\n\ndef train_one_sample(x, y, weights, biases, learning_rate=0.003):\n    pass\n"
+    result = verdicts(work, tmp_path, p5_env(code, train=False), "q5_3")
+    assert "train_one_sample's update" in failed(result, "q5_3")
 
 
 # ---------------------------------------------------------------- Problem 3 in float32
@@ -555,17 +573,21 @@ def test_q4_train_a_hand_over_without_layers_compares_nothing_and_fails(work):
         checks.q4_train_epoch(inp, {"train_loss": float("nan"), "layers": []}, ctx)
 
 
-def test_nan_in_a_trajectory_is_never_skipped_by_max(work):
+def test_missing_or_nan_parts_of_a_hand_over_fail(work):
     ctx = verdict.Context(DATASETS, work, work)
     inp = ctx.inputs("q5_4")
-    start = [[inp[f"start_W{l}"] for l in range(3)], [inp[f"start_b{l}"] for l in range(3)]]
-    moved = [[w - 0.01 for w in start[0]], [b - 0.01 for b in start[1]]]
-    broken = [[moved[0][0], moved[0][1] * np.nan, moved[0][2]], moved[1]]
-    ctx.cache = {}
-    checks.q5_4_trajectory(inp, {"trajectory": moved, "replay": moved, "@dtypes": ["float64"]}, ctx)
-    ctx.cache = {}
-    with pytest.raises(Mismatch):
-        checks.q5_4_trajectory(inp, {"trajectory": broken, "replay": moved, "@dtypes": ["float64"]}, ctx)
-    ctx.cache = {}
-    with pytest.raises(Mismatch):  # a replay that is missing is a failure, not a shorter comparison
-        checks.q5_4_trajectory(inp, {"trajectory": moved, "@dtypes": ["float64"]}, ctx)
+    n = inp["X"].shape[0]
+    start = [[inp[f"start_W{l}"] for l in range(3)], [inp[f"start_b{l}"] - n * float(inp["lr"]) for l in range(3)]]
+    good = {"calls": n, "xs": inp["X"].astype(float), "ys": inp["Y"].astype(float), "rates": np.full(n, float(inp["lr"])),
+            "end": start}
+    checks.q5_4_trajectory(inp, {"trajectory": good}, ctx)
+    for key in good:  # every part is compared: a missing one is a failure
+        with pytest.raises(Mismatch):
+            checks.q5_4_trajectory(inp, {"trajectory": {k: v for k, v in good.items() if k != key}}, ctx)
+    nan_end = [[start[0][0] * np.nan] + start[0][1:], start[1]]
+    for bad in ({**good, "end": nan_end}, {**good, "rates": np.full(n, np.nan)}, {**good, "xs": good["xs"][:-1]}):
+        with pytest.raises(Mismatch):
+            checks.q5_4_trajectory(inp, {"trajectory": bad}, ctx)
+    inp3 = ctx.inputs("q5_3")
+    with pytest.raises(Mismatch):  # no gradient handed over: the update is not judged against nothing
+        checks.q5_3_update(inp3, {"update": [[inp3[f"update_W{l}"] for l in range(3)], [inp3[f"update_b{l}"] for l in range(3)]]}, ctx)

@@ -15,8 +15,6 @@ from .policy import P4_BARS, P5_ACCURACY_BAR
 from .reference import Mismatch, compare, precision
 
 P4_CEILING, P5_CEILING = 0.92, 0.80  # test accuracies above what the notebook's training reaches are flagged
-P5_TRAJECTORY_RTOL = {"float64": 1e-6, "float32": 1e-3}  # train_one_epoch against the replay of the student's own
-# train_one_sample, relative to the displacement (the same code gives 0; see README "Accuracy bars")
 P5_UPDATE_RTOL = {"float64": 1e-7, "float32": 1e-4}  # train_one_sample's step against -lr x its own gradient (norms)
 P5_FD_RTOL = {"float64": 1e-6, "float32": 1e-3}  # analytic gradient against float64 centred differences (norms):
 # float64 code agrees to about 1e-8, float32 code to about 1e-5; the closest wrong gradient is off by more than 1e-1
@@ -459,7 +457,8 @@ def q5_3_finite_differences(inp, out, ctx):
 
 def _update_steps(inp, out):
     """train_one_sample's step on the update case, and the student's own gradient there (error carried forward:
-    the step is judged against the student's backprop_one, whatever that computes): ([(what, step, expected)], dtype)."""
+    the step is judged against the student's backprop_one, whatever that computes; against the reference's when
+    that gradient is all zeros): ([(what, step, expected)], dtype)."""
     if isinstance(out["update"], dict) and "@error" in out["update"]:
         raise Mismatch(f"train_one_sample raised {out['update']['@error']}")
     if "update_grad" not in out:
@@ -472,6 +471,8 @@ def _update_steps(inp, out):
     if not isinstance(value, list) or len(value) != 2:
         raise Mismatch("backprop_one must return the pair (grad_weights, grad_biases)")
     gw, gb = R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "backprop_one")
+    if not any(np.any(g != 0) for g in gw + gb):  # nothing to apply: a step that does nothing would pass
+        gw, gb = R.mnist_backprop(inp["update_x"], int(inp["update_label"]), weights, biases)
     lr = float(inp["update_lr"])
     steps = []
     for l in range(3):
@@ -512,22 +513,33 @@ def _trained(value, what):
 
 
 def _trajectory(inp, out, ctx):
-    if "trajectory" not in ctx.cache:
-        answered(out, "trajectory", "replay")
-        new_w, new_b = _trained(out["trajectory"], "train_one_epoch")
-        own_w, own_b = _trained(out["replay"], "train_one_sample (applied to each sample in order)")
-        start_w, start_b = I.network_from(inp, "start_")
-        parts = list(zip(new_w + new_b, own_w + own_b, start_w + start_b))
-        if not all(np.all(np.isfinite(a)) and np.all(np.isfinite(b)) for a, b, _ in parts):
-            ctx.cache["trajectory"] = float("nan")
-        else:  # relative to how far the student's own steps moved: scale-free, whatever the training progress
-            moved = float(np.sqrt(sum(np.sum((b - s) ** 2) for _, b, s in parts)))
-            error = float(np.sqrt(sum(np.sum((a - b) ** 2) for a, b, _ in parts)))
-            ctx.cache["trajectory"] = error / moved if moved > 0 else (0.0 if error == 0 else float("inf"))
-    worst = ctx.cache["trajectory"]
-    if not worst < P5_TRAJECTORY_RTOL[precision(out)]:
-        raise Mismatch(f"train_one_epoch over {inp['X'].shape[0]} MNIST samples from the grader's weights does not end where "
-                       f"your train_one_sample, applied to each sample in order, ends (relative error {worst:.1e})")
+    """train_one_epoch, run with the grader's stand-in for train_one_sample (which records its calls and moves
+    every bias by -learning_rate): one call per sample, in order, with the learning rate it was given, on the
+    weights and biases it was given. It is judged on its own: a mistake in train_one_sample is Q3's."""
+    answered(out, "trajectory")
+    value = out["trajectory"]
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"train_one_epoch raised {value['@error']}")
+    if not isinstance(value, dict) or not {"calls", "xs", "ys", "rates", "end"} <= set(value):
+        raise Mismatch("no answer was handed over for train_one_epoch")
+    X, Y, lr, n = inp["X"], inp["Y"], float(inp["lr"]), inp["X"].shape[0]
+    calls = int(value["calls"])
+    what = f"train_one_epoch over {n} MNIST samples"
+    if calls != n:
+        raise Mismatch(f"{what} calls train_one_sample {calls} times, not once per sample")
+    xs, ys, rates = (R.as_float_array(value[k], what) for k in ("xs", "ys", "rates"))
+    if xs.shape != (n, 784) or ys.shape != (n,) or rates.shape != (n,):
+        raise Mismatch(f"{what}: the samples it passes to train_one_sample are not the ones it was given")
+    if not (np.array_equal(xs, X.astype(np.float64)) and np.array_equal(ys, Y.astype(np.float64))):
+        raise Mismatch(f"{what} does not pass each sample and its label to train_one_sample unchanged, in order")
+    if not np.allclose(rates, lr, rtol=1e-12, atol=0):
+        raise Mismatch(f"{what} does not pass its learning_rate on to train_one_sample")
+    start_w, start_b = I.network_from(inp, "start_")
+    end_w, end_b = _trained(value["end"], "train_one_epoch")
+    moved = all(np.array_equal(a, s) for a, s in zip(end_w, start_w)) and all(
+        np.allclose(b, s - n * lr, rtol=1e-9, atol=1e-12) for b, s in zip(end_b, start_b))
+    if not moved:
+        raise Mismatch(f"{what}: the steps of train_one_sample do not reach the weights and biases it was given (in place)")
 
 
 def q5_4_trajectory(inp, out, ctx):
@@ -585,7 +597,7 @@ CASES = {  # question: [(what is checked, weight, check)]; weights are shares of
     "q5_2": [("forward_one", 3, q5_2_forward), ("evaluate", 2, q5_2_evaluate)],
     "q5_3": [("gradients against autograd", 4, q5_3_autograd), ("gradients against centred differences", 3, q5_3_finite_differences),
              ("train_one_sample's update", 3, q5_3_update)],
-    "q5_4": [("train_one_epoch applies train_one_sample to each sample in order", 1, q5_4_trajectory),
+    "q5_4": [("train_one_epoch calls train_one_sample once per sample, in order", 1, q5_4_trajectory),
              (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 1, q5_4_accuracy)],
 }
 
