@@ -591,3 +591,29 @@ def test_missing_or_nan_parts_of_a_hand_over_fail(work):
     inp3 = ctx.inputs("q5_3")
     with pytest.raises(Mismatch):  # no gradient handed over: the update is not judged against nothing
         checks.q5_3_update(inp3, {"update": [[inp3[f"update_W{l}"] for l in range(3)], [inp3[f"update_b{l}"] for l in range(3)]]}, ctx)
+
+
+def test_every_check_fails_on_an_empty_or_partial_hand_over(work):
+    """Audit (issue 15): no check passes by comparing less than it promises."""
+    ctx = verdict.Context(DATASETS, work, work)
+    for question, cases in checks.CASES.items():
+        inp = ctx.inputs(question)
+        for what, _, check in cases:
+            for out in ({}, {"@dtypes": ["float32"]}, {"layers": [], "trained": [[], []], "own": [[], []]}):
+                ctx.cache = {}
+                with pytest.raises(Mismatch):
+                    check(inp, out, ctx)
+
+
+def test_nan_answers_fail_where_numbers_are_compared(work):
+    ctx = verdict.Context(DATASETS, work, work)
+    inp = ctx.inputs("q3c")
+    out = {f"case{i}": float("nan") for i in range(int(inp["cases"]))}
+    out["f_at_2"] = float("nan")
+    with pytest.raises(Mismatch, match="NaN"):
+        checks.q3c_forward(inp, out, ctx)
+    inp = ctx.inputs("q4_probs")
+    probs = np.full((3, 10), 0.1)
+    probs[0, 0] = np.nan
+    with pytest.raises(Mismatch):
+        checks.q4_probs_distribution(inp, {"sample_idx": [1, 2, 3], "sample_probs": probs}, ctx)

@@ -137,7 +137,7 @@ def q3b_grad_loss(inp, out, ctx):
 
 
 def q3c_forward(inp, out, ctx):
-    answered(out)
+    answered(out, "f_at_2")
     for i in range(int(inp["cases"])):
         theta, x = I.theta_from(inp, f"t{i}_"), float(inp["xs"][i])
         compare(out.get(f"case{i}"), R.relu_net(x, theta), "relu_net on random theta and x", dtype=precision(out), shape_matters=False)
@@ -147,7 +147,7 @@ def q3c_forward(inp, out, ctx):
 
 
 def q3d_at_theta0(inp, out, ctx):
-    answered(out)
+    answered(out, "grad_at_2")
     expected = R.grad_f(2.0, I.HANDOUT_THETA0)
     if isinstance(out["grad_at_2"], dict) and "@missing" in out["grad_at_2"]:
         raise Mismatch("the notebook does not define grad_at_2")
