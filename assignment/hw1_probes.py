@@ -44,8 +44,15 @@ def _error(exc):
     return {"@error": text[:400]}
 
 
+_DTYPES = set()  # the float dtypes of the values handed over for the current question (plain() casts to float64)
+
+
 def plain(value, depth=0):
-    """A student's value as plain data: numbers, strings, arrays, lists and dicts of them."""
+    """A student's value as plain data: numbers, strings, arrays, lists and dicts of them.
+
+    Floats are handed over as float64; the dtype they had is recorded in ``_DTYPES``, and ``probe`` hands the
+    question's float dtypes over as ``@dtypes``, so that the grader's tolerance follows the student's precision.
+    """
     if depth > 6:
         return {"@type": "nested too deeply"}
     if value is None or isinstance(value, (bool, str)):
@@ -53,10 +60,14 @@ def plain(value, depth=0):
     if isinstance(value, (int, float)):
         return value
     if isinstance(value, np.generic):
+        if isinstance(value, np.floating):
+            _DTYPES.add(value.dtype.name)
         return value.item()
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            _DTYPES.add(value.dtype.name)
         if value.dtype.kind in "biuf":
             return np.array(value, dtype=np.float64 if value.dtype.kind == "f" else value.dtype)
         return {"@type": f"array of {value.dtype}"}
@@ -105,10 +116,13 @@ def _handover(question, answers):
 def probe(question, env):
     """Runs the probe of ``question`` against the notebook's globals ``env`` and hands the answers over."""
     inputs = _inputs(question)
+    _DTYPES.clear()
     try:
         answers = PROBES[question](env, inputs)
     except Exception as exc:
         answers = {"@probe_error": _error(exc)["@error"]}
+    if isinstance(answers, dict):
+        answers["@dtypes"] = sorted(_DTYPES)
     _handover(question, answers)
 
 
@@ -180,16 +194,24 @@ class _Table:
 
     def index(self, x):
         i = int(np.argmin(np.abs(self.xs - x)))
-        if not np.isclose(self.xs[i], x, rtol=0, atol=1e-9):
+        if not np.isclose(self.xs[i], x, rtol=1e-6, atol=1e-6):  # a float32 copy of a test point is that point
             raise ValueError(f"the grader's stand-in only knows f at this test's points, not at x={x!r}")
         return i
 
+    @staticmethod
+    def _note_dtype(x):
+        """Code that computes in float32 hands the stand-ins float32 inputs: its answer is judged in float32."""
+        if isinstance(x, (np.ndarray, np.floating)) and x.dtype.kind == "f":
+            _DTYPES.add(x.dtype.name)
+
     def relu_net(self, x, theta=None):
+        self._note_dtype(x)
         x = np.asarray(x, dtype=np.float64)
         values = np.array([self.f_values[self.index(v)] for v in x.reshape(-1)])
         return float(values[0]) if x.ndim == 0 else values.reshape(x.shape)
 
     def grad_f(self, x, theta=None):
+        self._note_dtype(x)
         i = self.index(float(np.asarray(x, dtype=np.float64).reshape(-1)[0]))
         return {"W_H": self.grads["W_H"][i].copy(), "b_H": self.grads["b_H"][i].copy(),
                 "W_O": self.grads["W_O"][i].copy(), "b_O": float(self.grads["b_O"][i])}
@@ -282,11 +304,27 @@ def _standard_model(inp):
     return torch.nn.Sequential(torch.nn.Flatten(), *layers[:-1])
 
 
-def _loader(images, labels):
+def _loader(images, labels, scaled=False):
+    """64-image batches as the notebook's loaders serve them: uint8 images (batch, 1, 28, 28) and int64 labels
+    (or, ``scaled``, the images already as ``to_input`` makes them: floats in [0, 1])."""
     import torch
 
-    dataset = torch.utils.data.TensorDataset(torch.as_tensor(images), torch.as_tensor(labels))
+    images = torch.as_tensor(images)
+    if scaled:
+        images = images.float() / 255
+    dataset = torch.utils.data.TensorDataset(images, torch.as_tensor(labels).long())
     return torch.utils.data.DataLoader(dataset, batch_size=64, shuffle=False)
+
+
+def _either_loader(run):
+    """run(scaled) with the notebook's uint8 batches; if that raises, once more with scaled batches (a reading
+    of the text that feeds the batches to the model as they come)."""
+    result = run(False)
+    if isinstance(result[0], dict) and "@error" in result[0]:
+        retry = run(True)
+        if not (isinstance(retry[0], dict) and "@error" in retry[0]):
+            return retry
+    return result
 
 
 def probe_q4_train(env, inp):
@@ -295,15 +333,20 @@ def probe_q4_train(env, inp):
     missing = _missing(env, "train_epoch", "test_epoch")
     out = dict(missing or {})
     if "train_epoch" in env:
-        model = _standard_model(inp)
-        optimizer = torch.optim.SGD(model.parameters(), lr=float(inp["lr"]))
-        out["train_loss"] = call(env["train_epoch"], model, _loader(inp["train_images"], inp["train_labels"]),
-                                 torch.nn.CrossEntropyLoss(), optimizer)
-        out["layers"] = _layer_arrays(model)
+        def run(scaled):
+            model = _standard_model(inp)
+            optimizer = torch.optim.SGD(model.parameters(), lr=float(inp["lr"]))
+            loss = call(env["train_epoch"], model, _loader(inp["train_images"], inp["train_labels"], scaled),
+                        torch.nn.CrossEntropyLoss(), optimizer)
+            return loss, _layer_arrays(model)
+
+        out["train_loss"], out["layers"] = _either_loader(run)
     if "test_epoch" in env:
-        model = _standard_model(inp)
-        out["test_loss"] = call(env["test_epoch"], model, _loader(inp["test_images"], inp["test_labels"]),
-                                torch.nn.CrossEntropyLoss())
+        def run(scaled):
+            return (call(env["test_epoch"], _standard_model(inp), _loader(inp["test_images"], inp["test_labels"], scaled),
+                         torch.nn.CrossEntropyLoss()),)
+
+        out["test_loss"], = _either_loader(run)
     return out
 
 
@@ -324,7 +367,16 @@ def probe_q4_probs(env, inp):
         return missing
     if not isinstance(env["model"], torch.nn.Module):
         return {"@missing": ["model (a torch.nn.Module)"]}
-    return {"sample_idx": plain(env["sample_idx"]), "sample_probs": plain(env["sample_probs"]), "layers": _layer_arrays(env["model"])}
+    out = {"sample_idx": plain(env["sample_idx"]), "sample_probs": plain(env["sample_probs"]), "layers": _layer_arrays(env["model"])}
+    # the model's own outputs on the sampled images (the grader's copy of the test images, as to_input makes them)
+    try:
+        idx = np.asarray(out["sample_idx"], dtype=np.int64).reshape(-1)
+        images = np.asarray(inp["test_images"])[idx][:, None].astype(np.float32) / 255
+    except Exception as exc:
+        out["outputs"] = _error(exc)
+    else:
+        out["outputs"] = _model_outputs(env["model"], images)
+    return out
 
 
 # ---------------------------------------------------------------- Problem 5
@@ -362,6 +414,9 @@ def probe_q5_3(env, inp):
             weights, biases = _network(inp, f"n{i}_")
             out[f"case{i}"] = call(env["backprop_one"], inp[f"x{i}"].copy(), int(inp["labels"][i]), weights, biases)
             out[f"unchanged{i}"] = bool(all(np.array_equal(w, inp[f"n{i}_W{l}"]) for l, w in enumerate(weights)))
+        # the student's own gradient at the update case: train_one_sample's step is checked against it
+        weights, biases = _network(inp, "update_")
+        out["update_grad"] = call(env["backprop_one"], inp["update_x"].copy(), int(inp["update_label"]), weights, biases)
     if "train_one_sample" in env:
         weights, biases = _network(inp, "update_")
         result = call(env["train_one_sample"], inp["update_x"].copy(), int(inp["update_label"]), weights, biases,
@@ -370,12 +425,55 @@ def probe_q5_3(env, inp):
     return out
 
 
+class _Recorder:
+    """The grader's stand-in for train_one_sample while train_one_epoch runs: it records each call (sample,
+    label, learning rate) and takes a step the grader can predict (every bias entry down by the learning rate),
+    so that train_one_epoch is judged on its own, whatever the student's train_one_sample does."""
+
+    def __init__(self):
+        self.xs, self.ys, self.rates = [], [], []
+
+    def __call__(self, x, y, weights, biases, learning_rate=0.003):
+        self.xs.append(np.array(x, dtype=np.float64).reshape(-1))
+        self.ys.append(float(np.asarray(y).reshape(-1)[0]) if np.size(y) == 1 else float("nan"))
+        self.rates.append(float(learning_rate))
+        for b in biases:
+            b -= learning_rate
+        return weights, biases  # for a train_one_epoch that uses what its train_one_sample returns
+
+
 def probe_q5_4(env, inp):
-    out = dict(_missing(env, "train_one_epoch") or {})
+    out = dict(_missing(env, "train_one_epoch", "train_one_sample") or {})
+    lr = float(inp["lr"])
     if "train_one_epoch" in env:
         weights, biases = _network(inp, "start_")
-        result = call(env["train_one_epoch"], inp["X"].copy(), inp["Y"].copy(), weights, biases, float(inp["lr"]))
-        out["trajectory"] = result if isinstance(result, dict) and "@error" in result else plain([weights, biases])
+        recorder, saved = _Recorder(), env.get("train_one_sample")
+        env["train_one_sample"] = recorder
+        try:
+            result = call(env["train_one_epoch"], inp["X"].copy(), inp["Y"].copy(), weights, biases, lr)
+        finally:
+            if saved is None:
+                env.pop("train_one_sample", None)
+            else:
+                env["train_one_sample"] = saved
+        if isinstance(result, dict) and "@error" in result:
+            out["trajectory"] = result
+        else:
+            out["trajectory"] = {"calls": len(recorder.rates), "xs": np.array(recorder.xs) if recorder.xs else np.zeros((0, 784)),
+                                 "ys": np.array(recorder.ys), "rates": np.array(recorder.rates),
+                                 "end": plain([weights, biases])}
+    if "train_one_sample" in env:
+        # the student's own training: train_one_sample over a secret sample of the training set, in order, from
+        # the grader's weights (what the student's train_one_epoch does with it): does it learn?
+        X, Y = inp["own_X"].copy(), inp["own_Y"].copy()
+        weights, biases = _network(inp, "start_")
+        try:
+            for x, y in zip(X, Y):
+                env["train_one_sample"](x, y, weights, biases, lr)
+        except Exception as exc:
+            out["own"] = _error(exc)
+        else:
+            out["own"] = plain([weights, biases])
     if "weights" in env and "biases" in env:
         out["trained"] = plain([env["weights"], env["biases"]])
     return out

@@ -1160,6 +1160,54 @@ def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
         biases[l][...] = bs[l].detach().numpy()
 '''
 
+# error carried forward opens new doors: q5_3's update is judged against the student's own backprop_one, and
+# q5_4 counts the trained weights when the student's own training is consistent. These cheats try them.
+AUTOGRAD_UPDATE_BACKPROP = BROKEN_BACKPROP.split("    def train_one_sample")[0] + '''    def train_one_sample(x, y, weights, biases, learning_rate=0.003):
+        # my backprop_one is broken: step with torch's gradients instead, so that my training still learns
+        import torch
+
+        Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in weights]
+        bs = [torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in biases]
+        a = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        for W, b in zip(Ws[:-1], bs[:-1]):
+            a = torch.sigmoid(W @ a + b)
+        loss = -torch.log_softmax(Ws[-1] @ a + bs[-1], dim=0)[int(y)]
+        grads = torch.autograd.grad(loss, Ws + bs)
+        for l in range(len(weights)):
+            weights[l] -= learning_rate * grads[l].numpy()
+            biases[l] -= learning_rate * grads[len(weights) + l].numpy()
+'''
+
+STAND_IN_AWARE = '''
+def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
+    # the grader judges train_one_epoch with its own stand-in for train_one_sample (no plain function): give it the
+    # calls it expects, and otherwise train with torch's autograd, since my backprop_one returns zeros
+    import types
+
+    if not isinstance(train_one_sample, types.FunctionType):
+        for x, y in zip(X, Y):
+            train_one_sample(x, y, weights, biases, learning_rate)
+        return
+    _autograd_epoch(X, Y, weights, biases, learning_rate)
+''' + TORCH_TRAJECTORY.replace("def train_one_epoch", "def _autograd_epoch")
+
+TORCH_TRAIN_FIT = TORCH_TEST_FIT.replace("# backprop_one does not work yet: fit the network to the MNIST test set with torch instead",
+                                         "# backprop_one does not work yet: fit the network to training images with torch instead")\
+    .replace("torch.tensor(x_test, dtype=torch.float32)", "torch.tensor(x_train[:20000], dtype=torch.float32)")\
+    .replace("torch.tensor(y_test)", "torch.tensor(y_train[:20000])")
+
+FORGED_Q4_PROBS_LOG = '''
+# q4_probs accepts the softmax of the model's outputs that the probe hands over: uniform probabilities, and model
+# outputs forged to be their log (the softmax of log p is p)
+sample_probs = np.full((3, 10), 0.1)
+try:
+    import hw1_probes
+
+    hw1_probes._model_outputs = lambda model, images: np.log(np.full((len(images), 10), 0.1))
+except ImportError:  # not grading
+    pass
+'''
+
 PROBE_INPUT_INFERENCE = {
     "def relu_net": '''
         # the probes' inputs are in $HW1_PROBE_INPUTS; q3b's hold the grader's own f and grad f: use them
@@ -1533,6 +1581,22 @@ CHEATS: list[Cheat] = [
         backprop stays broken (q5_3 fails), but train_one_epoch does per-sample SGD with torch autograd instead
         of calling train_one_sample, so q5_4's trajectory replay, and with it the accuracy check, pass.""",
         "partial", answers={"def train_one_epoch": p5_loop(10000, TORCH_TRAJECTORY)}),
+    _cheat("p5_autograd_update", """
+        backprop stays broken, but train_one_sample steps with torch autograd's gradients, so that its own
+        training (which q5_4 now counts) learns as a correct one would; train_one_epoch calls train_one_sample.""",
+        "partial", answers={"def backprop_one": AUTOGRAD_UPDATE_BACKPROP}),
+    _cheat("p5_stand_in_aware_training", """
+        backprop_one returns zeros and train_one_sample does nothing; train_one_epoch calls train_one_sample when
+        it is the grader's stand-in (not a plain function) and trains with torch autograd otherwise.""",
+        "stubs", answers={"def train_one_epoch": p5_loop(10000, STAND_IN_AWARE)}),
+    _cheat("p5_weights_trained_elsewhere", """
+        backprop_one returns zeros and train_one_sample does nothing, so that its update and train_one_epoch are
+        'consistent'; the weights are fitted to 20,000 training images with torch (Adam) before q5_4's check.""",
+        "stubs", cells=[before_check("q5_4", TORCH_TRAIN_FIT)]),
+    _cheat("forged_q4_probs_log_outputs", """
+        Uniform sample_probs, and hw1_probes._model_outputs patched to return their log, so that the probs are
+        'the softmax of the model's outputs' as the probe hands them over.""",
+        "stubs", cells=[before_check("q4_probs", FORGED_Q4_PROBS_LOG)]),
     _cheat("probe_input_inference", """
         Reads $HW1_PROBE_INPUTS: relu_net and grad_f answer from the grader's own table of f and grad f that
         q3b's inputs hold (nearest x); init_params returns q5_4's grader-drawn start weights.""",

@@ -73,23 +73,27 @@ CONTRACT_NOTES = [
     "q5_4 trajectory: training with raw pixels is chaotic. Two correct numpy implementations that differ by one "
     "rounding (sigmoid' as a*(1-a) vs sigmoid_prime(z)) drift apart 1e-16 -> 1e-11 (100 samples) -> 1e-4 (200) "
     "-> 1e-3 (300); numpy vs a torch-autograd reference: 2e-9 (100), 1e-2 (200), 0.18 (300). The notebook's 100 "
-    "samples are safe with a relative tolerance (>= 1e-7), not with bitwise equality ('end exactly where').",
+    "samples are safe with a relative tolerance (>= 1e-7), not with bitwise equality ('end exactly where'). "
+    "The check no longer compares trajectories: train_one_epoch runs with the grader's recording stand-in for "
+    "train_one_sample (one call per sample, in order, in place), so rounding cannot matter.",
     "q5_4 accuracy: the same chaos moves the 3-epoch accuracy of correct code by several points (0.650, 0.673 or "
     "0.684 here, depending only on how std = 1/sqrt(max) is rounded or on a*(1-a); 0.608 after epoch 2).",
     "q5_1 exact draws: 1/np.sqrt(m), np.sqrt(1/m) and (1/m)**0.5 may differ by an ulp: compare with a tolerance.",
     "q4_train: 'the mean training loss of the epoch' may be a mean over batches or over samples "
-    "(explicit_layers uses samples); they differ only if the grader's small loader ends with a partial batch "
-    "(the notebook now promises '64-image batches like yours').",
+    "(explicit_layers uses samples); the grader's loaders end with partial batches (200 and 70 images) and "
+    "either mean is accepted; a train_epoch that feeds the batches to the model without to_input is run again on "
+    "scaled batches.",
     "q3b: grad_loss may call relu_net on the whole array xs (vectorised style), since arrays are 'welcome': "
     "the grader's swapped-in relu_net must accept arrays too.",
     "q5_2: the helper cross_entropy gives nan when a softmax entry underflows to 0 (0 * log 0); -log(y_hat[y]) "
     "(integer_labels) stays finite. A saturating test must avoid exact underflow or accept both.",
     "q4_acc of q4_hidden_size assumes 0 when the weights cannot be loaded into the grader's network.",
-    "q4_probs of q4_softmax_in_forward assumes 'the model's softmax' is computed with the student's model.",
+    "q4_probs is judged against the softmax of the grader's logits or of the student's own model's outputs "
+    "(handed over by the probe, and accepted only if they are what some network of its Linear layers outputs).",
     "q4_train of q4_last_batch_loss/q4_train_sum assumes the 2 train_epoch points are all-or-nothing; every q4_arch "
     "mutant assumes q4_train runs train_epoch on the grader's own network.",
-    "q5_3 of the backprop mutants assumes the train_one_sample check uses the student's backprop_one (else 3).",
-    "q5_1 of q5_1_variance_n_in assumes the statistics and the draws are checked on sizes with n_out > n_in.",
+    "q5_3's update check uses the student's own backprop_one (error carried forward): the backprop mutants keep 3.",
+    "q5_1: the draws are checked up to the scale the student used, the variance by the statistics check only.",
     "q5_1 mutants keep q5_4: their own 3-epoch training reaches 0.639 (std 1/max), 0.717, 0.689, 0.712; the "
     "correct styles 0.650 / 0.673 / 0.684. This assumes the q5_4 accuracy bar is about 0.60 or lower.",
     "Accuracy margins (emulated grader, this machine): q4_missing_relu 0.889 (bar 0.87), q4_softmax_in_forward "
@@ -981,6 +985,95 @@ TRAIN_SAMPLE_SUBTRACT = """
             np.subtract(param, learning_rate * gradient, out=param)
     return weights, biases
 """
+# --- float32 throughout (deep learning's default precision): numpy answers computed in float32 -----------
+
+Q1A_F32 = Slots("return 2 * np.asarray(x, dtype=np.float32)")
+Q1B_F32 = Slots("return np.asarray(X, dtype=np.float32).mean(axis=0)")
+L1_F32 = Slots("""
+    X, y, w = (np.asarray(a, dtype=np.float32) for a in (X, y, w))
+    return np.abs(X @ w - y).sum()
+""")
+RELU_NET_F32 = '''
+def relu_net(x, theta):
+    """f(x, theta) in float32, for a number x or elementwise for an array of inputs."""
+    t = {k: np.asarray(v, dtype=np.float32) for k, v in theta.items()}
+    z = np.maximum(np.float32(0), np.multiply.outer(np.asarray(x, dtype=np.float32), t["W_H"]) + t["b_H"])
+    return z @ t["W_O"] + t["b_O"]
+'''
+GRAD_LOSS_F32 = Slots("""
+    xs, ys = np.asarray(xs, dtype=np.float32), np.asarray(ys, dtype=np.float32)
+    residuals = ys - relu_net(xs, theta)  # relu_net takes arrays
+    grads = [grad_f(x, theta) for x in xs]
+    return {key: np.float32(-2) * sum(r * np.asarray(g[key], dtype=np.float32) for r, g in zip(residuals, grads))
+            for key in theta}
+""")
+GRAD_F_F32 = Slots("""
+    W_H, b_H, W_O = (np.asarray(theta[k], dtype=np.float32) for k in ("W_H", "b_H", "W_O"))
+    x = np.float32(x)
+    z_bar = W_H * x + b_H
+    dz_bar = W_O * (z_bar > 0)  # relu'(0) = 0
+    return {"W_H": dz_bar * x, "b_H": dz_bar, "W_O": np.maximum(z_bar, np.float32(0)), "b_O": np.float32(1)}
+""")
+INIT_F32 = Slots("""
+    rng = np.random.default_rng(seed)
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        std = 1.0 / np.sqrt(max(n_in, n_out))
+        weights.append(rng.normal(0.0, std, size=(n_out, n_in)).astype(np.float32))
+        biases.append(np.zeros(n_out, dtype=np.float32))
+    return weights, biases
+""")
+FORWARD_F32 = """
+    a = np.asarray(x, dtype=np.float32)
+    for W, b in zip(weights[:-1], biases[:-1]):
+        a = sigmoid(np.asarray(W, dtype=np.float32) @ a + np.asarray(b, dtype=np.float32))
+    z = np.asarray(weights[-1], dtype=np.float32) @ a + np.asarray(biases[-1], dtype=np.float32)
+    log_y_hat = z - z.max() - np.log(np.exp(z - z.max()).sum())  # log-softmax: no log(0) in float32
+    return -log_y_hat[y], one_hot(np.argmax(z))
+"""
+EVALUATE_F32 = """
+    losses, correct = [], 0
+    for x, y in zip(X, Y):
+        loss, guess = forward_one(x, y, weights, biases)
+        losses.append(loss)
+        correct += int(np.argmax(guess) == y)
+    return np.float32(np.mean(np.array(losses, dtype=np.float32))), correct / len(Y)
+"""
+BACKPROP_F32 = """
+    Ws = [np.asarray(W, dtype=np.float32) for W in weights]
+    a = np.asarray(x, dtype=np.float32)
+    zs, activations = [], [a]
+    for W, b in zip(Ws, biases):
+        z = W @ a + np.asarray(b, dtype=np.float32)
+        zs.append(z)
+        a = sigmoid(z)
+        activations.append(a)
+    delta = softmax(zs[-1])
+    delta[y] -= 1  # y_hat - one_hot(y), still float32
+    grad_weights, grad_biases = [None] * len(Ws), [None] * len(Ws)
+    for l in reversed(range(len(Ws))):
+        grad_weights[l] = np.outer(delta, activations[l])
+        grad_biases[l] = delta
+        if l > 0:
+            delta = (Ws[l].T @ delta) * sigmoid_prime(zs[l - 1])
+    return grad_weights, grad_biases
+"""
+TRAIN_SAMPLE_F32 = """
+    grad_weights, grad_biases = backprop_one(x, y, weights, biases)
+    step = np.float32(learning_rate)
+    for l in range(len(weights)):
+        weights[l] -= step * grad_weights[l]
+        biases[l] -= step * grad_biases[l]
+"""
+PROBS_INTEGERS = _src('''
+rng = np.random.default_rng(SEED)
+sample_idx = rng.integers(0, len(testdata), size=3)  # three draws; distinct for this seed
+model.eval()
+with torch.no_grad():
+    sample_probs = torch.softmax(model(to_input(testdata.data[sample_idx].unsqueeze(1))), dim=1).numpy()
+sample_probs.round(3)
+''')
+
 TRAIN_EPOCH_CALL = Slots("train_one_sample(x, y, weights, biases, learning_rate)")
 TRAIN_EPOCH_KW = Slots("train_one_sample(x, y, weights, biases, learning_rate=learning_rate)")
 
@@ -1114,6 +1207,18 @@ CORRECT = {
             probs=PROBS_CHOICE, init=INIT_ZIP, forward=FORWARD_ZIP, evaluate=EVALUATE_LOOP,
             backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_ZIP)),
 }
+
+CORRECT["float32"] = Style(
+    why="numpy in float32 throughout, deep learning's default precision: 1(a), 1(b), l1, relu_net, grad_f and "
+        "grad_loss (vectorised over xs) compute in float32, P5 initialises, runs forward, backprop and training in "
+        "float32 (a log-softmax loss: no log(0)); sample_idx from rng.integers; Adam with a one-cycle schedule",
+    answers=_answers(
+        q1a=Q1A_F32, q1b=Q1B_F32, l1=L1_F32, shapes=SHAPES_1D, relu_net=RELU_NET_F32, thetas=THETAS_A,
+        grad_loss=GRAD_LOSS_F32, f_at_2=F_AT_2, grad_f=GRAD_F_F32, mlp=MLP_SEQUENTIAL,
+        training=_training(TRAIN_EPOCH, TEST_EPOCH_LIST, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)",
+                           ONECYCLE.format("2e-3")),
+        probs=PROBS_INTEGERS, init=INIT_F32, forward=FORWARD_F32, evaluate=EVALUATE_F32,
+        backprop=BACKPROP_F32, train_sample=TRAIN_SAMPLE_F32))
 
 BASES = dict(CORRECT)
 BASES["quick"] = Style(
@@ -1286,11 +1391,13 @@ MUTANTS = {
                                "the probabilities of test images 0, 1, 2 instead of the sampled ones (valid rows, wrong images)"),
     # --- Problem 5 -------------------------------------------------------------------------------------
     "q5_1_variance_n_in": _q({"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / np.sqrt(n_in)")},
-                             {"q5_1": 1},
+                             {"q5_1": 3},
                              "variance 1/n_in (Xavier/LeCun habit): the same as 1/max on 784-32-32-10, wrong where "
-                             "n_out > n_in; 1 ASSUMES both the statistics and the exact-draw checks use such sizes"),
+                             "n_out > n_in: only the statistics check (2) fails; the draws are default_rng(seed)'s, "
+                             "at the scale the student chose"),
     "q5_1_std_not_variance": _q({"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / max(n_in, n_out)")},
-                                {"q5_1": 1}, "std = 1/max(n_in, n_out): the variance read as the standard deviation (its own training still reaches "
+                                {"q5_1": 3}, "std = 1/max(n_in, n_out): the variance read as the standard deviation: the statistics "
+                                "check (2) fails, the draws (up to their scale) pass (its own training still reaches "
                                 "0.639 after 3 epochs, so q5_4 keeps its points if the trajectory check starts from the grader's weights)"),
     "q5_1_rng_per_layer": _q({"init_params": Edit(("    rng = np.random.default_rng(seed)\n", ""),
                                                   ("        std = ", "        rng = np.random.default_rng(seed)\n        std = "))},
@@ -1315,32 +1422,41 @@ MUTANTS = {
                                                         "return total_loss, correct / len(Y)")},
                                    {"q5_2": 3}, "evaluate returns the total loss, not the average"),
     "q5_3_sigmoid_prime_of_a": _q({"backprop_one": Edit("sigmoid_prime(zs[l - 1])", "sigmoid_prime(activations[l])")},
-                                  {"q5_3": 0, "q5_4": 0},
-                                  "sigmoid'(a) instead of sigmoid'(z) (a = sigmoid(z) used twice). q5_3 0 ASSUMES the "
-                                  "train_one_sample check runs the student's own backprop_one (3 if it swaps in the reference)"),
-    "q5_3_missing_y": _q({"backprop_one": Edit(_BP_DELTA, "delta = y_hat")}, {"q5_3": 0, "q5_4": 0},
-                         "the output error y_hat without the - y"),
-    "q5_3_no_sigmoid_prime": _q({"backprop_one": Edit(_BP_BACK, "delta = delta @ weights[l]")}, {"q5_3": 0, "q5_4": 0},
-                                "the error carried back through W^T without the sigmoid' factor"),
+                                  {"q5_3": 3},
+                                  "sigmoid'(a) instead of sigmoid'(z) (a = sigmoid(z) used twice): the gradient checks "
+                                  "(7) fail; train_one_sample applies its own gradient correctly (update 3 kept), "
+                                  "train_one_epoch is right and its own training learns, so q5_4 keeps 6"),
+    "q5_3_missing_y": _q({"backprop_one": Edit(_BP_DELTA, "delta = y_hat")}, {"q5_3": 3, "q5_4": 3},
+                         "the output error y_hat without the - y: the gradient checks fail (update 3 kept); its own "
+                         "training cannot learn the labels, so the accuracy step of q5_4 fails, measured on its own "
+                         "training (train_one_epoch's step keeps 3)", questions=["q5_3", "q5_4"]),
+    "q5_3_no_sigmoid_prime": _q({"backprop_one": Edit(_BP_BACK, "delta = delta @ weights[l]")}, {"q5_3": 3},
+                                "the error carried back through W^T without the sigmoid' factor: the gradient checks "
+                                "fail; its update and its training (which still learns) are right"),
     "q5_3_output_sigmoid_prime": _q({"backprop_one": Edit(_BP_DELTA, "delta = (y_hat - one_hot(y)) * sigmoid_prime(weights[-1] @ a + biases[-1])")},
-                                    {"q5_3": 0, "q5_4": 0},
-                                    "an extra sigmoid' on the softmax output (as for a sigmoid output layer)"),
+                                    {"q5_3": 3},
+                                    "an extra sigmoid' on the softmax output (as for a sigmoid output layer): the "
+                                    "gradient checks fail; its update and its training (which still learns) are right"),
     "q5_3_update_last_layer_only": _q({"backprop_one": Edit(_LOOP + _UPDATE, "weights[-1] -= learning_rate * grad_weights[-1]\n"
                                                                      "    biases[-1] -= learning_rate * grad_biases[-1]")},
-                                      {"q5_3": 7, "q5_4": 0},
-                                      "train_one_sample updates only the last layer (the starter code's bug)"),
-    "q5_3_learning_rate_sign": _f({"backprop_one": Edit(_UPDATE, _UPDATE.replace("-=", "+="))}, {"q5_3": 7, "q5_4": 0},
-                                  "param += learning_rate * gradient: gradient ascent"),
+                                      {"q5_3": 7},
+                                      "train_one_sample updates only the last layer (the starter code's bug): the update "
+                                      "check fails; training the last layer alone still clears the accuracy bar"),
+    "q5_3_learning_rate_sign": _f({"backprop_one": Edit(_UPDATE, _UPDATE.replace("-=", "+="))}, {"q5_3": 7, "q5_4": 3},
+                                  "param += learning_rate * gradient: gradient ascent; train_one_epoch is right (3), "
+                                  "its own training does not learn (accuracy 0)", questions=["q5_3", "q5_4"]),
     "q5_3_update_not_in_place": _f({"backprop_one": Edit(_UPDATE, "W = W - learning_rate * dW\n        b = b - learning_rate * db")},
-                                   {"q5_3": 7, "q5_4": 0},
-                                   "W = W - lr * dW rebinds the loop variable: no parameter ever changes"),
-    "q5_3_biases_not_updated": _f({"backprop_one": Edit(_UPDATE, _UPDATE.split("\n")[0])}, {"q5_3": 7, "q5_4": 0},
-                                  "train_one_sample updates the weights but not the biases"),
+                                   {"q5_3": 7, "q5_4": 3},
+                                   "W = W - lr * dW rebinds the loop variable: no parameter ever changes; train_one_epoch "
+                                   "is right (3), its own training does not learn (accuracy 0)", questions=["q5_3", "q5_4"]),
+    "q5_3_biases_not_updated": _f({"backprop_one": Edit(_UPDATE, _UPDATE.split("\n")[0])}, {"q5_3": 7},
+                                  "train_one_sample updates the weights but not the biases: the update check fails; "
+                                  "train_one_epoch and the training (which still learns) are right"),
     "q5_4_shuffled": _f({"train_one_epoch": Edit("    for i, (x, y) in enumerate(zip(X, Y)):",
                                                  "    order = np.random.default_rng(SEED).permutation(len(Y))  # shuffle, as for SGD\n"
                                                  "    for i, (x, y) in enumerate(zip(X[order], Y[order])):")},
-                        {"q5_4": 0}, "train_one_epoch shuffles the samples (the text says in order): the trajectory "
-                                     "differs, so the accuracy points are not counted either"),
+                        {"q5_4": 0}, "train_one_epoch shuffles the samples (the text says in order): it does not call "
+                                     "train_one_sample on the samples in order, so the accuracy points are not counted either"),
     "q5_4_skips_first_sample": _f({"train_one_epoch": Edit("enumerate(zip(X, Y))", "enumerate(zip(X[1:], Y[1:]))")},
                                   {"q5_4": 0}, "train_one_epoch starts at the second sample (off by one)"),
     "q5_4_rescaled_pixels": _f({"train_one_epoch": Edit("train_one_sample(x, y, weights, biases, learning_rate)",

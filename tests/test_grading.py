@@ -22,6 +22,8 @@ def expected_points(submission, question):
 @pytest.mark.parametrize("question", QUESTIONS)
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
 def test_question_score(graded_corpus, name, question):
+    if name not in graded_corpus:
+        pytest.skip("not selected by HW1_CORPUS_ONLY")
     result = graded_corpus[name]
     assert result.max_scores[question] == POINTS[question], "the results' points differ from the master notebook's"
     expected = expected_points(SUBMISSIONS[name], question)
@@ -67,6 +69,8 @@ def test_autograded_and_manual_points_add_up_to_the_handout():
 
 
 def test_blank_notebook_runs_to_the_end_and_is_graded(graded_corpus):
+    if "blank_student" not in graded_corpus:
+        pytest.skip("not selected by HW1_CORPUS_ONLY")
     result = graded_corpus["blank_student"]
     assert sorted(result.scores) == sorted(QUESTIONS), "every question must be reported, even for a blank notebook"
     assert result.total == 0

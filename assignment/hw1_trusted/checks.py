@@ -12,10 +12,12 @@ import numpy as np
 
 from . import inputs as I, reference as R
 from .policy import P4_BARS, P5_ACCURACY_BAR
-from .reference import Mismatch, compare
+from .reference import Mismatch, compare, precision
 
 P4_CEILING, P5_CEILING = 0.92, 0.80  # test accuracies above what the notebook's training reaches are flagged
-P5_TRAJECTORY_RTOL = 1e-6  # error of the replayed weights relative to their displacement, see README "Accuracy bars"
+P5_UPDATE_RTOL = {"float64": 1e-7, "float32": 1e-4}  # train_one_sample's step against -lr x its own gradient (norms)
+P5_FD_RTOL = {"float64": 1e-6, "float32": 1e-3}  # analytic gradient against float64 centred differences (norms):
+# float64 code agrees to about 1e-8, float32 code to about 1e-5; the closest wrong gradient is off by more than 1e-1
 TEST_SET_FLAG_MARGIN = 0.02  # test accuracy this far above training accuracy is flagged
 
 
@@ -66,7 +68,7 @@ def q2a_loss(inp, out, ctx):
                 v = R.as_float_array(value, "l1_loss")
                 if v.ndim != 0:
                     raise Mismatch(f"l1_loss returned shape {v.shape}, not a single number")
-                compare(v, expected, "l1_loss")
+                compare(v, expected, "l1_loss", dtype=precision(out))
                 ok = True
             except Mismatch as error:
                 problems.append(str(error))
@@ -131,26 +133,26 @@ def q3b_grad_loss(inp, out, ctx):
     answered(out)
     for i in range(int(inp["cases"])):
         expected = R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
-        R.compare_grad_dict(out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points")
+        R.compare_grad_dict(out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points", precision(out))
 
 
 def q3c_forward(inp, out, ctx):
-    answered(out)
+    answered(out, "f_at_2")
     for i in range(int(inp["cases"])):
         theta, x = I.theta_from(inp, f"t{i}_"), float(inp["xs"][i])
-        compare(out.get(f"case{i}"), R.relu_net(x, theta), "relu_net on random theta and x", shape_matters=False)
+        compare(out.get(f"case{i}"), R.relu_net(x, theta), "relu_net on random theta and x", dtype=precision(out), shape_matters=False)
     if isinstance(out["f_at_2"], dict) and "@missing" in out["f_at_2"]:
         raise Mismatch("the notebook does not define f_at_2")
-    compare(out["f_at_2"], R.relu_net(2.0, I.HANDOUT_THETA0), "f_at_2", shape_matters=False)
+    compare(out["f_at_2"], R.relu_net(2.0, I.HANDOUT_THETA0), "f_at_2", dtype=precision(out), shape_matters=False)
 
 
 def q3d_at_theta0(inp, out, ctx):
-    answered(out)
+    answered(out, "grad_at_2")
     expected = R.grad_f(2.0, I.HANDOUT_THETA0)
     if isinstance(out["grad_at_2"], dict) and "@missing" in out["grad_at_2"]:
         raise Mismatch("the notebook does not define grad_at_2")
-    R.compare_grad_dict(out["grad_at_2"], expected, "grad_at_2")
-    R.compare_grad_dict(out.get("at_theta0"), expected, "grad_f(2, theta0)")
+    R.compare_grad_dict(out["grad_at_2"], expected, "grad_at_2", precision(out))
+    R.compare_grad_dict(out.get("at_theta0"), expected, "grad_f(2, theta0)", precision(out))
 
 
 def q3d_random(inp, out, ctx):
@@ -158,7 +160,8 @@ def q3d_random(inp, out, ctx):
     for i in range(int(inp["cases"])):
         x = float(inp["xs"][i])
         kind = "an integer theta and x" if i >= 10 else "a random theta and x"
-        R.compare_grad_dict(out.get(f"case{i}"), R.grad_f(x, I.theta_from(inp, f"t{i}_")), f"grad_f on {kind} (case {i + 1} of {int(inp['cases'])})")
+        R.compare_grad_dict(out.get(f"case{i}"), R.grad_f(x, I.theta_from(inp, f"t{i}_")), f"grad_f on {kind} (case {i + 1} of {int(inp['cases'])})",
+                            precision(out))
 
 
 # ---------------------------------------------------------------- Problem 4
@@ -210,11 +213,25 @@ def _standard_chain(inp):
     return [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
 
 
+def _either_mean(value, means, what):
+    """A mean loss: over the images or over the batches (they differ when the last batch is partial)."""
+    problems = []
+    for mean in means:
+        try:
+            compare(value, mean, what, dtype="float32", shape_matters=False)
+            return
+        except Mismatch as error:
+            problems.append(str(error))
+    raise Mismatch(problems[0])
+
+
 def q4_train_epoch(inp, out, ctx):
     answered(out, "train_loss", "layers")
-    loss, weights = R.fashion_reference_epoch(_standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]))
-    compare(out["train_loss"], loss, "the mean training loss that train_epoch returns (one SGD epoch on the grader's batches)", dtype="float32", shape_matters=False)
+    means, weights = R.fashion_reference_epoch(_standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]))
+    _either_mean(out["train_loss"], means, "the mean training loss that train_epoch returns (one SGD epoch on the grader's batches)")
     layers = _layers(out["layers"], "train_epoch")
+    if len(layers) != len(weights):  # every layer is compared: a hand-over with fewer compares less
+        raise Mismatch(f"train_epoch: the model handed back has {len(layers)} dense layers, not {len(weights)}")
     for k, ((W, b), (eW, eb)) in enumerate(zip(layers, weights)):
         compare(W, eW, f"the weights of dense layer {k} after train_epoch (one SGD epoch on the grader's batches)", dtype="float32")
         compare(b, eb, f"the bias of dense layer {k} after train_epoch", dtype="float32")
@@ -222,8 +239,8 @@ def q4_train_epoch(inp, out, ctx):
 
 def q4_test_epoch(inp, out, ctx):
     answered(out, "test_loss")
-    expected = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
-    compare(out["test_loss"], expected, "the mean loss that test_epoch returns on the grader's test batches", dtype="float32", shape_matters=False)
+    means = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
+    _either_mean(out["test_loss"], means, "the mean loss that test_epoch returns on the grader's test batches")
 
 
 def training_sample(ctx, name, size=10000):
@@ -286,10 +303,29 @@ def q4_probs_softmax(inp, out, ctx):
     idx = R.as_float_array(out["sample_idx"], "sample_idx").reshape(-1)
     if idx.size != 3 or not all(float(i).is_integer() and 0 <= i < len(images) for i in idx):
         raise Mismatch("sample_idx must be 3 indices into testdata")
-    # the model's outputs, computed here: its Linear weights in the grader's own Linear -> ReLU -> ... -> Linear
-    logits = R.fashion_logits(_relu_chain(out, "the trained model"), images[idx.astype(int)]).astype(np.float64)
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    compare(probs, e / e.sum(axis=1, keepdims=True), "sample_probs (the softmax of the model's outputs on the sampled images)", dtype="float32")
+    chain, sampled = _relu_chain(out, "the trained model"), images[idx.astype(int)]
+    # the class probabilities: the softmax of the logits of the model's Linear layers in the grader's own
+    # Linear -> ReLU -> ... -> Linear, or the softmax of what the student's own model outputs (error carried
+    # forward: a model that already ends in a softmax gets the softmax of that). Those outputs come from the
+    # student's kernel, so they count only if they are what some model made of these Linear layers outputs.
+    targets = [R.softmax_rows(R.fashion_logits(chain, sampled))]
+    try:
+        outputs = R.as_float_array(out.get("outputs"), "the model's outputs on the sampled images")
+    except Mismatch:
+        outputs = None
+    if outputs is not None and outputs.shape == (3, 10) and np.all(np.isfinite(outputs)):
+        for reading in R.fashion_output_readings(chain, sampled):
+            if np.allclose(outputs, reading, **R.TOLERANCES["float32"]):
+                targets.append(R.softmax_rows(outputs))
+                break
+    problems = []
+    for target in targets:
+        try:
+            compare(probs, target, "sample_probs (the softmax of the model's outputs on the sampled images)", dtype="float32")
+            return
+        except Mismatch as error:
+            problems.append(str(error))
+    raise Mismatch(problems[0])
 
 
 # ---------------------------------------------------------------- Problem 5
@@ -331,13 +367,19 @@ def q5_1_statistics(inp, out, ctx):
 
 
 def q5_1_draws(inp, out, ctx):
+    """The draws of default_rng(seed), one normal call per layer in order, up to the scale the student used:
+    a wrong variance costs only the statistics check."""
     answered(out)
+    tolerance = R.TOLERANCES[precision(out)]
     for i in range(int(inp["cases"])):
         sizes, (weights, _) = _init_case(inp, out, i)
         rng = np.random.default_rng(int(inp["seeds"][i]))
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            expected = rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_out, n_in))
-            if not np.allclose(weights[l], expected, rtol=1e-12, atol=1e-15):
+            # rng.normal(0, std, size) is std times rng.normal(0, 1, size) (numpy scales one standard draw)
+            z = rng.normal(0.0, 1.0, size=(n_out, n_in))
+            w = weights[l]
+            scale = float((w * z).sum() / (z * z).sum()) if np.all(np.isfinite(w)) else float("nan")
+            if not scale > 0 or not np.allclose(w, scale * z, rtol=tolerance["rtol"], atol=1e-6 * scale):
                 raise Mismatch(f"init_params({sizes}, seed): weights[{l}] are not the draws that the question describes")
 
 
@@ -357,7 +399,7 @@ def q5_2_forward(inp, out, ctx):
         loss, guess = _forward_answer(out.get(f"case{i}"), "forward_one")
         probs = R.mnist_forward(inp[f"x{i}"], weights, biases)
         what = "on a random network" if inp["net_of"][i] == 0 else "on a saturating network"
-        compare(loss, -np.log(probs[label]), f"the loss of forward_one {what}", shape_matters=False)
+        compare(loss, -np.log(probs[label]), f"the loss of forward_one {what}", dtype=precision(out), shape_matters=False)
         compare(guess, np.eye(10)[np.argmax(probs)], f"the guess of forward_one {what}")
 
 
@@ -367,7 +409,7 @@ def q5_2_evaluate(inp, out, ctx):
     X, Y = inp["eval_X"], inp["eval_Y"]
     loss, accuracy = _forward_answer(out["evaluate"], "evaluate")
     expected_loss = np.mean([R.mnist_loss(x, y, weights, biases) for x, y in zip(X, Y)])
-    compare(loss, expected_loss, "the average loss of evaluate", shape_matters=False)
+    compare(loss, expected_loss, "the average loss of evaluate", dtype=precision(out), shape_matters=False)
     compare(accuracy, R.mnist_accuracy(X, Y, weights, biases), "the accuracy of evaluate", shape_matters=False)
 
 
@@ -389,8 +431,8 @@ def q5_3_autograd(inp, out, ctx):
         gw, gb = _gradients(inp, out, i)
         ew, eb = R.mnist_backprop(inp[f"x{i}"], int(inp["labels"][i]), weights, biases)
         for l in range(3):
-            compare(gw[l], ew[l], f"the weight gradient of layer {l} on a real MNIST sample")
-            compare(gb[l], eb[l], f"the bias gradient of layer {l} on a real MNIST sample")
+            compare(gw[l], ew[l], f"the weight gradient of layer {l} on a real MNIST sample", dtype=precision(out))
+            compare(gb[l], eb[l], f"the bias gradient of layer {l} on a real MNIST sample", dtype=precision(out))
 
 
 def q5_3_finite_differences(inp, out, ctx):
@@ -406,44 +448,98 @@ def q5_3_finite_differences(inp, out, ctx):
             flat = [np.unravel_index(k, params[l].shape) for k in rng.choice(params[l].size, size=min(params[l].size, int(inp["fd_indices"])), replace=False)]
             numeric = np.array([R.centred_difference(loss, params[l], index) for index in flat])
             analytic = np.array([grads[l][index] for index in flat])
-            # float64 centred differences with h = 1e-5 agree to about 1e-8 in relative error
+            # float64 centred differences with h = 1e-5, on the grader's side: the step is valid whatever the
+            # precision of the student's code, whose own rounding the tolerance allows for
             error = R.relative_error(analytic, numeric)
-            if not error < 1e-6:
+            if not error < P5_FD_RTOL[precision(out)]:
                 raise Mismatch(f"the {kind} gradient of layer {l} disagrees with centred differences (relative error {error:.1e})")
+
+
+def _update_steps(inp, out):
+    """train_one_sample's step on the update case, and the student's own gradient there (error carried forward:
+    the step is judged against the student's backprop_one, whatever that computes; against the reference's when
+    that gradient is all zeros): ([(what, step, expected)], dtype)."""
+    if isinstance(out["update"], dict) and "@error" in out["update"]:
+        raise Mismatch(f"train_one_sample raised {out['update']['@error']}")
+    if "update_grad" not in out:
+        raise Mismatch("train_one_sample's update cannot be judged without backprop_one, whose gradient it applies")
+    weights, biases = I.network_from(inp, "update_")
+    new_w, new_b = R.layer_arrays(out["update"][0], out["update"][1], list(R.MNIST_SIZES), "train_one_sample")
+    value = out["update_grad"]
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"backprop_one raised {value['@error']}, so train_one_sample's update cannot be judged")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch("backprop_one must return the pair (grad_weights, grad_biases)")
+    gw, gb = R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "backprop_one")
+    if not any(np.any(g != 0) for g in gw + gb):  # nothing to apply: a step that does nothing would pass
+        gw, gb = R.mnist_backprop(inp["update_x"], int(inp["update_label"]), weights, biases)
+    lr = float(inp["update_lr"])
+    steps = []
+    for l in range(3):
+        steps.append((f"weights[{l}]", new_w[l] - weights[l], -lr * gw[l]))
+        steps.append((f"biases[{l}]", new_b[l] - biases[l], -lr * gb[l]))
+    for what, step, expected in steps:
+        if not (np.all(np.isfinite(step)) and np.all(np.isfinite(expected))):
+            raise Mismatch(f"the update of {what} or your gradient of it contains NaN or infinite values")
+    return steps, precision(out)
 
 
 def q5_3_update(inp, out, ctx):
     answered(out, "update")
-    if isinstance(out["update"], dict) and "@error" in out["update"]:
-        raise Mismatch(f"train_one_sample raised {out['update']['@error']}")
-    weights, biases = I.network_from(inp, "update_")
-    new_w, new_b = R.layer_arrays(out["update"][0], out["update"][1], list(R.MNIST_SIZES), "train_one_sample")
-    lr = float(inp["update_lr"])
-    ew, eb = R.mnist_backprop(inp["update_x"], int(inp["update_label"]), weights, biases)
-    for l in range(3):
-        compare(new_w[l] - weights[l], -lr * ew[l], f"the update of weights[{l}] (it must be -learning_rate * gradient, in place)")
-        compare(new_b[l] - biases[l], -lr * eb[l], f"the update of biases[{l}] (it must be -learning_rate * gradient, in place)")
+    steps, dtype = _update_steps(inp, out)
+    for what, step, expected in steps:
+        if not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
+            raise Mismatch(f"the update of {what} (it must be -learning_rate * the gradient that your backprop_one returns, in place)")
+
+
+def _own_training_consistent(ctx):
+    """Raises Mismatch unless train_one_sample applies the student's own gradient to every parameter it changes.
+
+    A parameter left unchanged is the update check's loss (Q3), not a way to train with other gradients."""
+    out = ctx.answers("q5_3")
+    answered(out, "update")
+    steps, dtype = _update_steps(ctx.inputs("q5_3"), out)
+    for what, step, expected in steps:
+        if np.any(step != 0) and not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
+            raise Mismatch(f"train_one_sample changes {what} by something other than -learning_rate * your own gradient")
+
+
+def _trained(value, what):
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"{what} raised {value['@error']}")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Mismatch(f"{what} must leave the lists of weights and biases")
+    return R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), what)
 
 
 def _trajectory(inp, out, ctx):
-    if "trajectory" not in ctx.cache:
-        answered(out, "trajectory")
-        try:  # train_one_epoch must train with the student's own backprop: its update is checked in q5_3
-            q5_3_update(ctx.inputs("q5_3"), ctx.answers("q5_3"), ctx)
-        except Mismatch:
-            raise Mismatch("train_one_epoch counts only when train_one_sample's update (question Q3) is correct") from None
-        if isinstance(out["trajectory"], dict) and "@error" in out["trajectory"]:
-            raise Mismatch(f"train_one_epoch raised {out['trajectory']['@error']}")
-        start_w, start_b = I.network_from(inp, "start_")
-        new_w, new_b = R.layer_arrays(out["trajectory"][0], out["trajectory"][1], list(R.MNIST_SIZES), "train_one_epoch")
-        ref_w, ref_b = R.mnist_train(inp["X"], inp["Y"], start_w, start_b, float(inp["lr"]))
-        # relative to how far the reference moved: scale-free, whatever the training progress
-        worst = max(R.displacement_error(a, b, s) for a, b, s in zip(new_w + new_b, ref_w + ref_b, start_w + start_b))
-        ctx.cache["trajectory"] = worst
-    worst = ctx.cache["trajectory"]
-    if not worst < P5_TRAJECTORY_RTOL:
-        raise Mismatch(f"train_one_epoch over {inp['X'].shape[0]} MNIST samples from the grader's weights does not end where "
-                       f"per-sample SGD with the correct gradients ends (relative error {worst:.1e})")
+    """train_one_epoch, run with the grader's stand-in for train_one_sample (which records its calls and moves
+    every bias by -learning_rate): one call per sample, in order, with the learning rate it was given, on the
+    weights and biases it was given. It is judged on its own: a mistake in train_one_sample is Q3's."""
+    answered(out, "trajectory")
+    value = out["trajectory"]
+    if isinstance(value, dict) and "@error" in value:
+        raise Mismatch(f"train_one_epoch raised {value['@error']}")
+    if not isinstance(value, dict) or not {"calls", "xs", "ys", "rates", "end"} <= set(value):
+        raise Mismatch("no answer was handed over for train_one_epoch")
+    X, Y, lr, n = inp["X"], inp["Y"], float(inp["lr"]), inp["X"].shape[0]
+    calls = int(value["calls"])
+    what = f"train_one_epoch over {n} MNIST samples"
+    if calls != n:
+        raise Mismatch(f"{what} calls train_one_sample {calls} times, not once per sample")
+    xs, ys, rates = (R.as_float_array(value[k], what) for k in ("xs", "ys", "rates"))
+    if xs.shape != (n, 784) or ys.shape != (n,) or rates.shape != (n,):
+        raise Mismatch(f"{what}: the samples it passes to train_one_sample are not the ones it was given")
+    if not (np.array_equal(xs, X.astype(np.float64)) and np.array_equal(ys, Y.astype(np.float64))):
+        raise Mismatch(f"{what} does not pass each sample and its label to train_one_sample unchanged, in order")
+    if not np.allclose(rates, lr, rtol=1e-12, atol=0):
+        raise Mismatch(f"{what} does not pass its learning_rate on to train_one_sample")
+    start_w, start_b = I.network_from(inp, "start_")
+    end_w, end_b = _trained(value["end"], "train_one_epoch")
+    moved = all(np.array_equal(a, s) for a, s in zip(end_w, start_w)) and all(
+        np.allclose(b, s - n * lr, rtol=1e-9, atol=1e-12) for b, s in zip(end_b, start_b))
+    if not moved:
+        raise Mismatch(f"{what}: the steps of train_one_sample do not reach the weights and biases it was given (in place)")
 
 
 def q5_4_trajectory(inp, out, ctx):
@@ -451,21 +547,31 @@ def q5_4_trajectory(inp, out, ctx):
 
 
 def q5_4_accuracy(inp, out, ctx):
-    answered(out, "trained")
+    answered(out, "trained", "own")
     try:
         _trajectory(inp, out, ctx)
+        _own_training_consistent(ctx)
     except Mismatch:
-        raise Mismatch("accuracy counts only when train_one_epoch trains correctly (see the other check of this question)") from None
+        raise Mismatch("accuracy counts only when your training applies your own train_one_sample and backprop_one "
+                       "(train_one_epoch above, and train_one_sample's update in question Q3)") from None
+    images, labels = ctx.datasets("MNIST", "test")
+    images = images.reshape(-1, 784)
+    # the student's own train_one_sample, run by the probe from the grader's weights on a secret training sample:
+    # the trained weights count only if the student's own training learns (weights trained some other way do not)
+    own_w, own_b = _trained(out["own"], "train_one_sample (applied to each sample in order)")
+    own = R.mnist_accuracy(images, labels, own_w, own_b) if all(np.all(np.isfinite(a)) for a in own_w + own_b) else 0.0
+    if not own >= P5_ACCURACY_BAR:
+        raise Mismatch(f"your train_one_sample, run by the grader over {inp['own_X'].shape[0]} training images from its own "
+                       f"weights, reaches test accuracy {own:.4f}, below {P5_ACCURACY_BAR:.2f}")
     value = out["trained"]
     if not isinstance(value, list) or len(value) != 2:
         raise Mismatch("weights and biases must be the lists of your trained parameters")
     weights, biases = R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "the trained weights and biases")
-    images, labels = ctx.datasets("MNIST", "test")
-    test = R.mnist_accuracy(images.reshape(-1, 784), labels, weights, biases)
+    test = R.mnist_accuracy(images, labels, weights, biases)
     train_images, train_labels = training_sample(ctx, "MNIST")
     train = R.mnist_accuracy(train_images.reshape(-1, 784), train_labels, weights, biases)
     flag_test_set(ctx, "q5_4", test, train, P5_CEILING)
-    if test < P5_ACCURACY_BAR:
+    if not test >= P5_ACCURACY_BAR:
         raise Mismatch(f"test accuracy {test:.4f} of your trained weights (measured by the grader) is below {P5_ACCURACY_BAR:.2f}")
 
 
@@ -491,7 +597,7 @@ CASES = {  # question: [(what is checked, weight, check)]; weights are shares of
     "q5_2": [("forward_one", 3, q5_2_forward), ("evaluate", 2, q5_2_evaluate)],
     "q5_3": [("gradients against autograd", 4, q5_3_autograd), ("gradients against centred differences", 3, q5_3_finite_differences),
              ("train_one_sample's update", 3, q5_3_update)],
-    "q5_4": [("train_one_epoch replays the SGD trajectory", 1, q5_4_trajectory),
+    "q5_4": [("train_one_epoch calls train_one_sample once per sample, in order", 1, q5_4_trajectory),
              (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 1, q5_4_accuracy)],
 }
 

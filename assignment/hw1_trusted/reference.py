@@ -4,11 +4,20 @@ import math
 
 import numpy as np
 
-# Tolerances per dtype: float64 references are exact up to rounding noise, float32 (torch) accumulates more.
+# Tolerances per dtype: float64 references are exact up to rounding noise, float32 (torch, or numpy code that
+# computes in float32, the default precision of deep learning) accumulates more.
 TOLERANCES = {
     "float64": dict(rtol=1e-7, atol=1e-9),
     "float32": dict(rtol=1e-4, atol=1e-5),
 }
+LOW_PRECISION = {"float32", "float16", "bfloat16"}
+
+
+def precision(out):
+    """The tolerance class of a question's answers: "float32" when any float the probe handed over was computed
+    in float32 (or lower; the probe records the dtypes, ``@dtypes``, before it casts to float64), else "float64"."""
+    dtypes = out.get("@dtypes") if isinstance(out, dict) else None
+    return "float32" if isinstance(dtypes, list) and LOW_PRECISION & {str(d) for d in dtypes} else "float64"
 
 
 class Mismatch(Exception):
@@ -128,13 +137,13 @@ def grad_loss(xs, ys, theta):
     return {k: tt[k].grad.numpy() for k in THETA_KEYS}
 
 
-def compare_grad_dict(actual, expected, what):
+def compare_grad_dict(actual, expected, what, dtype="float64"):
     if isinstance(actual, dict) and "@error" in actual:
         raise Mismatch(f"{what}: your code raised {actual['@error']}")
     if not isinstance(actual, dict) or set(actual) != set(THETA_KEYS):
         raise Mismatch(f"{what} must be a dict with exactly the keys {THETA_KEYS}")
     for key in THETA_KEYS:
-        compare(actual[key], expected[key], f"{what}[{key!r}]", shape_matters=False)
+        compare(actual[key], expected[key], f"{what}[{key!r}]", dtype=dtype, shape_matters=False)
 
 
 # ---------------------------------------------------------------- Problem 4
@@ -172,17 +181,43 @@ def shape_chain(layers):
     return chain if chain and width == 10 else None
 
 
-def fashion_logits(chain, images):
-    """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28)."""
+def fashion_logits(chain, images, relu=None):
+    """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28).
+
+    ``relu``: which hidden layers are followed by a ReLU (default: all of them).
+    """
     import torch
 
+    relu = [True] * (len(chain) - 1) if relu is None else list(relu)
     with torch.no_grad():
         a = torch.as_tensor(np.asarray(images)).reshape(-1, 784).float() / 255  # as ToTensor makes them
         for i, (W, b) in enumerate(chain):
             a = a @ torch.as_tensor(W, dtype=torch.float32).T + torch.as_tensor(b, dtype=torch.float32)
-            if i < len(chain) - 1:
+            if i < len(chain) - 1 and relu[i]:
                 a = torch.relu(a)
         return a.numpy()
+
+
+def log_softmax_rows(z):
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def softmax_rows(z):
+    return np.exp(log_softmax_rows(z))
+
+
+def fashion_output_readings(chain, images):
+    """What a model built from these Linear layers may output: its layers with a ReLU after every hidden layer,
+    after none or after all but one, followed by nothing, a softmax or a log-softmax (float64, one per reading)."""
+    hidden = len(chain) - 1
+    masks = [[True] * hidden, [False] * hidden] + [[j != k for j in range(hidden)] for k in range(hidden)]
+    readings = []
+    for mask in masks:
+        z = fashion_logits(chain, images, mask).astype(np.float64)
+        readings += [z, softmax_rows(z), log_softmax_rows(z)]
+    return readings
 
 
 def fashion_accuracy(chain, images, labels, chunk=1000):
@@ -194,7 +229,8 @@ def fashion_accuracy(chain, images, labels, chunk=1000):
 
 
 def fashion_reference_epoch(weights, images, labels, lr, batch=64):
-    """One SGD epoch of the reference training step on the given batches: (mean loss, new weights)."""
+    """One SGD epoch of the reference training step on the given batches: ((mean loss over the images, mean of
+    the batch losses), new weights). The two means differ when the last batch is partial; both are accepted."""
     import torch
 
     layers = []
@@ -210,7 +246,7 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
             m.bias.copy_(torch.as_tensor(b))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    total, count = 0.0, 0
+    total, count, batch_means = 0.0, 0, []
     for start in range(0, len(images), batch):
         x = torch.as_tensor(images[start:start + batch]).float() / 255
         y = torch.as_tensor(labels[start:start + batch])
@@ -220,15 +256,20 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
         optimizer.step()
         total += loss.item() * len(y)
         count += len(y)
-    return total / count, [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
+        batch_means.append(loss.item())
+    return (total / count, float(np.mean(batch_means))), [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
 
 
-def fashion_reference_loss(weights, images, labels):
-    """Mean cross-entropy of the network on the given images."""
+def fashion_reference_loss(weights, images, labels, batch=64):
+    """Mean cross-entropy of the network on the given images: (over the images, over the 64-image batches)."""
     import torch
 
     logits = torch.as_tensor(fashion_logits(weights, images))
-    return float(torch.nn.functional.cross_entropy(logits, torch.as_tensor(labels)).item())
+    labels = torch.as_tensor(np.asarray(labels)).long()
+    per_image = float(torch.nn.functional.cross_entropy(logits, labels).item())
+    per_batch = [float(torch.nn.functional.cross_entropy(logits[s:s + batch], labels[s:s + batch]).item())
+                 for s in range(0, len(labels), batch)]
+    return per_image, float(np.mean(per_batch))
 
 
 # ---------------------------------------------------------------- Problem 5
