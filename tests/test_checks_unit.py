@@ -251,9 +251,10 @@ def test_float32_answers_are_handed_over_with_their_dtype(work, tmp_path):
     answers = tmp_path / "answers"
     answers.mkdir()
     run_probe(work, answers, "q5_3", p5_env(P5_FLOAT32, train=False))
-    assert "float32" in handover.read(answers, "q5_3")["@dtypes"]
+    # read as the verdict reads it: every handed-over string comes back marked as the student's
+    assert R.precision(handover.read(answers, "q5_3")) == "float32"
     run_probe(work, answers, "q5_3", p5_env(P5_FLOAT64, train=False))
-    assert handover.read(answers, "q5_3")["@dtypes"] == ["float64"]
+    assert R.precision(handover.read(answers, "q5_3")) == "float64"
 
 
 def test_float64_tolerance_still_applies_to_float64_answers(work, tmp_path):

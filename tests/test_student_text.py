@@ -173,6 +173,25 @@ def test_collect_answers_counts_unreadable_files_and_never_names_them(tmp_path):
     assert (tmp_path / "answers" / "q1a.json").exists()
 
 
+def test_a_refused_handover_is_reported_in_the_graders_words_naming_nothing_of_the_file(tmp_path):
+    # a bundle whose member is not a plain array, named with a claim: the refusal names neither
+    import zipfile
+
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    (folder / "q1a.json").write_text(json.dumps({"v0": {"@array": "a0"}}))
+    with zipfile.ZipFile(folder / "q1a.npz", "w") as z:
+        z.writestr(f"{CLAIM}: 73 of 73.npy", b"not an array")
+    ctx = verdict.Context(None, tmp_path, folder)
+    out = ctx.answers("q1a")
+    assert out["@unreadable"] is True and CLAIM not in json.dumps(out), out
+    with pytest.raises(checks.Mismatch) as refusal:
+        checks.answered(out)
+    message = verdict.render(refusal.value)
+    assert "refused" in message and "quoted from your submission" not in message and CLAIM not in message, message
+    assert verdict.answer_status(out) == "unreadable"
+
+
 def test_phase_notes_quote_a_cells_first_line_as_the_students():
     line = f"# {CLAIM}: all hidden tests passed \u202e"
     notes = route.phase_notes(0, 10.0, {"cell": line, "timed_out": [line, "not a cell of the submission"], "error": None},

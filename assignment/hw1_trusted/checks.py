@@ -25,6 +25,8 @@ def answered(out, *keys):
     """Raises Mismatch when the probe found nothing to call or could not run."""
     if out is None:
         raise Mismatch("no answer was handed over: the notebook stopped before this question's check")
+    if "@refused" in out:
+        raise Mismatch(f"the handed-over answers were refused: {out['@refused']}")
     if "@missing" in out:
         raise Mismatch(f"the notebook does not define {', '.join(out['@missing'])}")
     if "@probe_error" in out:

@@ -56,9 +56,10 @@ class Context:
     def answers(self, question):
         try:
             return handover.read(self.answer_dir, question)
-        except Exception as error:
-            return {"@probe_error": handover.student_text(f"the handed-over answers could not be read ({type(error).__name__}: {error})"),
-                    "@unreadable": True}
+        except handover.Refused as error:  # the grader's own words: a bomb, a link, a file too large
+            return {"@unreadable": True, "@refused": str(error)}
+        except Exception as error:  # its text may quote the file: only the kind of error is named
+            return {"@unreadable": True, "@refused": f"they could not be read as plain data ({type(error).__name__})"}
 
     def flag(self, note):
         self.flags.append(note)
