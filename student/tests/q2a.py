@@ -6,13 +6,31 @@ name = "q2a"
 points = 3
 
 @test_case(points=0, hidden=False)
-def test_q2a_returns_scalar(l1_loss, np):
-    values = []
-    for y, w in ((np.zeros(4), np.ones(2)), (np.zeros((4, 1)), np.ones((2, 1)))):
-        try:
-            values.append(l1_loss(np.ones((4, 2)), y, w))
-        except Exception:
-            pass
-    assert values, 'l1_loss raised an error for 1-D and for column vectors alike'
-    assert all((v is not None and np.ndim(v) == 0 for v in values)), 'l1_loss must return a single number'
+def test_q2a_returns_scalar(env):
+    import numpy as np
+    l1_loss = env.get('l1_loss')
+    assert callable(l1_loss), '2(a) is not answered yet: l1_loss is not defined (run its cell)'
+
+    def loss(X, y, w):
+        errors = []
+        for column in (False, True):
+            try:
+                value = l1_loss(X.copy(), y.reshape(-1, 1) if column else y.copy(), w.reshape(-1, 1) if column else w.copy())
+            except Exception as error:
+                errors.append(f'{type(error).__name__}: {error}')
+                continue
+            assert value is not None and value is not Ellipsis, '2(a) is not answered yet: l1_loss returns None (replace the ... in its body)'
+            assert np.ndim(value) == 0, f'l1_loss must return a single number (shape ()), not an array of shape {np.shape(value)}'
+            return float(value)
+        raise AssertionError('l1_loss raised an error for 1-D vectors and for column vectors alike: ' + '; '.join(errors))
+    X = np.array([[1.0, 2.0], [0.5, -1.0], [-1.5, 0.3], [2.0, 1.0]])
+    w = np.array([0.4, -0.7])
+    y = np.array([1.0, -0.2, 0.9, -1.5])
+    total = loss(X, y, w)
+    assert total >= 0, 'a norm is never negative, but l1_loss returned a negative number'
+    assert abs(loss(X, X @ w, w)) < 1e-12, 'when y = Xw exactly, every residual is 0 and so must be the loss'
+    flipped = np.array([-1.0, 1.0, 1.0, 1.0])
+    assert np.isclose(loss(X * flipped[:, None], y * flipped, w), total), 'the l1 loss must not change when one residual changes sign: it adds up absolute values of the residuals'
+    assert np.isclose(loss(X, 3 * y, 3 * w), 3 * total), 'scaling every residual by 3 must scale an l1 loss by 3'
+    assert np.isclose(loss(X[:2], y[:2], w) + loss(X[2:], y[2:], w), total), 'the loss of all the points must be the sum of the losses of two halves: the text asks for the sum, not the mean'
 
