@@ -40,10 +40,17 @@ def executed_shape(path):
     for cell in nbformat.read(path, as_version=4).cells:
         outputs = []
         for output in cell.get("outputs", []):
-            kind = [output.output_type, output.get("name", ""), sorted(output.get("data", {}))]
             if output.output_type == "stream":
-                kind.append(" ".join(NUMBER.sub("#", output.text).split()))
-            outputs.append(kind)
+                # a print may reach the notebook in one stream output or several, as the kernel flushes: join them
+                if outputs and outputs[-1][:2] == ["stream", output.name]:
+                    outputs[-1][3] += output.text
+                else:
+                    outputs.append(["stream", output.name, [], output.text])
+            else:
+                outputs.append([output.output_type, "", sorted(output.get("data", {}))])
+        for kind in outputs:
+            if kind[0] == "stream":
+                kind[3] = " ".join(NUMBER.sub("#", kind[3]).split())
         cells.append([cell.cell_type, cell.get("id"), cell.source, outputs])
     return cells
 

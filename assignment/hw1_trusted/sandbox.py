@@ -43,13 +43,14 @@ def processes_of(uid):
     return pids
 
 
-def kill_all(uid, rounds=50):
-    """SIGKILLs every process of ``uid`` until none is left; returns how many were killed."""
+def kill_until_gone(list_pids, rounds):
+    """SIGKILLs the processes that ``list_pids()`` names until it names none (a fork may add one between
+    rounds); returns (how many were killed, whether none is left)."""
     killed = 0
     for _ in range(rounds):
-        pids = processes_of(uid)
+        pids = list_pids()
         if not pids:
-            return killed
+            return killed, True
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -57,7 +58,15 @@ def kill_all(uid, rounds=50):
             except ProcessLookupError:
                 pass
         time.sleep(0.05)
-    raise RuntimeError(f"processes of uid {uid} survive: {processes_of(uid)}")
+    return killed, not list_pids()
+
+
+def kill_all(uid, rounds=50):
+    """SIGKILLs every process of ``uid`` until none is left; returns how many were killed."""
+    killed, gone = kill_until_gone(lambda: processes_of(uid), rounds)
+    if not gone:
+        raise RuntimeError(f"processes of uid {uid} survive: {processes_of(uid)}")
+    return killed
 
 
 def chown_tree(path, uid, gid):
@@ -389,19 +398,7 @@ class Cgroup:
 
     def kill(self, rounds=100):
         """SIGKILLs every process in the cgroup until none is left; returns how many were killed."""
-        killed = 0
-        for _ in range(rounds):
-            pids = self.pids()
-            if not pids:
-                return killed
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.05)
-        return killed
+        return kill_until_gone(self.pids, rounds)[0]
 
     def _read(self, controller, file):
         try:
