@@ -1,7 +1,6 @@
 """The release: current, deterministic, consistent with the configuration, and leak-free."""
 
 import json
-import pathlib
 import re
 import shutil
 import sys
@@ -12,11 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-import build_release
-import leak_scan
-import master_notebook
+from tools import ROOT, build_release, leak_scan, master_notebook
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 NB = build_release.NOTEBOOK
 
 

@@ -1,6 +1,6 @@
 """One gradebook from Gradescope's two grade exports: the autograded code and the hand-graded written part.
 
-    python tools/merge_grades.py CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
+    python -m tools.merge_grades CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
 
 CODE.csv and WRITTEN.csv are the two assignments' *Download Grades* CSVs (HW1 and HW1 written). Each has a
 row per student of the roster, with ``Name`` (or ``First Name`` and ``Last Name``), ``SID``, ``Email``,
@@ -23,10 +23,8 @@ names each part's points, e.g. ``Code (73)``.
 import argparse
 import csv
 import pathlib
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import master_notebook  # noqa: E402
+from tools import master_notebook
 
 
 def expected_points():
