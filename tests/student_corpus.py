@@ -56,6 +56,9 @@ STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
 
 def _autograded_points():
     """{question: points} from the master notebook's question settings, where points are written once."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))  # the tools package, also when this file runs as a script
     from tools import master_notebook
 
     return {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
