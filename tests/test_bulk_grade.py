@@ -171,7 +171,7 @@ def test_log_and_report_state_the_throughput_and_the_workers(mixed):
     rate = re.search(rf"^throughput: {n} submissions graded in .+: ([\d.]+) submissions per hour with 2 workers", log, re.M)
     assert rate and float(rate.group(1)) > 0, log
     page = (out / "report.html").read_text()
-    assert f'<p id="throughput">This run {n} submissions graded in' in page and "submissions per hour" in page
+    assert f'<p id="throughput">This run: {n} submissions graded in' in page and "submissions per hour" in page
 
 
 def test_report_names_the_hardest_question(mixed):

@@ -138,7 +138,7 @@ def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 20
              f'{e(datetime.datetime.now().astimezone().isoformat(timespec="minutes"))} by python -m tools.grade. '
              f"Question statistics count the {len(stats['graded'])} submissions the route graded (status Completed).</p>"]
     if throughput is not None:
-        parts.append(f'<p id="throughput">This run {e(str(throughput)[len("throughput: "):])}.</p>')
+        parts.append(f'<p id="throughput">This run: {e(throughput.sentence())}.</p>')
     if (pathlib.Path(out) / similarity.HTML_NAME).exists():
         parts.append(f'<p id="similarity">Code similarity: <a href="{similarity.HTML_NAME}">{similarity.HTML_NAME}</a> ranks '
                      "the most similar pairs of submissions, side by side: a reason to look, never a verdict.</p>")
