@@ -234,7 +234,7 @@ def sync_readme(readme_text):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.build_release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT, help="where to write student/, solutions/, autograder/")
     args = parser.parse_args()
     build(args.out.resolve())

@@ -674,7 +674,7 @@ def main(argv=None):
     if os.environ.get("OMP_NUM_THREADS") != "1":  # BLAS reads its thread caps when it loads: start again with them
         env = {**data_environment(threads=1), "PYTHONPATH": str(ROOT)}
         os.execve(sys.executable, [sys.executable, "-m", "tools.calibration", *(sys.argv[1:] if argv is None else argv)], env)
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", choices="ABC", default=list("ABC"))
     parser.add_argument("--quick", action="store_true", help="few seeds, variants and epochs: checks that it runs")
     args = parser.parse_args(argv)

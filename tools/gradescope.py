@@ -220,7 +220,7 @@ def local_data_root(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.gradescope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submission", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP)

@@ -94,7 +94,7 @@ def merge(code_csv, written_csv):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.merge_grades", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("code_csv", type=pathlib.Path, help="HW1's grade export (the autograder)")
     parser.add_argument("written_csv", type=pathlib.Path, help="HW1 written's grade export (the PDF)")
     parser.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("hw1_gradebook.csv"))

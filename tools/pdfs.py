@@ -150,7 +150,7 @@ def check(pdf, questions):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "pdfs", help="where to write the PDFs (default: pdfs/)")
     parser.add_argument("--release", type=pathlib.Path, default=ROOT, help="the release holding student/ and solutions/")
     args = parser.parse_args()

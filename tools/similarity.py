@@ -209,7 +209,7 @@ def similarity_report(submissions_folder, out, starter=STARTER):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.similarity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=pathlib.Path, help="a folder of uploads, or Gradescope's export")
     parser.add_argument("out", type=pathlib.Path, help="where to write similarity.html and similarity.csv")
     args = parser.parse_args(argv)
