@@ -134,7 +134,7 @@ def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
 def test_lock_is_this_environment():
     import subprocess
 
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lock.py"), "--check"], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "tools.lock", "--check"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
