@@ -2,6 +2,7 @@
 #   make release   builds student/, solutions/ and autograder/ from assignment/hw1.ipynb
 #   make test      runs the test suite (it builds its own copy of the release to compare)
 # Both create the pinned virtual environment in .venv first if it is missing or outdated.
+# Every tool is a module of the tools package, run from the repository's root: python -m tools.<verb> --help.
 
 # Debian's python3.11 when there is one: the grading sandbox's unprivileged user must be able to run the
 # environment's interpreter, and pyenv's lives under /root (mode 0700).
@@ -16,12 +17,13 @@ help:
 	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
-	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume)"
+	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume, throughput)"
 	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
 	@echo "make pdfs        the written part's PDFs for TAs and Gradescope, into pdfs/"
 	@echo "make benchmark   grading time and memory"
 	@echo "make clean-venv  remove the environment ($(VENV))"
 	@echo "Each target but help creates the pinned environment in $(VENV) first (about 2 minutes, 6 GB)."
+	@echo "Each runs a module of tools/ from this folder: python -m tools.<name> --help (build_release, gradescope, grade, ...)."
 
 # The lock pins every package of the tested environment: installed as constraints, so that a later
 # install cannot drift from what the zip installs on Gradescope.
@@ -31,30 +33,30 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt
 	touch $@
 
 release: $(VENV)/.installed
-	$(PY) tools/build_release.py
+	$(PY) -m tools.build_release
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
 
 benchmark: $(VENV)/.installed
-	$(PY) tools/benchmark.py
+	$(PY) -m tools.benchmark
 
 # one upload graded exactly as Gradescope runs the zip (Linux and root): make gradescope SUBMISSION=hw1.ipynb OUT=out/
 gradescope: $(VENV)/.installed
-	$(PY) tools/gradescope.py "$(SUBMISSION)" "$(OUT)"
+	$(PY) -m tools.gradescope "$(SUBMISSION)" "$(OUT)"
 
 # the written part's PDFs for TAs and the Gradescope template, into pdfs/ (not committed; needs pandoc and xelatex)
 pdfs: $(VENV)/.installed
-	$(PY) tools/pdfs.py
+	$(PY) -m tools.pdfs
 # a folder of uploads (or Gradescope's export) graded through the route, in parallel (Linux and root):
 #   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
 grade: $(VENV)/.installed
-	$(PY) tools/bulk_grade.py "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
+	$(PY) -m tools.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # the most similar pairs of submissions, side by side (a reason to look, never a verdict):
 #   make similarity SUBMISSIONS=folder OUT=dir
 similarity: $(VENV)/.installed
-	$(PY) tools/similarity.py "$(SUBMISSIONS)" "$(OUT)"
+	$(PY) -m tools.similarity "$(SUBMISSIONS)" "$(OUT)"
 
 clean-venv:
 	rm -rf $(VENV)

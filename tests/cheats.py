@@ -21,7 +21,7 @@ that holds a ``...`` placeholder is replaced by an answer, keyed by a piece of t
 (``"def grad_squared_norm"``), and cells that hold nothing but ``...`` (the plots) by ``pass``. The
 cheat's own cells are inserted before or after a cell picked by a piece of its text, or at the end.
 
-``tests/test_cheats.py`` grades them all through the route (``gradescope.grade``), two at a time with
+``tests/test_cheats.py`` grades them all through the route (``gradescope.run_as_gradescope``), two at a time with
 a sandbox user each; ``python tests/cheats.py --write FOLDER`` writes every control and cheat. Some cheats also have side effects that a test should look at after
 grading (``after``): a process that outlived the phase, a planted module that a root process
 imported, a secret in the text the student sees. Those are listed in ``SIDE_EFFECTS``.

@@ -1,30 +1,25 @@
 """Session fixtures: the release is built once, the corpus is graded once, through the route."""
 
-import os
 import pathlib
-import sys
 
+import grading
 import nbformat
 import pytest
+from corpus import SUBMISSIONS
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-import build_release  # noqa: E402
-import grading  # noqa: E402
-from corpus import SUBMISSIONS  # noqa: E402
+from tools import build_release
+from tools.trusted import settings
 
 
 def selected(entries, variable):
-    """While developing: only the entries that $variable names (comma-separated), e.g. HW1_CORPUS_ONLY=solution,
+    """While developing: only the entries that the setting ``variable`` names (comma-separated), e.g. HW1_CORPUS_ONLY=solution,
     correct_float32; the tests of the others skip. Unset (as in CI): every entry."""
-    names = [n for n in os.environ.get(variable, "").split(",") if n]
+    names = [n for n in (variable.value() or "").split(",") if n]
     if not names:
         return entries
     unknown = set(names) - set(entries)
     if unknown:
-        raise ValueError(f"{variable} names unknown entries: {sorted(unknown)}")
+        raise ValueError(f"{variable.name} names unknown entries: {sorted(unknown)}")
     return {name: entries[name] for name in names}
 
 
@@ -34,7 +29,7 @@ def fresh_release(tmp_path_factory):
 
     The build also grades the solution through the route and fails unless it gets full marks.
     """
-    reuse = os.environ.get("HW1_REUSE_RELEASE")  # while developing: a release built earlier from the same sources
+    reuse = settings.REUSE_RELEASE.value()  # while developing: a release built earlier from the same sources
     if reuse:
         return pathlib.Path(reuse)
     out = tmp_path_factory.mktemp("release")
@@ -51,9 +46,9 @@ def fresh_zip(fresh_release):
 def graded_corpus(fresh_release, fresh_zip, tmp_path_factory):
     """Every submission of the corpus, graded through the zip's run_autograder: {name: Result}."""
     folder = tmp_path_factory.mktemp("submissions")
-    for name, submission in selected(SUBMISSIONS, "HW1_CORPUS_ONLY").items():
+    for name, submission in selected(SUBMISSIONS, settings.CORPUS_ONLY).items():
         nbformat.write(submission.build(fresh_release), folder / f"{name}.ipynb")
-    return grading.grade_folder(folder, fresh_zip, jobs=2)
+    return grading.grade_corpus_folder(folder, fresh_zip, jobs=2)
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +56,9 @@ def spy_result_dir(fresh_zip):
     """A notebook that probes its own sandbox, graded through the route: (results folder, Result)."""
     import tempfile
 
-    import gradescope
     from test_route import QUICK, SPY, notebook
+
+    from tools import gradescope
 
     # under /tmp and traversable, as /autograder is on Gradescope: only the grader's own locks protect it
     out = pathlib.Path(tempfile.mkdtemp(prefix="hw1-spy-"))
@@ -70,5 +66,5 @@ def spy_result_dir(fresh_zip):
     ag = out / "graded" / "autograder"  # where gradescope.grade lays it out
     path = out / "spy.ipynb"
     nbformat.write(notebook(SPY.format(ag=str(ag))), path)
-    result = gradescope.grade(path, out / "graded", fresh_zip, user="hw1spy", extra_env=QUICK)
+    result = gradescope.run_as_gradescope(path, out / "graded", fresh_zip, user="hw1spy", extra_env=QUICK)
     return out / "graded" / "autograder" / "results", result

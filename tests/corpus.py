@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import nbformat
-
-import build_release
 import student_corpus
+
+from tools import build_release
 
 
 @dataclass

@@ -26,7 +26,7 @@ import time
 import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))  # run as a script too (python tests/self_check_runs.py): the tools package
 sys.path.insert(0, str(ROOT / "tests"))
 
 NB = "hw1.ipynb"
@@ -59,7 +59,7 @@ def execute(nb, folder, *, tests=None, name=NB, colab=False, timeout=900, env=No
     unless colab). tests: a tests/ folder to put beside it (else the notebook's first cell writes its own)."""
     from nbclient import NotebookClient
 
-    from data_cache import data_environment
+    from tools.data_cache import data_environment
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,7 @@ def table(meta):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--release", type=pathlib.Path, required=True, help="a built release (tools/build_release.py --out)")
+    parser.add_argument("--release", type=pathlib.Path, required=True, help="a built release (python -m tools.build_release --out)")
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/hw1-self-checks"))
     parser.add_argument("--json", type=pathlib.Path, help="write (or, with --from-json, read) the measurement here")
     parser.add_argument("--from-json", action="store_true", help="make the table from --json without running anything")

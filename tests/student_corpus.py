@@ -58,8 +58,8 @@ def _autograded_points():
     """{question: points} from the master notebook's question settings, where points are written once."""
     import sys
 
-    sys.path.insert(0, str(ROOT / "tools"))
-    import master_notebook
+    sys.path.insert(0, str(ROOT))  # the tools package, also when this file runs as a script
+    from tools import master_notebook
 
     return {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
 

@@ -21,18 +21,16 @@ import zipfile
 
 import nbformat
 import pytest
-
-import build_release
-import bulk_grade
-import gradescope
-import master_notebook
 import student_corpus
 from test_route import crash_notebook
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tools import ROOT, build_release, gradescope, master_notebook
+from tools.grade.__main__ import grade_folder
+from tools.trusted import settings
+
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
 QUESTIONS = sorted(POINTS)
-LIMIT = int(os.environ.get("HW1_TEST_BULK_TIMEOUT", 300))  # s per submission: the solution needs ~120 s on one CPU
+LIMIT = settings.TEST_BULK_TIMEOUT.value()  # s per submission: the solution needs ~120 s on one CPU
 ROUTE_ENV = {"HW1_CELL_TIMEOUT": str(LIMIT + 100)}  # the route's cell limit must not stop the loop first
 MUTANT_FILES = {"mutant_q3d_missing_x.ipynb": "q3d_missing_x"}
 ZIPPED_MUTANT = "q3d_relu_prime_at_0"  # inside export.zip
@@ -88,7 +86,7 @@ def read_csv(path):
 def run(folder, out, zip_path, **kwargs):
     stream = io.StringIO()
     started = time.monotonic()
-    rows, export = bulk_grade.grade_batch(folder, out, zip_path, jobs=2, timeout=LIMIT, extra_env=ROUTE_ENV, stream=stream, **kwargs)
+    rows, export = grade_folder(folder, out, zip_path, jobs=2, timeout=LIMIT, extra_env=ROUTE_ENV, stream=stream, **kwargs)
     return {r.key: r for r in rows}, stream.getvalue(), time.monotonic() - started
 
 
@@ -163,6 +161,17 @@ def test_progress_shows_count_and_time_left(mixed):
     log = mixed[3]
     n = len(expected_rows())
     assert f"[{n}/{n}]" in log and "time left ~" in log, log
+
+
+def test_log_and_report_state_the_throughput_and_the_workers(mixed):
+    folder, out, rows, log = mixed
+    n = len(expected_rows())
+    # jobs=2 given: the log says so, and how many were graded how fast
+    assert re.search(r"^2 workers \(JOBS given\)", log, re.M), log
+    rate = re.search(rf"^throughput: {n} submissions graded in .+: ([\d.]+) submissions per hour with 2 workers", log, re.M)
+    assert rate and float(rate.group(1)) > 0, log
+    page = (out / "report.html").read_text()
+    assert f'<p id="throughput">This run: {n} submissions graded in' in page and "submissions per hour" in page
 
 
 def test_report_names_the_hardest_question(mixed):
@@ -281,7 +290,7 @@ def test_readme_recipes_run_this_command():
     for recipe in recipes:
         args = recipe.split()[1:]
         dry = subprocess.run(["make", "-n", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout
-        command = [line for line in dry.splitlines() if "tools/bulk_grade.py" in line]
+        command = [line for line in dry.splitlines() if "-m tools.grade " in line]
         assert command, dry
         values = dict(a.split("=", 1) for a in args if "=" in a)
         assert f'"{values["SUBMISSIONS"]}" "{values["OUT"]}"' in command[0]

@@ -15,10 +15,11 @@ import queue
 import subprocess
 
 import pytest
-
-import gradescope
 from cheats import CHEATS, CONTROLS
 from conftest import selected
+
+from tools import gradescope
+from tools.trusted import settings
 
 PHASE = {"HW1_PHASE_TIMEOUT": "180"}  # stubs run in seconds; never_ending_kernel meets this limit
 USERS = ("hw1cheat0", "hw1cheat1")
@@ -33,7 +34,7 @@ def graded_cheats(fresh_zip, tmp_path_factory):
     controls = {}
     for name, build in CONTROLS.items():
         keep = {"HW1_KEEP_WORK": "1"} if name == "partial" else {}  # the victim of steal_other_grading
-        controls[name] = gradescope.grade(build(folder / f"control_{name}"), out / f"control_{name}", fresh_zip,
+        controls[name] = gradescope.run_as_gradescope(build(folder / f"control_{name}"), out / f"control_{name}", fresh_zip,
                                           user=USERS[0], extra_env={**PHASE, **keep})
     users = queue.Queue()
     for user in USERS:
@@ -43,12 +44,12 @@ def graded_cheats(fresh_zip, tmp_path_factory):
         user = users.get()
         try:
             upload = cheat.build(folder / cheat.name)
-            return gradescope.grade(upload, out / cheat.name, fresh_zip, user=user, cpus=str(USERS.index(user) % os.cpu_count()),
+            return gradescope.run_as_gradescope(upload, out / cheat.name, fresh_zip, user=user, cpus=str(USERS.index(user) % os.cpu_count()),
                                     extra_env=PHASE)
         finally:
             users.put(user)
 
-    chosen = list(selected({c.name: c for c in CHEATS}, "HW1_CHEATS_ONLY").values())
+    chosen = list(selected({c.name: c for c in CHEATS}, settings.CHEATS_ONLY).values())
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool:
         cheats = dict(zip([c.name for c in chosen], pool.map(grade, chosen)))
     return controls, cheats

@@ -7,19 +7,20 @@ with a real ``verdict.Context``. Nothing is mocked; the datasets are the verifie
 """
 
 import os
-import pathlib
 import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "assignment"))
+from tools import ASSIGNMENT, ROOT
+from tools.trusted import trusted_module
 
+sys.path.insert(0, str(ASSIGNMENT))  # hw1_probes: the student side's module, imported as the notebook imports it
 import hw1_probes  # noqa: E402
-from hw1_trusted import checks, handover, inputs as I, reference as R, verdict  # noqa: E402
-from hw1_trusted.reference import Mismatch  # noqa: E402
+
+checks, handover, I, R, verdict = (trusted_module(m) for m in ("checks", "handover", "inputs", "reference", "verdict"))
+Mismatch = R.Mismatch
 
 DATASETS = I.Datasets()
 

@@ -5,12 +5,12 @@ Otter recognises Colab. One execution of the solutions; every assertion reads it
 (Jupyter under another file name, "hw1 (1).ipynb": tests/test_student_checks.py.)
 """
 
+import grading
 import nbformat
 import pytest
-
-import grading
-import master_notebook
 import self_check_runs
+
+from tools import master_notebook
 
 NB = "hw1.ipynb"
 

@@ -3,8 +3,8 @@
 import nbformat
 import pytest
 
-import build_release
-from data_cache import ensure_data_cache
+from tools import build_release
+from tools.data_cache import ensure_data_cache
 
 UNREACHABLE = ["http://127.0.0.1:9/"]  # nothing listens there: the download fails at once, as offline
 

@@ -11,11 +11,9 @@ import re
 import jsonschema
 import nbformat
 import pytest
-
-import build_release
-import gradescope
-import master_notebook
 import trusted_copy
+
+from tools import build_release, gradescope, master_notebook
 
 ROOT = build_release.ROOT
 policy = trusted_copy.module("policy")
@@ -120,7 +118,7 @@ def crash_result(fresh_zip, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("crash")
     nbformat.write(notebook(*CRASH), out / "crash.ipynb")
-    return gradescope.grade(out / "crash.ipynb", out / "graded", fresh_zip, user="hw1crash", extra_env=QUICK)
+    return gradescope.run_as_gradescope(out / "crash.ipynb", out / "graded", fresh_zip, user="hw1crash", extra_env=QUICK)
 
 
 def test_a_crashing_notebook_sees_where_it_stopped_and_that_nothing_was_handed_over(crash_result):

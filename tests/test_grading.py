@@ -1,14 +1,12 @@
 """Real submissions graded through the real route (the zip's run_autograder, two phases)."""
 
-import pathlib
 import re
 
 import pytest
-
-import master_notebook
 from corpus import SUBMISSIONS
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tools import ROOT, master_notebook
+
 QUESTIONS = master_notebook.autograded_questions()
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions()}
 

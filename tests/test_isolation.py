@@ -1,6 +1,6 @@
 """Each grading in a sandbox of its own, through the real route (bubblewrap's namespaces, a cgroup with limits).
 
-Two gradings run at once through ``make grade``'s own pool (tools/bulk_grade.run_pool: a sandbox user,
+Two gradings run at once through ``make grade``'s own pool (tools.grade.pool.run_pool: a sandbox user,
 a scratch folder and a CPU each). One is honest: a quick notebook with a known score. The other attacks,
 while it runs: it watches for the neighbour's files and reads what it finds, signals every process it
 sees, connects to every listening socket it can find that is not its own (the neighbour's kernel),
@@ -26,12 +26,12 @@ import tempfile
 
 import nbformat
 import pytest
-
-import build_release
-import bulk_grade
-import gradescope
-import master_notebook
 from test_route import QUICK, SPY, crash_notebook, notebook
+
+from tools import build_release, gradescope, master_notebook
+from tools.grade import gradebook, pool
+from tools.grade.submissions import Submission
+from tools.trusted import settings, trusted_module
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
@@ -40,7 +40,7 @@ STUDENT_MB = 1536  # the memory limit of these gradings' student phases: the hog
 
 
 def sandbox_module():
-    return gradescope._sandbox_module()
+    return trusted_module("sandbox")
 
 
 def require_sandbox():
@@ -59,7 +59,7 @@ def require_sandbox():
         else:
             group.remove()
     if reasons:
-        if os.environ.get("HW1_REQUIRE_SANDBOX"):
+        if settings.REQUIRE_SANDBOX.is_set():
             pytest.fail("the sandbox cannot be built here: " + "; ".join(reasons))
         pytest.skip("; ".join(reasons))
 
@@ -107,7 +107,7 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         text = open(f"/proc/{{pid}}/cmdline", "rb").read().decode(errors="replace")
     except OSError:
         continue
-    if any(c in text for c in CHECKOUTS) or "hw1-checkout" in text or "pytest" in text or "bulk_grade" in text:
+    if any(c in text for c in CHECKOUTS) or "hw1-checkout" in text or "pytest" in text or "tools.grade" in text:
         cmdlines.append(pid)
 doors["no command line shows the checkout"] = not cmdlines
 
@@ -254,9 +254,9 @@ def test_two_gradings_at_once_one_attacking_the_other(fresh_release, fresh_zip, 
         nbformat.write(attacker([str(checkout), str(ROOT)]), folder / "attacker.ipynb")
         nbformat.write(crash_notebook("x = 1"), folder / "honest.ipynb")
         zip_path = checkout / "autograder" / fresh_zip.name
-        submissions = [bulk_grade.Submission(p.name, p) for p in sorted(folder.iterdir())]
+        submissions = [Submission(p.name, p) for p in sorted(folder.iterdir())]
         env = {**QUICK, "HW1_STUDENT_MEMORY_MB": str(STUDENT_MB)}
-        rows = bulk_grade.run_pool(submissions, zip_path, bulk_grade.autograder_id(zip_path), 2, 600,
+        rows = pool.run_pool(submissions, zip_path, gradebook.autograder_id(zip_path), 2, 600,
                                    extra_env=env, user_base="hw1iso")
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
@@ -296,7 +296,7 @@ def test_without_namespaces_or_cgroups_the_route_still_grades(fresh_zip, tmp_pat
     path = tmp_path / "spy.ipynb"
     nbformat.write(notebook(SPY.format(ag=str(out / "autograder"))), path)
     try:
-        result = gradescope.grade(path, out, fresh_zip, user="hw1isofb",
+        result = gradescope.run_as_gradescope(path, out, fresh_zip, user="hw1isofb",
                                   extra_env={**QUICK, "HW1_SANDBOX": "none", "HW1_CGROUP": "none"})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -314,21 +314,19 @@ def test_make_grade_refuses_two_at_a_time_without_its_sandbox(fresh_zip, tmp_pat
         pytest.skip("make grade needs root")
     (tmp_path / "a.ipynb").write_text("{}")
     (tmp_path / "b.ipynb").write_text("{}")
-    submissions = [bulk_grade.Submission(p.name, p) for p in sorted(tmp_path.glob("*.ipynb"))]
+    submissions = [Submission(p.name, p) for p in sorted(tmp_path.glob("*.ipynb"))]
     with pytest.raises(SystemExit, match="only in the route's sandbox"):
-        bulk_grade.run_pool(submissions, fresh_zip, "id", 2, 60, extra_env={"HW1_SANDBOX": "none"}, user_base="hw1isorf")
+        pool.run_pool(submissions, fresh_zip, "id", 2, 60, extra_env={"HW1_SANDBOX": "none"}, user_base="hw1isorf")
 
 
 def test_a_handover_bomb_is_refused_before_it_inflates(tmp_path):
     """The size checks alone, fast: the route's test above plants the same bomb through a real grading."""
     import io
-    import sys
     import zipfile
 
     import numpy as np
 
-    sys.path.insert(0, str(ROOT / "assignment"))
-    from hw1_trusted import handover
+    handover = trusted_module("handover")
 
     handover.write(tmp_path, "fine", {"x": np.arange(5.0)})
     assert handover.read(tmp_path, "fine")["x"].tolist() == [0, 1, 2, 3, 4]
@@ -357,8 +355,7 @@ def test_trusted_steps_have_a_time_and_a_memory_limit():
     import sys
     import time
 
-    sys.path.insert(0, str(ROOT / "assignment"))
-    from hw1_trusted import route
+    route = trusted_module("route")
 
     started = time.monotonic()
     slow = route.run_limited([sys.executable, "-c", "import time; time.sleep(60)"], {}, "test-slow", timeout=2)

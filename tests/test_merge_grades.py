@@ -1,7 +1,7 @@
-"""tools/merge_grades.py: Gradescope's two grade exports (code, written) into one gradebook, as the README runs it."""
+"""python -m tools.merge_grades: Gradescope's two grade exports (code, written) into one gradebook, as the README runs it."""
 
 import csv
-import pathlib
+import os
 import re
 import shlex
 import subprocess
@@ -9,9 +9,8 @@ import sys
 
 import pytest
 
-import merge_grades
+from tools import ROOT, merge_grades
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 CODE_MAX, WRITTEN_MAX = merge_grades.expected_points()
 SUBMISSION = ["Submission ID", "Submission Time", "Lateness (H:M:S)", "View Count", "Submission Count"]
 
@@ -48,14 +47,15 @@ WRITTEN_ROWS = [
 
 def readme_command():
     """The merge command as the README gives it."""
-    (line,) = [l.strip() for l in (ROOT / "README.md").read_text().splitlines() if l.strip().startswith("python tools/merge_grades.py")]
+    (line,) = [l.strip() for l in (ROOT / "README.md").read_text().splitlines() if l.strip().startswith("python -m tools.merge_grades ")]
     return line
 
 
 def run_readme_command(folder):
-    command = [str(ROOT / part) if part == "tools/merge_grades.py" else part for part in shlex.split(readme_command())]
+    command = shlex.split(readme_command())
     command[0] = sys.executable
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True)
+    # run where the exports are, as a TA would from the repository's root: the tools package on the path
+    return subprocess.run(command, cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.fixture

@@ -2,20 +2,16 @@
 
 import json
 import os
-import pathlib
 import re
 import shutil
 import zipfile
 
 import nbformat
 import pytest
-
-import build_release
-import master_notebook
-import points
 import student_corpus
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tools import ROOT, build_release, master_notebook, points
+
 NB = build_release.NOTEBOOK
 CASES = build_release.hidden_checks(build_release.ASSIGNMENT).CASES
 
@@ -66,7 +62,7 @@ def test_committed_student_notebook_shows_every_questions_points():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="grading through the route needs root")
 def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_path):
-    import gradescope
+    from tools import gradescope
 
     # Problem 2 still adds up to 12; two autograded and two hand-graded questions change
     assignment = changed_assignment(tmp_path, {"q2a": 4, "q2a_shapes": 1, "q2b_written": 3, "q2c_written": 1})
@@ -94,7 +90,7 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
     answered = student_corpus.fill(student, {"l1_loss": student_corpus.L1_NORM, "l1_shapes": student_corpus.SHAPES_1D},
                                    complete=False)
     nbformat.write(answered, tmp_path / "hw1.ipynb")
-    result = gradescope.grade(tmp_path / "hw1.ipynb", tmp_path / "graded", out / "autograder" / build_release.ZIP_NAME,
+    result = gradescope.run_as_gradescope(tmp_path / "hw1.ipynb", tmp_path / "graded", out / "autograder" / build_release.ZIP_NAME,
                               user="hw1points", extra_env={"HW1_PHASE_TIMEOUT": "240"})
     assert (result.scores["q2a"], result.max_scores["q2a"]) == (4, 4), result.output("q2a")
     assert (result.scores["q2a_shapes"], result.max_scores["q2a_shapes"]) == (1, 1), result.output("q2a_shapes")

@@ -5,7 +5,6 @@ assignment/hw1_trusted/policy.py, which the grader itself reads.
 """
 
 import ast
-import pathlib
 import re
 import shutil
 import types
@@ -13,9 +12,8 @@ import types
 import nbformat
 import pytest
 
-import points
+from tools import ROOT, points
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 POLICY = points.load_policy(ROOT / "assignment")
 
 

@@ -1,7 +1,6 @@
 """The release: current, deterministic, consistent with the configuration, and leak-free."""
 
 import json
-import pathlib
 import re
 import shutil
 import sys
@@ -12,11 +11,8 @@ import nbformat
 import pytest
 import yaml
 
-import build_release
-import leak_scan
-import master_notebook
+from tools import ROOT, build_release, leak_scan, master_notebook
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 NB = build_release.NOTEBOOK
 
 
@@ -138,7 +134,7 @@ def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
 def test_lock_is_this_environment():
     import subprocess
 
-    run = subprocess.run([sys.executable, str(ROOT / "tools" / "lock.py"), "--check"], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "tools.lock", "--check"], capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 0, run.stdout + run.stderr
 
 

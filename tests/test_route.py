@@ -1,7 +1,7 @@
 """The grading route itself: isolation of the student's phase, uploads of every kind, crashes.
 
 Each test grades a real upload through the built zip's own run_autograder, as root, with the
-student's notebook running as an unprivileged user (tools/gradescope.py).
+student's notebook running as an unprivileged user (tools.gradescope.run_as_gradescope).
 """
 
 import json
@@ -12,13 +12,11 @@ import subprocess
 import sys
 import zipfile
 
+import grading
 import nbformat
 import pytest
 
-import build_release
-import gradescope
-import grading
-import master_notebook
+from tools import build_release, gradescope, master_notebook
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
@@ -105,7 +103,7 @@ def test_two_gradings_at_once_stay_isolated(fresh_zip, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pair")
     nbformat.write(notebook(KILLER), folder / "a_killer.ipynb")
     nbformat.write(crash_notebook("x = 1"), folder / "b_honest.ipynb")
-    results = grading.grade_folder(folder, fresh_zip, jobs=2)
+    results = grading.grade_corpus_folder(folder, fresh_zip, jobs=2)
     honest = results["b_honest"]
     assert honest.total == POINTS["q1a"] + POINTS["q2b"], honest.visible + "\n" + honest.failures()
     assert results["a_killer"].total == 0
@@ -125,7 +123,7 @@ def test_bad_upload_gets_zero_and_one_clear_sentence(name, fresh_zip, tmp_path):
     upload = tmp_path / "upload"
     upload.mkdir()
     (upload / name).write_bytes(data)
-    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    result = gradescope.run_as_gradescope(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
     assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
     assert phrase in result.visible and "Upload your hw1.ipynb" in result.visible, result.visible
 
@@ -135,7 +133,7 @@ def test_two_notebooks_are_refused(fresh_zip, tmp_path):
     upload.mkdir()
     for name in ("hw1.ipynb", "hw1 (1).ipynb"):
         nbformat.write(notebook("x = 1"), upload / name)
-    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    result = gradescope.run_as_gradescope(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
     assert result.total == 0 and "2 .ipynb files" in result.visible, result.visible
 
 
@@ -168,7 +166,7 @@ def crash_notebook(crash):
 def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_path):
     path = tmp_path / "crash.ipynb"
     nbformat.write(crash_notebook(crash), path)
-    result = gradescope.grade(path, tmp_path / "out", fresh_zip, extra_env={**QUICK, "HW1_CELL_TIMEOUT": "15"})
+    result = gradescope.run_as_gradescope(path, tmp_path / "out", fresh_zip, extra_env={**QUICK, "HW1_CELL_TIMEOUT": "15"})
     assert result.scores["q1a"] == POINTS["q1a"], "answers handed over before the crash are kept"
     assert result.scores["q2b"] == (POINTS["q2b"] if survives else 0)
     assert result.total == result.scores["q1a"] + result.scores["q2b"]
@@ -181,7 +179,7 @@ def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_p
 def test_regrades_are_identical(fresh_zip, tmp_path):
     path = tmp_path / "partial.ipynb"
     nbformat.write(crash_notebook("x = 1"), path)
-    runs = [gradescope.grade(path, tmp_path / f"out{k}", fresh_zip, extra_env=QUICK) for k in range(3)]
+    runs = [gradescope.run_as_gradescope(path, tmp_path / f"out{k}", fresh_zip, extra_env=QUICK) for k in range(3)]
     assert len({json.dumps(r.scores, sort_keys=True) for r in runs}) == 1
     assert len({re.sub(r"\b\d+ s\b", "# s", r.visible) for r in runs}) == 1  # the same words; the run's seconds vary
     assert runs[0].total == POINTS["q1a"] + POINTS["q2b"]
@@ -206,7 +204,7 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
         if kind.startswith("pasted"):
             nb.metadata = {}
         nbformat.write(nb, upload / kind)
-    result = gradescope.grade(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
+    result = gradescope.run_as_gradescope(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
     assert result.scores["q1a"] == POINTS["q1a"] and result.scores["q2b"] == POINTS["q2b"], result.visible
 
 
@@ -214,17 +212,17 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
 @pytest.mark.parametrize("fraction, threads", [(0.5, 1), (1.5, 1), (None, None)])
 def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
     # Gradescope's container: half a CPU by default. The route caps torch/BLAS threads to the quota it finds.
-    from benchmark import CpuLimitedCgroup
+    from tools.benchmark import CpuLimitedCgroup
 
-    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
-              "from hw1_trusted import route\n"
+    script = ("from tools.trusted import trusted_module\n"
+              "route = trusted_module('route')\n"
               "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
     try:
         cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
     except OSError as error:  # a container without a writable cgroup filesystem
         pytest.skip(f"cannot create a cgroup here: {error}")
     try:
-        run = subprocess.run([sys.executable, "-c", script, str(ROOT / "assignment")], capture_output=True, text=True,
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                              check=True, preexec_fn=cgroup.join if cgroup else None)
     finally:
         if cgroup:

@@ -7,10 +7,9 @@ import tokenize
 
 import nbformat
 import pytest
-
-import build_release
-import similarity
 import student_corpus
+
+from tools import build_release, similarity
 
 NB = build_release.NOTEBOOK
 COPIED = "loops"  # the style that a student copies and disguises

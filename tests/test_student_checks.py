@@ -4,13 +4,12 @@ import pathlib
 import shutil
 import sys
 
+import grading
 import nbformat
 import pytest
 
-import build_release
-import grading
-import master_notebook
-from data_cache import data_environment
+from tools import build_release, master_notebook
+from tools.data_cache import data_environment
 
 NB = build_release.NOTEBOOK
 
@@ -79,12 +78,12 @@ def test_first_cell_writes_the_public_tests_when_the_notebook_is_alone(executed_
 def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(executed_correct_submission, fresh_zip, tmp_path):
     import zipfile
 
-    import gradescope
+    from tools import gradescope
 
     (export,) = executed_correct_submission.parent.glob("hw1 (1)_*.zip")
     with zipfile.ZipFile(export) as z:
         assert z.testzip() is None and RENAMED in z.namelist()
-    result = gradescope.grade(export, tmp_path / "graded", fresh_zip, user="hw1export")
+    result = gradescope.run_as_gradescope(export, tmp_path / "graded", fresh_zip, user="hw1export")
     assert result.total == result.possible, result.failures()
 
 

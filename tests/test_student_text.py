@@ -12,11 +12,9 @@ import json
 import os
 import pathlib
 import re
-import sys
 
 import numpy as np
 import pytest
-
 import trusted_copy
 
 ROOT = trusted_copy.ROOT
@@ -202,15 +200,15 @@ def test_phase_notes_quote_a_cells_first_line_as_the_students():
 
 
 def test_the_class_report_counts_the_graders_messages(forged_verdict):
-    sys.path.insert(0, str(ROOT / "tools"))
-    import bulk_grade
-    import gradescope
+    from tools import gradescope
+    from tools.grade import gradebook, report
+    from tools.grade.submissions import Submission
 
     payload, _ = forged_verdict
     other = json.loads(json.dumps(payload).replace("boom", "another text"))
-    rows = [bulk_grade.Row(bulk_grade.Submission(name, pathlib.Path(f"{name}.ipynb")), bulk_grade.COMPLETED, "",
+    rows = [gradebook.Row(Submission(name, pathlib.Path(f"{name}.ipynb")), gradebook.COMPLETED, "",
                            gradescope.Result(raw), 1.0, True) for name, raw in (("a", payload), ("b", other))]
-    stats = bulk_grade.class_statistics(rows)
+    stats = report.class_statistics(rows)
     shown = json.dumps({q: s["failures"] for q, s in stats["questions"].items()}) + json.dumps(list(stats["notes"]))
     assert "boom" not in shown and "another text" not in shown and CLAIM not in shown
     for q, s in stats["questions"].items():
@@ -239,13 +237,14 @@ sys.modules["hw1_probes"] = fake
 
 
 def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
-    import gradescope
     import nbformat
     from test_route import QUICK, notebook
 
+    from tools import gradescope
+
     path = tmp_path / "forger.ipynb"
     nbformat.write(notebook(FORGER.format(evil=EVIL), f"raise ValueError({EVIL!r})", "x = 1"), path)
-    result = gradescope.grade(path, tmp_path / "graded", fresh_zip, user="hw1forge", extra_env=QUICK)
+    result = gradescope.run_as_gradescope(path, tmp_path / "graded", fresh_zip, user="hw1forge", extra_env=QUICK)
     import jsonschema
 
     jsonschema.validate(result.raw, SCHEMA)

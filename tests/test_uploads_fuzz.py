@@ -15,7 +15,6 @@ import zlib
 
 import nbformat
 import pytest
-
 import trusted_copy
 
 uploads = trusted_copy.module("uploads")
@@ -199,11 +198,11 @@ def test_bombs_and_many_members_are_refused_quickly(tmp_path):
 
 @pytest.mark.parametrize("name", ["bad_crc.zip", "encrypted.zip"])
 def test_the_route_writes_the_refusal_for_a_damaged_zip(fresh_zip, tmp_path, name):
-    import gradescope
+    from tools import gradescope
 
     path = tmp_path / name
     path.write_bytes(DAMAGED[name])
-    result = gradescope.grade(path, tmp_path / "graded", fresh_zip, user="hw1fuzz")
+    result = gradescope.run_as_gradescope(path, tmp_path / "graded", fresh_zip, user="hw1fuzz")
     assert result.total == 0 and result.tests
     expected = {"bad_crc.zip": "could not be unpacked (the zip file is damaged)",
                 "encrypted.zip": "is encrypted (password-protected)"}[name]

@@ -1,6 +1,6 @@
 """Calibration of the Problem 4 and 5 hidden tests: rounding noise against real mistakes.
 
-    python tools/calibration.py [--parts A B C] [--quick]
+    python -m tools.calibration [--parts A B C] [--quick]
 
 A  Problem 5, short trajectory: trains from fixed initial weights on the first K MNIST
    training samples with numerically equivalent implementations (rounding differs) and with
@@ -23,21 +23,18 @@ core it takes about 20 s). ``--quick`` takes 1-4 minutes.
 import argparse
 import dataclasses
 import os
-import pathlib
 import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from data_cache import data_environment  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
 
-# The thread caps only work if they are in the environment before numpy and torch load BLAS.
-os.environ.update(data_environment(threads=1))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-import torchvision  # noqa: E402
-from torch import nn  # noqa: E402
+from tools import ROOT
+from tools.data_cache import data_environment
+from tools.trusted import settings
 
 torch.set_num_threads(1)
 
@@ -81,7 +78,7 @@ def mnist_accuracy(images, labels, weights, biases, chunk=500):
 
 def load_mnist():
     """uint8 rows (N, 784) and int64 labels, as the notebook's Problem 5 cell makes them."""
-    data_dir = os.environ.get("HW1_DATA_DIR", "data")
+    data_dir = settings.DATA_DIR.value()
     train = torchvision.datasets.MNIST(data_dir, train=True, download=True)
     test = torchvision.datasets.MNIST(data_dir, train=False, download=True)
     return (train.data.numpy().reshape(-1, 784), train.targets.numpy(),
@@ -541,7 +538,7 @@ REFERENCE = RECIPES[0]
 
 
 def load_fashion():
-    data_dir = os.environ.get("HW1_DATA_DIR", "data")
+    data_dir = settings.DATA_DIR.value()
     train = torchvision.datasets.FashionMNIST(data_dir, train=True, download=True)
     test = torchvision.datasets.FashionMNIST(data_dir, train=False, download=True)
     return train.data, train.targets, test.data, test.targets
@@ -674,7 +671,10 @@ def part_c(quick, data):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if os.environ.get("OMP_NUM_THREADS") != "1":  # BLAS reads its thread caps when it loads: start again with them
+        env = {**data_environment(threads=1), "PYTHONPATH": str(ROOT)}
+        os.execve(sys.executable, [sys.executable, "-m", "tools.calibration", *(sys.argv[1:] if argv is None else argv)], env)
+    parser = argparse.ArgumentParser(prog="python -m tools.calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", choices="ABC", default=list("ABC"))
     parser.add_argument("--quick", action="store_true", help="few seeds, variants and epochs: checks that it runs")
     args = parser.parse_args(argv)

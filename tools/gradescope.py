@@ -1,6 +1,6 @@
 """Grades one upload exactly as Gradescope would run the autograder zip.
 
-    python tools/gradescope.py SUBMISSION OUT [--zip ZIP]      (make gradescope SUBMISSION=... OUT=...)
+    python -m tools.gradescope SUBMISSION OUT [--zip ZIP]      (make gradescope SUBMISSION=... OUT=...)
 
 Unzips the zip into an ``/autograder`` layout under ``OUT/autograder`` (source/, submission/,
 results/, submission_metadata.json, and run_autograder beside them), places the datasets
@@ -15,7 +15,6 @@ Needs Linux and root: the student's notebook runs as an unprivileged user.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import pathlib
@@ -27,12 +26,14 @@ import sys
 import threading
 import zipfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from build_release import NOTEBOOK, ROOT, ZIP_NAME  # noqa: E402
-from data_cache import ensure_data_cache  # noqa: E402
+from tools import ROOT
+from tools.data_cache import ensure_data_cache
+from tools.master_notebook import NOTEBOOK
+from tools.trusted import settings, trusted_module
 
-RELEASE_ZIP = ROOT / "autograder" / ZIP_NAME
-DATA_ROOT = pathlib.Path("/opt/hw1-data")  # where setup.sh puts the datasets
+RELEASE_ZIP = ROOT / "autograder" / settings.ZIP_NAME  # the committed release's zip, graded by default
+SOLUTIONS = ROOT / "solutions" / NOTEBOOK  # the committed release's executed solutions (the benchmark grades them)
+DATA_ROOT = pathlib.Path(settings.DATA_ROOT.default)  # where the zip's setup.sh puts the datasets
 PYTHON = pathlib.Path(sys.executable)
 
 
@@ -78,7 +79,7 @@ class Result:
 def sandbox_user(name):
     """The system user a grading runs its student phase as. ``HW1_USER_PREFIX`` keeps two checkouts that
     grade at the same time (e.g. two builds) apart: the route kills every process of its user."""
-    return os.environ.get("HW1_USER_PREFIX", "") + name
+    return settings.USER_PREFIX.value() + name
 
 
 def require_root():
@@ -98,14 +99,7 @@ def place_data(root=DATA_ROOT):
     for name in ("FashionMNIST", "MNIST"):
         shutil.copytree(cache / name / "raw", root / name / "raw", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("*-ubyte"))
-    script = ("import sys, torchvision\n"
-              "for name in ('FashionMNIST', 'MNIST'):\n"
-              "    for train in (True, False):\n"
-              "        getattr(torchvision.datasets, name)(sys.argv[1], train=train, download=True)\n"
-              "sys.path.insert(0, sys.argv[2])\n"
-              "from hw1_trusted import data\n"
-              "data.verify_all(sys.argv[1])\n")
-    subprocess.run([str(PYTHON), "-c", script, str(root), str(ROOT / "assignment")], check=True)
+    extract_datasets(root, verify=True)
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     marker.write_text("verified\n")
@@ -135,15 +129,13 @@ def layout(out, autograder_zip, submission):
     return ag
 
 
+def extract_datasets(root, verify=False):
+    """torchvision's extraction of the .gz files in root (and the grader's MD5 check of them), in a process of its
+    own: the grading process never imports torch (python -m tools.data_cache)."""
+    subprocess.run([str(PYTHON), "-m", "tools.data_cache", str(root), *(["--verify"] if verify else [])], check=True, cwd=ROOT)
+
+
 _running, _running_lock = {}, threading.Lock()  # pid -> (run_autograder's process, its sandbox user)
-
-
-def _sandbox_module():
-    """The route's own sandbox helpers (kill every process of a user, remove its files), from the repository."""
-    spec = importlib.util.spec_from_file_location("hw1_route_sandbox", ROOT / "assignment" / "hw1_trusted" / "sandbox.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def stop(process, user):
@@ -160,7 +152,7 @@ def stop(process, user):
     except KeyError:
         return  # the route had not created its user yet: nothing ran as it
     if uid != 0:
-        sandbox = _sandbox_module()
+        sandbox = trusted_module("sandbox")  # the route's own helpers: kill every process of a user, remove its files
         sandbox.kill_all(uid)
         sandbox.remove_files_of(uid)
         sandbox.remove_stale_cgroups(f"hw1-{user}-")  # the route's cgroups for that user, had it no time to remove them
@@ -174,8 +166,10 @@ def stop_running():
         stop(process, user)
 
 
-def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None, timeout=900):
-    """Grades one upload (a file, or a folder of files) through the zip's run_autograder; returns its Result.
+def run_as_gradescope(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None,
+                      timeout=900):
+    """Grades one upload (a file, or a folder of files) as Gradescope runs the zip: its run_autograder, which runs
+    the route inside (hw1_trusted/route.py grade_upload); returns its Result.
 
     After ``timeout`` seconds the grading is stopped (``stop``: its root side and every process of its
     sandbox user) and ``subprocess.TimeoutExpired`` is raised; ``OUT/run_autograder.log`` holds its output.
@@ -221,22 +215,18 @@ def grade(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="
 def local_data_root(out):
     """Without root (an instructor's build): the data cache, extracted, stands in for /opt/hw1-data."""
     cache = ensure_data_cache()
-    script = ("import sys, torchvision\n"
-              "for name in ('FashionMNIST', 'MNIST'):\n"
-              "    for train in (True, False):\n"
-              "        getattr(torchvision.datasets, name)(sys.argv[1], train=train, download=True)\n")
-    subprocess.run([str(PYTHON), "-c", script, str(cache)], check=True)
+    extract_datasets(cache)
     return cache
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.gradescope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submission", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP)
     args = parser.parse_args()
     require_root()
-    result = grade(args.submission, args.out, args.zip)
+    result = run_as_gradescope(args.submission, args.out, args.zip)
     for question, score in result.scores.items():
         print(f"{question:12s} {score:g}/{result.max_scores[question]:g}")
     print(f"total {result.total:g}/{result.possible:g}; results in {args.out / 'results.json'}")

@@ -1,6 +1,6 @@
 """Scans a folder meant for students for solutions and hidden tests.
 
-    python tools/leak_scan.py student/
+    python -m tools.leak_scan student/
 
 Exits 1 and lists what it found, if anything: solution markers, lines of the
 master notebook's solutions (code and written answers), hidden test names, or
@@ -13,8 +13,7 @@ import sys
 
 import nbformat
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import master_notebook  # noqa: E402
+from tools import master_notebook
 
 MARKERS = ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "hidden=True", "hw1_trusted", "hw1_probes", "secret_seed")
 

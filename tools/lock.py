@@ -1,7 +1,7 @@
 """The grading environment, locked: every package of the tested environment, pinned.
 
-    python tools/lock.py            writes requirements-lock.txt from this environment
-    python tools/lock.py --check    exits 1 if requirements-lock.txt differs from this environment
+    python -m tools.lock            writes requirements-lock.txt from this environment
+    python -m tools.lock --check    exits 1 if requirements-lock.txt differs from this environment
 
 The lock is the tested environment (``requirements-dev.txt`` installed) less what only the
 tests and the similarity report use and what only CUDA needs: Gradescope installs torch and torchvision from PyTorch's
@@ -10,12 +10,12 @@ CPU index (``+cpu`` builds of the same versions), which need none of the ``nvidi
 """
 
 import argparse
-import pathlib
 import re
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from tools import ROOT
+
 LOCK = ROOT / "requirements-lock.txt"
 TEST_ONLY = {"pytest", "iniconfig", "pluggy", "copydetect", "tqdm"}  # the suite and the instructor's similarity report
 CUDA_ONLY = re.compile(r"^(nvidia-|cuda-|triton$)")
@@ -47,13 +47,13 @@ def zip_requirements(lock_text):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.lock", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     text = HEADER + "\n".join(frozen()) + "\n"
     if args.check:
         if LOCK.read_text() != text:
-            sys.exit("requirements-lock.txt differs from this environment: run python tools/lock.py")
+            sys.exit("requirements-lock.txt differs from this environment: run python -m tools.lock")
         print("requirements-lock.txt matches this environment")
     else:
         LOCK.write_text(text)

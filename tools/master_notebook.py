@@ -4,14 +4,21 @@ Read straight from ``assignment/hw1.ipynb`` so that tests and documentation
 never keep a second list of questions.
 """
 
-import pathlib
 import re
 
 import nbformat
 import yaml
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-MASTER = ROOT / "assignment" / "hw1.ipynb"
+from tools import ASSIGNMENT
+
+NOTEBOOK = "hw1.ipynb"  # the master's name, and the student's, the solutions' and the upload's
+MASTER = ASSIGNMENT / NOTEBOOK
+POINTS_TOKEN = "@points"  # in a Markdown cell: the points of its scope, written in by the build (tools/points.py)
+
+
+def points_words(points):
+    """3 -> "3 points", 1 -> "1 point": how the build writes points into the text."""
+    return f"{points:g} point" + ("" if points == 1 else "s")
 
 
 def _cells(master=MASTER):

@@ -1,6 +1,6 @@
 """One gradebook from Gradescope's two grade exports: the autograded code and the hand-graded written part.
 
-    python tools/merge_grades.py CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
+    python -m tools.merge_grades CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
 
 CODE.csv and WRITTEN.csv are the two assignments' *Download Grades* CSVs (HW1 and HW1 written). Each has a
 row per student of the roster, with ``Name`` (or ``First Name`` and ``Last Name``), ``SID``, ``Email``,
@@ -23,10 +23,8 @@ names each part's points, e.g. ``Code (73)``.
 import argparse
 import csv
 import pathlib
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import master_notebook  # noqa: E402
+from tools import master_notebook
 
 
 def expected_points():
@@ -96,7 +94,7 @@ def merge(code_csv, written_csv):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.merge_grades", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("code_csv", type=pathlib.Path, help="HW1's grade export (the autograder)")
     parser.add_argument("written_csv", type=pathlib.Path, help="HW1 written's grade export (the PDF)")
     parser.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("hw1_gradebook.csv"))

@@ -1,6 +1,6 @@
 """PDFs of the written part (the hand-graded questions), through Otter's own export with filtering.
 
-    python tools/pdfs.py [--out pdfs] [--release .]      (make pdfs)
+    python -m tools.pdfs [--out pdfs] [--release .]      (make pdfs)
 
 Writes, into ``pdfs/`` (ignored by git, never part of the release):
 
@@ -26,19 +26,14 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 import nbformat
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import master_notebook  # noqa: E402
-import points  # noqa: E402
+from tools import ROOT, master_notebook
+from tools.master_notebook import MASTER, NOTEBOOK, POINTS_TOKEN, points_words
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-MASTER = ROOT / "assignment" / "hw1.ipynb"
-NOTEBOOK = "hw1.ipynb"
 PAGES_PER_QUESTION = 2  # Otter's template: \cleartooddpage after every question
 TOOLS = ("pandoc", "xelatex", "pdfinfo", "pdftotext", "pdfimages", "pdffonts")
 APT_PACKAGES = "pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic lmodern poppler-utils"
@@ -58,7 +53,7 @@ def questions(master=MASTER):
     """
     found = []
     for q in master_notebook.questions(master):
-        text = q["prompt"].replace(points.TOKEN, points.words(q["points"]))  # as the build fills it
+        text = q["prompt"].replace(POINTS_TOKEN, points_words(q["points"]))  # as the build fills it
         bold = re.match(r"\s*\*\*(.+?)\*\*", text, flags=re.S)
         if bold is None:
             raise ValueError(f"{q['name']}: its first Markdown cell should start with a bold title")
@@ -155,7 +150,7 @@ def check(pdf, questions):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=pathlib.Path, default=ROOT / "pdfs", help="where to write the PDFs (default: pdfs/)")
     parser.add_argument("--release", type=pathlib.Path, default=ROOT, help="the release holding student/ and solutions/")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Code similarity across a class: the most similar pairs of submissions, to read side by side.
 
-    python tools/similarity.py SUBMISSIONS OUT        (make similarity SUBMISSIONS=... OUT=...)
+    python -m tools.similarity SUBMISSIONS OUT        (make similarity SUBMISSIONS=... OUT=...)
 
 Every upload of SUBMISSIONS (a folder of notebooks and export zips, or Gradescope's export, found as
 ``make grade`` finds them) is read as the grader reads it (``hw1_trusted.uploads``), and the source of its
@@ -18,19 +18,18 @@ import csv
 import html
 import pathlib
 import shutil
-import sys
 import tempfile
 import time
 
 import nbformat
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "assignment"))
-from submissions import find_submissions  # noqa: E402
-from hw1_trusted import uploads  # noqa: E402
+from tools import ROOT
+from tools.grade.submissions import find_submissions
+from tools.master_notebook import NOTEBOOK
+from tools.trusted import trusted_module
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-STARTER = ROOT / "student" / "hw1.ipynb"
+uploads = trusted_module("uploads")  # the upload as the grader reads it
+STARTER = ROOT / "student" / NOTEBOOK
 HTML_NAME, CSV_NAME = "similarity.html", "similarity.csv"
 NOISE, GUARANTEE = 25, 30  # characters of tokenised code: shorter shared runs are noise (copydetect's k-grams)
 TOP = 40  # pairs shown side by side
@@ -210,7 +209,7 @@ def similarity_report(submissions_folder, out, starter=STARTER):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m tools.similarity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("submissions", type=pathlib.Path, help="a folder of uploads, or Gradescope's export")
     parser.add_argument("out", type=pathlib.Path, help="where to write similarity.html and similarity.csv")
     args = parser.parse_args(argv)

@@ -17,9 +17,9 @@ from hw1_trusted import checks, route  # noqa: E402
 
 
 def threads():
-    import os
+    from hw1_trusted import settings
 
-    n = int(os.environ.get("HW1_THREADS", "1"))
+    n = settings.THREADS.value()
     try:
         import torch
 

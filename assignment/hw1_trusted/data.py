@@ -7,12 +7,13 @@ the grader parses the original ``.gz`` files itself, after checking them against
 
 import gzip
 import hashlib
-import os
 import pathlib
 
 import numpy as np
 
-DATA_ROOT = pathlib.Path(os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data"))
+from . import settings
+
+DATA_ROOT = pathlib.Path(settings.DATA_ROOT.value())
 
 # torchvision's MD5s of the original files
 MD5 = {

@@ -25,17 +25,17 @@ import sys
 import tempfile
 import time
 
-from . import handover, policy, sandbox, uploads
+from . import handover, policy, sandbox, settings, uploads
 
 HERE = pathlib.Path(__file__).resolve().parent
-CELL_TIMEOUT = int(os.environ.get("HW1_CELL_TIMEOUT", policy.CELL_TIMEOUT))  # seconds per cell and per probe
-PHASE_TIMEOUT = int(os.environ.get("HW1_PHASE_TIMEOUT", policy.PHASE_TIMEOUT))  # the student's whole notebook; the grading ends within 8 minutes
-SANDBOX_USER = os.environ.get("HW1_SANDBOX_USER", "hw1student")
+CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # seconds per cell and per probe
+PHASE_TIMEOUT = settings.PHASE_TIMEOUT.value()  # the student's whole notebook; the grading ends within 8 minutes
+SANDBOX_USER = settings.SANDBOX_USER.value()
 MB = 2**20
-STUDENT_MEMORY = int(os.environ.get("HW1_STUDENT_MEMORY_MB", 3072)) * MB  # the notebook, its kernel, its /tmp and /dev/shm
+STUDENT_MEMORY = settings.STUDENT_MEMORY_MB.value() * MB  # the notebook, its kernel, its /tmp and /dev/shm
 STUDENT_PROCESSES = 512
-TRUSTED_MEMORY = int(os.environ.get("HW1_TRUSTED_MEMORY_MB", 3072)) * MB  # the inputs and the verdict (about 0.9 GB each)
-TRUSTED_TIMEOUT = int(os.environ.get("HW1_TRUSTED_TIMEOUT", 120))  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
+TRUSTED_MEMORY = settings.TRUSTED_MEMORY_MB.value() * MB  # the inputs and the verdict (about 0.9 GB each)
+TRUSTED_TIMEOUT = settings.TRUSTED_TIMEOUT.value()  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
 def cpu_quota():
@@ -74,14 +74,14 @@ def cgroup_cpu_limit():
 
 def thread_caps(threads):
     return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}
+                                             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", settings.THREADS.name)}
 
 
 def trusted(*args):
     """Runs a trusted step in a fresh isolated interpreter, as root."""
     entry = HERE / "__main__.py"
     env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", **thread_caps(cpu_quota())}
-    for name in ("HW1_DATA_ROOT",):
+    for name in (settings.DATA_ROOT.name,):
         if name in os.environ:
             env[name] = os.environ[name]
     return run_limited([sys.executable, "-I", str(entry), *map(str, args)], env, f"trusted-{args[0]}")
@@ -268,7 +268,7 @@ def student_sandbox(root, uid, gid):
     isolation = {"namespaces": None, "cgroup": None}
     namespaces = None
     if tools is not None:
-        data = os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data")
+        data = settings.DATA_ROOT.value()
         readonly = sandbox.readonly_paths(sys.prefix, sys.base_prefix, sys.exec_prefix,
                                           str(pathlib.Path(sys.executable).resolve().parent.parent), data)
 
@@ -295,7 +295,7 @@ def student_sandbox(root, uid, gid):
     return namespaces, group, isolation
 
 
-def grade(ag, results_dir):
+def grade_upload(ag, results_dir):
     ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     isolate = os.geteuid() == 0
@@ -335,7 +335,7 @@ def grade(ag, results_dir):
         env = {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_HANDOVER": str(root / "handover"),
                "TMPDIR": str(root / "home"),
-               "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(os.environ.get("HW1_DATA_ROOT", "/opt/hw1-data"))),
+               "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
                **thread_caps(cpu_quota())}
         namespaces, group, isolation = student_sandbox(root, uid, gid) if isolate else (None, None, {})
         clock_student = time.monotonic()
@@ -377,12 +377,12 @@ def grade(ag, results_dir):
     finally:
         if root is not None:
             sandbox.remove(root)
-        if os.environ.get("HW1_KEEP_WORK"):
+        if settings.KEEP_WORK.is_set():
             print(f"trusted work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv):
-    ag = pathlib.Path(argv[0]) if argv else pathlib.Path(os.environ.get("HW1_AUTOGRADER_DIR", "/autograder"))
-    grade(ag, ag / "results")
+    ag = pathlib.Path(argv[0]) if argv else pathlib.Path(settings.AUTOGRADER_DIR.value())
+    grade_upload(ag, ag / "results")

@@ -18,6 +18,8 @@ import signal
 import subprocess
 import time
 
+from . import settings
+
 
 def ensure_user(name):
     """(uid, gid) of the sandbox user, created without a home or a login shell if it is missing."""
@@ -139,14 +141,14 @@ def remove(path):
 # Namespaces (bubblewrap) and limits (cgroups): one sandbox per grading, where the platform allows them
 # ------------------------------------------------------------------------------------------------
 
-DISABLE = "HW1_SANDBOX"  # "none": no namespaces (forces the fallback, for tests); the cgroups stay
-NO_CGROUP = "HW1_CGROUP"  # "none": no cgroup (forces that fallback, for tests)
+DISABLE = settings.SANDBOX.name  # "none": no namespaces (forces the fallback, for tests); the cgroups stay
+NO_CGROUP = settings.CGROUP.name  # "none": no cgroup (forces that fallback, for tests)
 
 
 def bwrap_command():
     """bubblewrap and setpriv (util-linux), or (None, reason) when the sandbox tool is missing or disabled."""
-    if os.environ.get(DISABLE, "").lower() in ("none", "off", "0", "no"):
-        return None, f"disabled by {DISABLE}={os.environ[DISABLE]}"
+    if settings.SANDBOX.value():
+        return None, f"disabled by {DISABLE}={settings.SANDBOX.raw()}"
     search = os.environ.get("PATH", "") + ":/usr/bin:/bin:/usr/sbin:/sbin"
     bwrap, setpriv = shutil.which("bwrap", path=search), shutil.which("setpriv", path=search)
     if not bwrap:
@@ -322,8 +324,8 @@ class Cgroup:
 
     @classmethod
     def create(cls, name, cpus=None, memory=None, pids=None):
-        if os.environ.get(NO_CGROUP, "").lower() in ("none", "off", "0", "no"):
-            return None, f"cgroups disabled by {NO_CGROUP}={os.environ[NO_CGROUP]}"
+        if settings.CGROUP.value():
+            return None, f"cgroups disabled by {NO_CGROUP}={settings.CGROUP.raw()}"
         dirs = {}
         try:
             mounts = _mounts()

@@ -1,0 +1,171 @@
+"""make grade's gradebook: each submission's row and folder, the resume state, and Otter's CSV.
+
+Each graded submission gets ``OUT/<submission>/`` (results.json, results.pkl, grading.log, grading.json); a rerun
+keeps a row whose grading.json records the same upload and the same autograder (``stored_row``), and
+``final_grades.csv`` is written from every row in ``otter grade``'s layout (``write_csv``).
+"""
+
+import datetime
+import hashlib
+import json
+import pathlib
+import shutil
+import zipfile
+from dataclasses import dataclass
+
+from tools import gradescope
+from tools.build_release import STAMP
+from tools.grade.submissions import IDENTITY, Submission, upload_hash
+from tools.trusted import settings
+
+# the route's limits and switches that a batch passes on to every grading (and records in grading.json)
+ROUTE_SETTINGS = (settings.CELL_TIMEOUT, settings.PHASE_TIMEOUT, settings.STUDENT_MEMORY_MB, settings.TRUSTED_TIMEOUT,
+                  settings.TRUSTED_MEMORY_MB, settings.SANDBOX, settings.CGROUP)
+ROUTE_KNOBS = tuple(s.name for s in ROUTE_SETTINGS)
+
+COMPLETED, REJECTED, TIMEOUT, FAILED, NOT_GRADED = "Completed", "Rejected", "Timeout", "Failed", "Not graded"
+KEPT = (COMPLETED, REJECTED, TIMEOUT)  # statuses a rerun keeps; the others are retried
+CSV_NAME, RECORD, LOG = "final_grades.csv", "grading.json", "grading.log"
+
+
+@dataclass
+class Row:
+    submission: Submission
+    status: str
+    message: str = ""
+    result: gradescope.Result = None
+    seconds: float = 0.0
+    graded_now: bool = False
+
+    @property
+    def key(self):
+        return self.submission.key
+
+    @property
+    def grading_status(self):
+        return self.status if self.status == COMPLETED else f"{self.status}: {self.message}"
+
+
+def autograder_id(zip_path):
+    """The zip's own identity (its AUTOGRADER_ID stamp, a SHA-256 over its entries); the file's hash without one."""
+    with zipfile.ZipFile(zip_path) as z:
+        if STAMP in z.namelist():
+            return z.read(STAMP).decode().strip()
+    return hashlib.sha256(pathlib.Path(zip_path).read_bytes()).hexdigest()
+
+
+def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, timeout, trailer=""):
+    """Writes the submission's folder anew (built aside, then swapped in)."""
+    out_dir = pathlib.Path(out_dir)
+    fresh = out_dir.with_name(f".{out_dir.name}.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.mkdir(parents=True)
+    if status in (COMPLETED, REJECTED):
+        shutil.copy(graded / "results.json", fresh / "results.json")
+        pkl = graded / "autograder" / "results" / "results.pkl"
+        if pkl.exists():
+            shutil.copy(pkl, fresh / "results.pkl")
+    log = graded / "run_autograder.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    text += f"\n--- bulk grader: {status}{': ' + message if message else ''} ({seconds:.1f} s, user {gradescope.sandbox_user(user)})\n"
+    (fresh / LOG).write_text(text + trailer)
+    record = {"submission": submission.key, "upload": str(submission.path), "upload_sha256": digest,
+              "autograder": ag_id, "status": status, "message": message, "seconds": round(seconds, 1),
+              "graded_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "identity": submission.identity, "timeout": timeout,
+              "route_env": {k: v for k, v in env.items() if k in ROUTE_KNOBS}}
+    (fresh / RECORD).write_text(json.dumps(record, indent=2))
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    fresh.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def upload_hash_or_none(path):
+    try:
+        return upload_hash(path)
+    except OSError:
+        return None
+
+
+def stored_row(submission, out_dir, ag_id, digest, timeout):
+    """The row of an earlier grading of the same upload with the same autograder, or None.
+
+    A time-out is kept unless the time limit is now longer."""
+    try:
+        record = json.loads((out_dir / RECORD).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("upload_sha256") != digest or record.get("autograder") != ag_id or record.get("status") not in KEPT:
+        return None
+    if record["status"] == TIMEOUT and timeout > record.get("timeout", 0):
+        return None
+    result = None
+    if record["status"] in (COMPLETED, REJECTED):
+        try:
+            result = gradescope.Result(json.loads((out_dir / "results.json").read_text()))
+        except (OSError, ValueError, KeyError):
+            return None
+        if result.raw.get("extra_data", {}).get("autograder") != ag_id or not (out_dir / "results.pkl").exists():
+            return None
+    return Row(submission, record["status"], record.get("message", ""), result, record.get("seconds", 0.0), False)
+
+
+def select_regrades(submissions, names):
+    """The keys that ``--regrade NAME`` names: key, key without extension, or a submitter's name, SID or email."""
+    chosen = set()
+    for name in names:
+        wanted = name.strip().lower()
+        hits = {s.key for s in submissions
+                if wanted in {s.key.lower(), pathlib.PurePath(s.key).stem.lower()}
+                or any(wanted in [part.strip().lower() for part in s.identity.get(k, "").split(";")] for k in IDENTITY)}
+        if not hits:
+            keys = ", ".join(s.key for s in submissions[:10]) + (" ..." if len(submissions) > 10 else "")
+            raise SystemExit(f"--regrade {name}: no submission is called that (submissions: {keys})")
+        chosen |= hits
+    return chosen
+
+
+def grades_frame(rows, out, gradescope_export=False):
+    """otter grade's table (its own merge_scores_to_df on the route's results.pkl) plus flag and identity."""
+    import dill
+    from otter.grade.utils import (
+        POINTS_POSSIBLE_LABEL,
+        SCORES_DICT_FILE_KEY,
+        SCORES_DICT_GRADING_STATUS_KEY,
+        merge_scores_to_df,
+    )
+    from otter.test_files import GradingResults
+
+    scores = []
+    for row in rows:
+        graded = None
+        if row.status in (COMPLETED, REJECTED):
+            with open(pathlib.Path(out) / row.key / "results.pkl", "rb") as f:
+                graded = dill.load(f)
+        else:
+            graded = GradingResults.without_results(Exception(row.grading_status))
+        graded.file = row.key
+        scores.append(graded)
+    frame = merge_scores_to_df(scores)
+    by_key = {row.key: row for row in rows}
+    points_row = frame[SCORES_DICT_FILE_KEY] == POINTS_POSSIBLE_LABEL
+
+    def column(value, points_value):
+        return [points_value if is_points else value(by_key[key]) for key, is_points in zip(frame[SCORES_DICT_FILE_KEY], points_row)]
+
+    # a rejected upload has a verdict (all 0) in results.pkl, which Otter would call Completed
+    frame[SCORES_DICT_GRADING_STATUS_KEY] = column(lambda r: r.grading_status, "--")
+    frame["flag"] = column(lambda r: " | ".join(r.result.flags) if r.result is not None else "", "--")
+    if gradescope_export:
+        for name in IDENTITY:
+            frame[name] = column(lambda r, n=name: r.submission.identity.get(n, ""), "")
+    return frame
+
+
+def write_csv(rows, out, gradescope_export=False):
+    path = pathlib.Path(out) / CSV_NAME
+    grades_frame(rows, out, gradescope_export).to_csv(path, index=False)
+    return path

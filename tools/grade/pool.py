@@ -1,0 +1,330 @@
+"""make grade's pool: gradings side by side, each with its own CPU, sandbox user, scratch folder and time limit.
+
+``grade_one_submission`` grades one upload through the route (``tools.gradescope.run_as_gradescope``) and never
+raises; ``run_pool`` runs them ``jobs`` at a time; ``choose_jobs`` picks that number from the CPUs and the memory,
+and says why; ``Progress`` shows the count, the time left and, at the end, the throughput.
+"""
+
+import fcntl
+import math
+import os
+import pathlib
+import queue
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from tools import gradescope
+from tools.grade.gradebook import (
+    COMPLETED,
+    FAILED,
+    REJECTED,
+    TIMEOUT,
+    Row,
+    keep,
+    upload_hash_or_none,
+)
+from tools.trusted import trusted_module
+
+DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the notebook, the verdict)
+GB_PER_GRADING = 1.5  # measured peaks: about 1 GB for the student phase, 0.9 GB for the verdict
+USER_BASE = "hw1grade"
+LOCKS = pathlib.Path("/run/hw1-grade")
+
+
+def classify(result, ag_id):
+    """(status, message) of a grading that produced results.json."""
+    stamp = result.raw.get("extra_data", {}).get("autograder")
+    if stamp != ag_id:
+        return FAILED, f"the results carry autograder {str(stamp)[:12]}, not the zip's {ag_id[:12]}"
+    reasons = set()
+    for question, test in result.tests.items():
+        found = re.search(r"^    not graded: (.*)$", test.get("output", ""), re.M)
+        if test["score"] or not found:
+            return COMPLETED, ""
+        reasons.add(found.group(1))
+    reason = sorted(reasons)[0] if reasons else "not graded"
+    if reason.startswith("The autograder could not prepare"):
+        return FAILED, reason  # the grader's datasets, not the student's upload
+    return REJECTED, reason
+
+
+def _one_line(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def grade_one_submission(submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, extra_env=None, private_tmp=True):
+    """Grades one upload through the route (as Gradescope runs the zip) and never raises: returns its Row.
+
+    When ``out_dir`` is given, its results.json, results.pkl, grading.log and grading.json replace
+    whatever an earlier grading left there. ``private_tmp`` gives the route a scratch folder of its own
+    as TMPDIR (its sandbox and work folders), removed afterwards even when the grading was stopped.
+    """
+    started = time.monotonic()
+    digest = upload_hash_or_none(submission.path)  # of what is graded, before it is read
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="hw1-bulk-"))  # root's alone (0700) from the start
+    if not sandboxed(extra_env):
+        scratch.chmod(0o711)  # without namespaces the sandbox user must traverse it to reach its own folder
+    graded = scratch / "graded"
+    env = dict(extra_env or {})
+    if private_tmp:
+        env["TMPDIR"] = str(scratch)
+    result, trailer = None, ""
+    try:
+        try:
+            result = gradescope.run_as_gradescope(submission.path, graded, autograder_zip, user=user, cpus=cpu,
+                                                  extra_env=env, timeout=timeout)
+            status, message = classify(result, ag_id)
+            if status in (COMPLETED, REJECTED) and not (graded / "autograder" / "results" / "results.pkl").exists():
+                status, message = FAILED, "the route wrote results.json but no results.pkl"
+        except subprocess.TimeoutExpired:
+            status, message = TIMEOUT, (f"grading was stopped after {timeout:g} s, the time limit per submission "
+                                        f"(its notebook may never end)")
+        except Exception as error:  # the route made no verdict: this row says why, the batch goes on
+            status, message = FAILED, _one_line(error)
+            trailer = traceback.format_exc()
+        seconds = time.monotonic() - started
+        if out_dir is not None:
+            keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, timeout, trailer)
+        return Row(submission, status, message, result if status in (COMPLETED, REJECTED) else None, seconds, True)
+    except Exception as error:  # keeping the files failed (disk full...): still a row
+        return Row(submission, FAILED, _one_line(error), None, time.monotonic() - started, True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def choose_jobs():
+    """(workers, why): one grading per CPU this process may use (its cgroup quota too), as the available memory
+    allows (GB_PER_GRADING each), e.g. (2, "2 CPUs; 24.0 GB available allows 16 at 1.5 GB each")."""
+    cpus = len(os.sched_getaffinity(0))
+    cpu_why = f"{cpus} CPU{'s' if cpus != 1 else ''}"
+    try:
+        quota, period = pathlib.Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max" and int(int(quota) / int(period)) < cpus:
+            cpus = max(1, int(int(quota) / int(period)))
+            cpu_why = f"a CPU quota of {int(quota) / int(period):g} CPUs"
+    except (OSError, ValueError):
+        pass
+    try:
+        available = int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1)) / 2**20
+    except (OSError, AttributeError):
+        return max(1, cpus), f"{cpu_why}; memory unknown"
+    by_memory = int(available / GB_PER_GRADING)
+    return max(1, min(cpus, by_memory)), (f"{cpu_why}; {available:.1f} GB available allows {by_memory} at "
+                                          f"{GB_PER_GRADING:g} GB each")
+
+
+def claim_users(count, base=USER_BASE):
+    """``count`` sandbox user names no other batch on this machine is using, each held by a lock until exit."""
+    LOCKS.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(LOCKS)
+    if not os.path.isdir(LOCKS) or os.path.islink(LOCKS) or info.st_uid != 0:
+        raise SystemExit(f"{LOCKS} must be a folder of root's")
+    users, k = [], 0
+    while len(users) < count:
+        name = gradescope.sandbox_user(f"{base}{k}")
+        fd = os.open(LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            users.append((f"{base}{k}", fd))
+        except BlockingIOError:
+            os.close(fd)
+        k += 1
+        if k > count + 64:
+            raise SystemExit("no free sandbox user: too many batches are grading on this machine")
+    return users
+
+
+def sandboxed(extra_env=None):
+    """Whether the route will run each student phase in its namespaces (bubblewrap), as root here."""
+    if os.geteuid() != 0:
+        return False
+    sandbox = trusted_module("sandbox")
+    disabled = (extra_env or {}).get(sandbox.DISABLE, os.environ.get(sandbox.DISABLE))
+    saved = os.environ.get(sandbox.DISABLE)
+    try:
+        if disabled is not None:
+            os.environ[sandbox.DISABLE] = disabled
+        tools, _ = sandbox.probe_namespaces(65534, 65534)
+    finally:
+        if saved is None:
+            os.environ.pop(sandbox.DISABLE, None)
+        else:
+            os.environ[sandbox.DISABLE] = saved
+    return tools is not None
+
+
+def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_env=None, on_done=None,
+             user_base=USER_BASE, private_tmp=True, stop=None, on_tick=None):
+    """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends (and ``on_tick()`` every
+    second meanwhile); returns {key: Row}."""
+    if not submissions:
+        return {}
+    jobs = max(1, min(jobs, len(submissions)))
+    if jobs > 1 and os.geteuid() == 0 and not sandboxed(extra_env):
+        raise SystemExit("gradings run side by side only in the route's sandbox (bubblewrap's namespaces), which is "
+                         "not available here: install bubblewrap (apt-get install bubblewrap), or grade one at a time "
+                         "(JOBS=1)")
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.geteuid() == 0:
+        gradescope.place_data()  # once, before the workers: they would race to build it
+    users = claim_users(jobs, user_base)
+    todo, finished = queue.Queue(), queue.Queue()
+    for submission in submissions:
+        todo.put(submission)
+    stop = stop or threading.Event()
+
+    def worker(k, user):
+        while not stop.is_set():
+            try:
+                submission = todo.get_nowait()
+            except queue.Empty:
+                return
+            out_dir = None if out is None else pathlib.Path(out) / submission.key
+            finished.put(grade_one_submission(submission, out_dir, autograder_zip, ag_id, user, str(cpus[k % len(cpus)]), timeout,
+                                   extra_env, private_tmp))
+
+    threads = [threading.Thread(target=worker, args=(k, user), daemon=True) for k, (user, _) in enumerate(users)]
+    for t in threads:
+        t.start()
+    rows = {}
+    try:
+        while len(rows) < len(submissions):
+            try:
+                row = finished.get(timeout=1)
+            except queue.Empty:
+                if not any(t.is_alive() for t in threads) and finished.empty():
+                    break
+                if on_tick:
+                    on_tick()
+                continue
+            if stop.is_set():
+                continue  # an interrupted grading: no row, a rerun grades it
+            rows[row.key] = row
+            if on_done:
+                on_done(row)
+    except BaseException:
+        stop.set()
+        gradescope.stop_running()
+        for t in threads:
+            t.join(timeout=30)
+        raise
+    finally:
+        for _, fd in users:
+            os.close(fd)
+    return rows
+
+
+def duration(seconds):
+    """42 -> "42 s", 150 -> "2 min 30 s", 4000 -> "1 h 06 min"."""
+    seconds = int(round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+@dataclass
+class Throughput:
+    """How fast a run graded: the uploads graded now (not kept from earlier runs), in how long, with how many workers."""
+
+    graded: int
+    seconds: float
+    workers: int
+    why: str  # why that many workers (choose_jobs)
+
+    @property
+    def per_hour(self):
+        return 3600 * self.graded / self.seconds if self.graded and self.seconds > 0 else None
+
+    def sentence(self):
+        """e.g. "20 submissions graded in 41 min 10 s: 29.1 submissions per hour with 2 workers (2 CPUs; ...)"."""
+        rate = f": {self.per_hour:.1f} submissions per hour" if self.per_hour else ""
+        return (f"{self.graded} submission{'s' if self.graded != 1 else ''} graded in {duration(self.seconds)}{rate} "
+                f"with {self.workers} worker{'s' if self.workers != 1 else ''} ({self.why})")
+
+    def __str__(self):
+        return f"throughput: {self.sentence()}"
+
+
+class Progress:
+    """A bar with the count done and the time left on a terminal; one line per submission otherwise."""
+
+    def __init__(self, total, jobs, stream=sys.stdout):
+        self.total, self.jobs, self.stream = total, max(1, jobs), stream
+        self.done, self.durations, self.started = 0, [], time.monotonic()
+        self.estimate, self.estimated_at = None, self.started  # seconds left, as of the last finished grading
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.width = shutil.get_terminal_size((100, 20)).columns
+        self.lock = threading.Lock()
+
+    def eta(self):
+        """Time left: the mean grading time for each round of ``jobs`` gradings still to come, counting down."""
+        if self.done >= self.total:
+            return "done"
+        if self.estimate is None:
+            return "time left: estimating"
+        left = self.estimate - (time.monotonic() - self.estimated_at)
+        return f"time left ~{duration(left)}" if left >= 1 else "time left: longer than estimated"
+
+    def bar(self):
+        cells = 30
+        filled = int(cells * self.done / self.total) if self.total else cells
+        return f"[{'#' * filled}{'.' * (cells - filled)}] {self.done}/{self.total} graded, {self.eta()}"
+
+    def start(self):
+        if self.tty and self.total:
+            self.stream.write(self.bar()[: self.width - 1])
+            self.stream.flush()
+
+    def update(self, row):
+        with self.lock:
+            self.done += 1
+            if row.graded_now:  # refused uploads and failures take seconds: they would make the estimate too short
+                self.durations.append((row.status in (COMPLETED, TIMEOUT), row.seconds))
+            typical = [s for full, s in self.durations if full] or [s for _, s in self.durations]
+            if typical:
+                self.estimate = math.ceil((self.total - self.done) / self.jobs) * statistics.mean(typical)
+                self.estimated_at = time.monotonic()
+            score = f"{row.result.total:g}/{row.result.possible:g}" if row.result is not None and row.status == COMPLETED else "-"
+            how = f"{row.seconds:.0f} s" if row.graded_now else "kept from an earlier run"
+            status = row.grading_status if len(row.grading_status) < 90 else row.grading_status[:87] + "..."
+            line = f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.key}: {status}, {score} ({how})"
+            if self.tty:
+                self.stream.write("\r\033[K" + line + "\n" + self.bar()[: self.width - 1])
+            else:
+                self.stream.write(f"{line}; {self.eta()}\n")
+            self.stream.flush()
+
+    def tick(self):
+        """Redraws the bar (on a terminal) so that the time left counts down between gradings."""
+        if self.tty and self.total:
+            with self.lock:
+                self.stream.write("\r\033[K" + self.bar()[: self.width - 1])
+                self.stream.flush()
+
+    def finish(self):
+        if self.tty and self.total:
+            self.stream.write("\n")
+        self.stream.write(f"{self.done} submissions in {duration(time.monotonic() - self.started)}\n")
+        self.stream.flush()
+
+
+def check_environment():
+    """The sandbox user runs this interpreter: every folder on its way must be open to others."""
+    exe = pathlib.Path(sys.executable)
+    paths = {exe, exe.resolve(), *exe.parents, *exe.resolve().parents, pathlib.Path(sys.prefix) / "lib",
+             *(pathlib.Path(sys.prefix) / "lib").parents}
+    for folder in sorted(paths):
+        if folder.exists() and not os.stat(folder).st_mode & 0o001:
+            raise SystemExit(f"the environment {sys.prefix} cannot be run by the sandbox user ({folder} is closed to "
+                             f"other users): use one outside /root, e.g. make grade VENV=/opt/hw1-venv ...")
