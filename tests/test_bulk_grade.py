@@ -102,6 +102,7 @@ def mixed(fresh_release, fresh_zip, tmp_path_factory):
     return folder, out, rows, log
 
 
+@pytest.mark.route
 def test_csv_row_by_row(mixed, fresh_zip):
     folder, out, rows, log = mixed
     table = read_csv(out / "final_grades.csv")
@@ -131,6 +132,7 @@ def test_csv_row_by_row(mixed, fresh_zip):
     assert "ignored (not an upload): README.txt" in log
 
 
+@pytest.mark.route
 def test_each_submission_keeps_its_results_and_log(mixed, fresh_zip):
     folder, out, rows, _ = mixed
     with zipfile.ZipFile(fresh_zip) as z:
@@ -149,6 +151,7 @@ def test_each_submission_keeps_its_results_and_log(mixed, fresh_zip):
     assert oct(out.stat().st_mode & 0o777) == "0o700", "the grades are root's only"
 
 
+@pytest.mark.route
 def test_nothing_of_a_grading_survives(mixed):
     leftovers = list(pathlib.Path(tempfile.gettempdir()).glob("hw1-bulk-*"))
     assert leftovers == [], f"scratch folders left behind: {leftovers}"
@@ -159,12 +162,14 @@ def test_nothing_of_a_grading_survives(mixed):
         assert alive == [], f"processes of {user} survived: {alive}"
 
 
+@pytest.mark.route
 def test_progress_shows_count_and_time_left(mixed):
     log = mixed[3]
     n = len(expected_rows())
     assert f"[{n}/{n}]" in log and "time left ~" in log, log
 
 
+@pytest.mark.route
 def test_report_names_the_hardest_question(mixed):
     folder, out, rows, _ = mixed
     page = (out / "report.html").read_text()
@@ -189,6 +194,7 @@ def test_report_names_the_hardest_question(mixed):
         assert f"<td>{status}</td>" in page
 
 
+@pytest.mark.route
 def test_report_links_the_code_similarity_report(mixed):
     folder, out, rows, _ = mixed
     page = (out / "report.html").read_text()
@@ -199,6 +205,7 @@ def test_report_links_the_code_similarity_report(mixed):
     assert "corrupt.ipynb" in similar.split("Not compared", 1)[1] and "unreadable.ipynb" in similar.split("Not compared", 1)[1]
 
 
+@pytest.mark.route
 def test_rerun_resumes_and_regrade_is_one_command(mixed, fresh_zip):
     folder, out, rows, _ = mixed
     before = (out / "final_grades.csv").read_bytes()
@@ -249,6 +256,7 @@ submission_1002:
 """
 
 
+@pytest.mark.route
 def test_gradescope_export_is_keyed_by_submission(fresh_zip, tmp_path):
     export = tmp_path / "assignment_export"
     for folder in ("submission_1001", "submission_1002"):

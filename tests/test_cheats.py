@@ -59,6 +59,7 @@ def test_corpus_covers_every_class():
     assert any(c.flagged for c in CHEATS)
 
 
+@pytest.mark.route
 @pytest.mark.parametrize("cheat", CHEATS, ids=lambda c: c.name)
 def test_cheat_gains_nothing(graded_cheats, cheat):
     controls, cheats = graded_cheats
@@ -73,6 +74,7 @@ def test_cheat_gains_nothing(graded_cheats, cheat):
     assert not gains, f"{cheat.name} ({cheat.why}) gained {gains} over {cheat.control}:\n{result.failures()}"
 
 
+@pytest.mark.route
 def test_no_cheat_leaves_anything_running_or_reads_a_secret(graded_cheats, fresh_zip):
     import zipfile
 

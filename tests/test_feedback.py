@@ -17,6 +17,8 @@ import gradescope
 import master_notebook
 import trusted_copy
 
+pytestmark = pytest.mark.route
+
 ROOT = build_release.ROOT
 policy = trusted_copy.module("policy")
 QUESTIONS = [q["name"] for q in master_notebook.questions() if not q["manual"]]

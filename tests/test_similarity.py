@@ -12,6 +12,8 @@ import build_release
 import similarity
 import student_corpus
 
+pytestmark = pytest.mark.release
+
 NB = build_release.NOTEBOOK
 COPIED = "loops"  # the style that a student copies and disguises
 

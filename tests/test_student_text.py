@@ -238,6 +238,7 @@ sys.modules["hw1_probes"] = fake
 '''
 
 
+@pytest.mark.route
 def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
     import gradescope
     import nbformat
