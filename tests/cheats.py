@@ -58,6 +58,11 @@ class Cheat:
     flagged: bool = False  # True only for training on the test set: must raise a flag
     # a documented limit (README, Integrity): questions where this cheat may gain, because nothing can tell it apart
     undetectable_on: tuple = ()
+    # how its grading spends the time, for the order of the gradings only (tests/test_cheats.py): long = minutes
+    # of CPU (training, or a busy loop until a limit), graded first; waits = asleep until the phase limit (no
+    # CPU), graded beside the two busy workers
+    long: bool = False
+    waits: bool = False
 
 
 class CheatError(ValueError):
@@ -1455,9 +1460,10 @@ def _folder_with_plants(folder):
     return folder
 
 
-def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=()):
+def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=(), long=False, waits=False):
     base = STUBS if control == "stubs" else PARTIAL
-    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on)
+    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on,
+                 long, waits)
 
 
 CHEATS: list[Cheat] = [
@@ -1581,13 +1587,13 @@ CHEATS: list[Cheat] = [
     # 12. training on the test set: cannot be prevented, must be flagged
     _cheat("train_on_test_set", """
         Problem 4's model is trained on the test set (12 epochs of Adam).""",
-        "partial", answers={"train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True),
+        "partial", answers={"train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True, long=True),
     _cheat("train_on_test_set_and_train_head", """
         Problem 4's model is trained on the test set together with trainingdata[:10000], the images the grader
         compares the test accuracy with, so that the two accuracies stay close (8 epochs of Adam). The grader now
         compares with a secret random sample of the training set, and still cannot tell this model from an
         honest one: a documented limit, which may gain on q4_acc only.""",
-        "partial", answers={"train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",)),
+        "partial", answers={"train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",), long=True),
     # other attacks
     _cheat("kill_runner_forge_notes", """
         After every probe, writes a progress.json whose text (quoted in the grading notes the student sees)
@@ -1595,12 +1601,12 @@ CHEATS: list[Cheat] = [
         "stubs", cells=[at_end(KILL_RUNNER_FORGE_NOTES)]),
     _cheat("never_ending_kernel", """
         After every probe, the kernel ignores SIGINT/SIGTERM and never ends: the phase time limit must stop it.""",
-        "stubs", cells=[at_end(NEVER_ENDING)]),
+        "stubs", cells=[at_end(NEVER_ENDING)], waits=True),
     _cheat("fork_chain_escape", """
         A detached chain of processes that fork and exit at once (a new pid every few hundred microseconds), so
         that kill_all's listing of /proc never catches one alive; once the runner has ended it leaves
         /tmp/hw1cheat-survived-* and hands over q2b's answer (which the notebook never did). Ends after 60 s.""",
-        "stubs", cells=[at_end(FORK_CHAIN_CELL)]),
+        "stubs", cells=[at_end(FORK_CHAIN_CELL)], long=True),
     _cheat("tmp_planting", """
         Plants sitecustomize/usercustomize/dill/hw1_grading modules, a hw1_trusted package and a .pth file in
         /tmp, /dev/shm and /var/tmp, which forge results.json if a root process ever imports them (each
