@@ -130,15 +130,17 @@ def test_epoch(model, loader, loss_fn):
     return float(np.dot(losses, sizes) / sum(sizes))
 
 
-# the notebook's training, shortened: Adam over the FashionMNIST training set (above the 0.87 bar)
+# the notebook's training, shortened: Adam over the FashionMNIST training set, the rate halved after each epoch
 torch.manual_seed(0)
 model = FashionMLP()
-_images, _labels = DATASETS("FashionMNIST", "train")
-_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.as_tensor(_images.copy()), torch.as_tensor(_labels.copy())),
-                                      batch_size=128, shuffle=True)
+_images, _labels = (torch.as_tensor(a.copy()) for a in DATASETS("FashionMNIST", "train"))
 _optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+_halving = torch.optim.lr_scheduler.StepLR(_optimizer, step_size=1, gamma=0.5)
 for _epoch in range(EPOCHS):
-    train_epoch(model, _loader, nn.CrossEntropyLoss(), _optimizer)
+    _order = torch.randperm(len(_labels))  # the batches of a shuffling DataLoader, without its per-image cost
+    _batches = [(_images[_order[k:k + 64]], _labels[_order[k:k + 64]]) for k in range(0, len(_labels), 64)]
+    train_epoch(model, _batches, nn.CrossEntropyLoss(), _optimizer)
+    _halving.step()
 
 _test_images = DATASETS("FashionMNIST", "test")[0]
 rng = np.random.default_rng(SEED)
@@ -148,7 +150,7 @@ with torch.no_grad():
     sample_probs = torch.softmax(model(to_input(torch.as_tensor(_test_images[sample_idx]))), dim=1).numpy()
 '''
 
-P4_EPOCHS = 8  # 0.87 and above from about 5 epochs on: a margin over the bar
+P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87 bar
 
 
 def _p5_reference():
@@ -158,10 +160,17 @@ def _p5_reference():
 
 
 def reference_namespace():
+    import torch
+
     env = {"DATASETS": DATASETS, "EPOCHS": P4_EPOCHS}
     exec("import numpy as np\nimport torch\nimport torch.nn as nn\nSEED = 42\n", env)
-    for source in (P1_P3, P4, _p5_reference()):
-        exec(textwrap.dedent(source), env)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads
+    try:  # that wait for each other at every small matrix product took minutes there instead of seconds)
+        for source in (P1_P3, P4, _p5_reference()):
+            exec(textwrap.dedent(source), env)
+    finally:
+        torch.set_num_threads(threads)
     return env
 
 
