@@ -395,8 +395,7 @@ def test_a_wrong_answer_costs_only_its_own_check(reference):
         inp, out = ctx.inputs(question), copy.deepcopy(ctx.answers(question))
         change(out, inp)
         failed = []
-        for other, _, check in checks.CASES[question]:
-            ctx.cache = {}
+        for other, _, check in checks.CASES[question]:  # one cache per question, as the verdict keeps it
             try:
                 check(inp, out, ctx)
             except Mismatch:
