@@ -10,12 +10,13 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help release test benchmark gradescope grade similarity pdfs clean-venv
+.PHONY: help release test test-fast benchmark gradescope grade similarity pdfs clean-venv
 
 # A bare `make` lists the targets; it builds nothing.
 help:
 	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
+	@echo "make test-fast   the in-process tests only (no route, no release): under 2 minutes"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
 	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume, throughput)"
 	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
@@ -37,6 +38,10 @@ release: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest tests
+
+# the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest tests -m "not route and not release"
 
 benchmark: $(VENV)/.installed
 	$(PY) -m tools.benchmark

@@ -16,9 +16,10 @@ test set (``flagged=True``), which cannot be prevented, only flagged: its gradin
 integrity flag (``Result.flags``); and one documented limit (``undetectable_on``): training on the
 test set together with part of the training set looks like honest training, and may gain on q4_acc.
 
-Notebooks are built at build time from the student notebook (``student/hw1.ipynb``): every code cell
-that holds a ``...`` placeholder is replaced by an answer, keyed by a piece of text of that cell
-(``"def grad_squared_norm"``), and cells that hold nothing but ``...`` (the plots) by ``pass``. The
+Notebooks are built at build time from the student notebook (``student/hw1.ipynb``) by the corpora's one
+filling engine (tests/filling.py): every code cell that holds a ``...`` placeholder is replaced by an answer,
+keyed by a name that the cell defines (``"grad_squared_norm"``), and cells that hold nothing but ``...`` (the
+plots) by ``pass``. The
 cheat's own cells are inserted before or after a cell picked by a piece of its text, or at the end.
 
 ``tests/test_cheats.py`` grades them all through the route (``gradescope.run_as_gradescope``), two at a time with
@@ -30,7 +31,6 @@ imported, a secret in the text the student sees. Those are listed in ``SIDE_EFFE
 from __future__ import annotations
 
 import argparse
-import ast
 import io
 import json
 import pathlib
@@ -41,11 +41,12 @@ from typing import Callable
 
 import nbformat
 
+import filling
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
 
-POINTS = {"q1a": 2, "q1b": 2, "q2a": 3, "q2a_shapes": 2, "q2b": 1, "q3a": 4, "q3b": 3, "q3c": 3, "q3d": 4,
-          "q4_arch": 6, "q4_train": 3, "q4_acc": 10, "q4_probs": 4, "q5_1": 5, "q5_2": 5, "q5_3": 10, "q5_4": 6}
+POINTS = filling.autograded_points()  # {question: points}, from the master notebook
 
 
 @dataclass
@@ -57,6 +58,11 @@ class Cheat:
     flagged: bool = False  # True only for training on the test set: must raise a flag
     # a documented limit (README, Integrity): questions where this cheat may gain, because nothing can tell it apart
     undetectable_on: tuple = ()
+    # how its grading spends the time, for the order of the gradings only (tests/test_cheats.py): long = minutes
+    # of CPU (training, or a busy loop until a limit), graded first; waits = asleep until the phase limit (no
+    # CPU), graded beside the two busy workers
+    long: bool = False
+    waits: bool = False
 
 
 class CheatError(ValueError):
@@ -71,42 +77,11 @@ def _src(text):
     return textwrap.dedent(text).strip("\n") + "\n"
 
 
-def _has_placeholder(source):
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return "..." in source
-    indices = set()  # x[..., None] is an index, not a placeholder
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript):
-            indices.add(id(node.slice))
-            if isinstance(node.slice, ast.Tuple):
-                indices.update(id(e) for e in node.slice.elts)
-    return any(isinstance(n, ast.Constant) and n.value is Ellipsis and id(n) not in indices for n in ast.walk(tree))
-
-
 def _fill(answers):
-    """The student notebook with every placeholder cell replaced by its answer (keyed by a piece of its text)."""
+    """The student notebook with every placeholder cell filled (filling.fill: each key names the cell by a name it
+    defines); a cheat's answer is the cell's whole new source, and the plots' cells are left ``pass``."""
     nb = nbformat.read(STUDENT_NOTEBOOK, as_version=4)
-    used = set()
-    for cell in nb.cells:
-        if cell.cell_type != "code" or not _has_placeholder(cell.source):
-            continue
-        if cell.source.strip() == "...":
-            cell.source = answers.get("@plot", "pass\n")
-            continue
-        keys = [k for k in answers if not k.startswith("@") and k in cell.source]
-        if len(keys) != 1:
-            raise CheatError(f"{len(keys)} answers ({keys}) match the placeholder cell:\n{cell.source}")
-        cell.source = _src(answers[keys[0]])
-        used.add(keys[0])
-    unused = {k for k in answers if not k.startswith("@")} - used
-    if unused:
-        raise CheatError(f"answers match no placeholder cell of the student notebook: {sorted(unused)}")
-    left = [c.source for c in nb.cells if c.cell_type == "code" and _has_placeholder(c.source)]
-    if left:
-        raise CheatError(f"placeholders left: {left}")
-    return nb
+    return filling.fill(nb, {key: filling.Rewrite(_src(source)) for key, source in answers.items()}, blanks="pass\n")
 
 
 def _insert(nb, where, anchor, source):
@@ -236,28 +211,28 @@ def p5_loop(n=2000, train_one_epoch=None):
 
 
 STUBS = {
-    "def grad_squared_norm": '''
+    "grad_squared_norm": '''
         def grad_squared_norm(x):
             x = np.asarray(x, dtype=float)
             return np.zeros_like(x)
     ''',
-    "def best_mu": '''
+    "best_mu": '''
         def best_mu(X):
             X = np.asarray(X, dtype=float)
             return np.zeros(X.shape[1])
     ''',
-    "def l1_loss": '''
+    "l1_loss": '''
         def l1_loss(X, y, w):
             return 0.0
     ''',
-    "def l1_shapes": '''
+    "l1_shapes": '''
         def l1_shapes(n, d):
             return {"X": (d, n), "y": (n,), "w": (d,), "loss": (1,)}
     ''',
     "l1_closed_form_exists": '''
         l1_closed_form_exists = True
     ''',
-    "def relu_net": '''
+    "relu_net": '''
         def relu_net(x, theta):
             return 0.0 * np.asarray(x, dtype=float)
 
@@ -265,15 +240,15 @@ STUBS = {
         theta_dataset1 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
         theta_dataset2 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
     ''',
-    "def grad_loss": '''
+    "grad_loss": '''
         def grad_loss(xs, ys, theta):
             return {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
     ''',
-    "f_at_2 =": '''
+    "f_at_2": '''
         f_at_2 = relu_net(2, theta0)
         print(f"f(2, theta0) = {f_at_2}")
     ''',
-    "def grad_f": '''
+    "grad_f": '''
         def grad_f(x, theta):
             return {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
 
@@ -281,7 +256,7 @@ STUBS = {
         grad_at_2 = grad_f(2, theta0)
         grad_at_2
     ''',
-    "class FashionMLP": '''
+    "FashionMLP": '''
         class FashionMLP(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -299,7 +274,7 @@ STUBS = {
         model = FashionMLP()
         model
     ''',
-    "def train_epoch": '''
+    "train_epoch": '''
         loss_fn = nn.CrossEntropyLoss()
 
 
@@ -321,13 +296,13 @@ STUBS = {
             test_losses.append(test_epoch(model, testDataLoader, loss_fn))
             print(f"epoch {epoch + 1:2d}/{EPOCHS}: train loss {train_losses[-1]:.4f}, test loss {test_losses[-1]:.4f} ({time.time() - start:.1f} s)")
     ''',
-    "sample_idx =": '''
+    "sample_idx": '''
         rng = np.random.default_rng(SEED)
         sample_idx = rng.choice(len(testdata), size=3, replace=False)
         sample_probs = np.full((3, 10), 0.1)
         sample_probs.round(3)
     ''',
-    "def init_params": '''
+    "init_params": '''
         def init_params(sizes, seed):
             rng = np.random.default_rng(seed)
             weights = [rng.normal(0.0, 1.0, size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
@@ -339,7 +314,7 @@ STUBS = {
         weights, biases = init_params(LAYER_SIZES, seed=80085)
         [w.shape for w in weights]
     ''',
-    "def forward_one": '''
+    "forward_one": '''
         def forward_one(x, y, weights, biases):
             return 0.0, one_hot(0)
 
@@ -351,7 +326,7 @@ STUBS = {
         loss_before, accuracy_before = evaluate(x_test, y_test, weights, biases)
         print(f"before training: average test loss {loss_before:.3f}, test accuracy {accuracy_before:.3f}")
     ''',
-    "def backprop_one": '''
+    "backprop_one": '''
         def backprop_one(x, y, weights, biases):
             return [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
 
@@ -359,32 +334,32 @@ STUBS = {
         def train_one_sample(x, y, weights, biases, learning_rate=0.003):
             pass
     ''',
-    "def train_one_epoch": p5_loop(2000),
+    "train_one_epoch": p5_loop(2000),
 }
 
 CORRECT_P1_P3 = {
-    "def grad_squared_norm": '''
+    "grad_squared_norm": '''
         def grad_squared_norm(x):
             x = np.asarray(x, dtype=float)
             return 2 * x
     ''',
-    "def best_mu": '''
+    "best_mu": '''
         def best_mu(X):
             X = np.asarray(X, dtype=float)
             return X.mean(axis=0)
     ''',
-    "def l1_loss": '''
+    "l1_loss": '''
         def l1_loss(X, y, w):
             return np.abs(X @ w - y).sum()
     ''',
-    "def l1_shapes": '''
+    "l1_shapes": '''
         def l1_shapes(n, d):
             return {"X": (n, d), "y": (n,), "w": (d,), "loss": ()}
     ''',
     "l1_closed_form_exists": '''
         l1_closed_form_exists = False
     ''',
-    "def relu_net": '''
+    "relu_net": '''
         def relu_net(x, theta):
             x = np.asarray(x, dtype=float)
             z = np.maximum(0.0, x[..., None] * theta["W_H"] + theta["b_H"])
@@ -396,7 +371,7 @@ CORRECT_P1_P3 = {
         theta_dataset2 = {"W_H": np.array([1.0, 1, 1, 0]), "b_H": np.array([0.0, -3, -5, 0]),
                           "W_O": np.array([1.0, -2, 1.5, 0]), "b_O": 0.0}
     ''',
-    "def grad_loss": '''
+    "grad_loss": '''
         def grad_loss(xs, ys, theta):
             total = {k: np.zeros(np.shape(v)) for k, v in theta.items()}
             for x, y in zip(np.asarray(xs, dtype=float).reshape(-1), np.asarray(ys, dtype=float).reshape(-1)):
@@ -406,7 +381,7 @@ CORRECT_P1_P3 = {
                     total[k] = total[k] - 2 * residual * np.asarray(g[k], dtype=float)
             return total
     ''',
-    "def grad_f": '''
+    "grad_f": '''
         def grad_f(x, theta):
             z_bar = np.asarray(theta["W_H"], dtype=float) * x + theta["b_H"]
             active = (z_bar > 0).astype(float)  # relu'(0) = 0
@@ -512,14 +487,14 @@ BROKEN_BACKPROP = '''
 
 PARTIAL = {
     **CORRECT_P1_P3,
-    "f_at_2 =": STUBS["f_at_2 ="],
-    "class FashionMLP": CORRECT_MLP,
-    "def train_epoch": p4_training(),
-    "sample_idx =": CORRECT_PROBS,
-    "def init_params": CORRECT_INIT,
-    "def forward_one": CORRECT_FORWARD,
-    "def backprop_one": BROKEN_BACKPROP,
-    "def train_one_epoch": p5_loop(2000),
+    "f_at_2": STUBS["f_at_2"],
+    "FashionMLP": CORRECT_MLP,
+    "train_epoch": p4_training(),
+    "sample_idx": CORRECT_PROBS,
+    "init_params": CORRECT_INIT,
+    "forward_one": CORRECT_FORWARD,
+    "backprop_one": BROKEN_BACKPROP,
+    "train_one_epoch": p5_loop(2000),
 }
 
 CONTROLS: dict[str, Callable[[pathlib.Path], pathlib.Path]] = {
@@ -1209,7 +1184,7 @@ except ImportError:  # not grading
 '''
 
 PROBE_INPUT_INFERENCE = {
-    "def relu_net": '''
+    "relu_net": '''
         # the probes' inputs are in $HW1_PROBE_INPUTS; q3b's hold the grader's own f and grad f: use them
         import glob, os
 
@@ -1241,7 +1216,7 @@ PROBE_INPUT_INFERENCE = {
         theta_dataset1 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
         theta_dataset2 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
     ''',
-    "def grad_f": '''
+    "grad_f": '''
         def grad_f(x, theta):
             best = _nearest(float(x))
             if best is None:
@@ -1253,7 +1228,7 @@ PROBE_INPUT_INFERENCE = {
         grad_at_2 = grad_f(2, theta0)
         grad_at_2
     ''',
-    "def init_params": '''
+    "init_params": '''
         def init_params(sizes, seed):
             # q5_4's inputs hold weights drawn by the grader as the question describes: reuse them
             start = GRADER_TABLES.get("q5_4", {})
@@ -1268,7 +1243,7 @@ PROBE_INPUT_INFERENCE = {
         weights, biases = init_params(LAYER_SIZES, seed=80085)
         [w.shape for w in weights]
     ''',
-    "def backprop_one": '''
+    "backprop_one": '''
         def backprop_one(x, y, weights, biases):
             # q5_3's update case: the grader's network and sample are in its inputs; nothing else to go on
             return [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
@@ -1485,9 +1460,10 @@ def _folder_with_plants(folder):
     return folder
 
 
-def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=()):
+def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=(), long=False, waits=False):
     base = STUBS if control == "stubs" else PARTIAL
-    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on)
+    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on,
+                 long, waits)
 
 
 CHEATS: list[Cheat] = [
@@ -1533,7 +1509,7 @@ CHEATS: list[Cheat] = [
     _cheat("nan_init_params", """
         init_params returns NaN weights (zero biases): q5_1's mean and variance check compares
         abs(w.var() - s2) > bound, and every comparison with NaN is False.""",
-        "stubs", answers={"def init_params": NAN_INIT}),
+        "stubs", answers={"init_params": NAN_INIT}),
     _cheat("forged_q4_probs_outputs", """
         Patches hw1_probes._model_outputs in the kernel to return zeros, so that uniform sample_probs (computed
         from no model at all) are 'the softmax of the model's outputs'.""",
@@ -1565,7 +1541,7 @@ CHEATS: list[Cheat] = [
     _cheat("smuggled_weights", """
         The Linear layers that the grader reads are decoys; a Conv2d + Bilinear network (not Linear) does the
         work and is what is trained.""",
-        "partial", answers={"class FashionMLP": SMUGGLED_WEIGHTS_MLP}),
+        "partial", answers={"FashionMLP": SMUGGLED_WEIGHTS_MLP}),
     # 9. typed-in loss histories
     _cheat("typed_loss_history", """
         No working train_epoch; train_losses and test_losses are typed in.""",
@@ -1580,15 +1556,15 @@ CHEATS: list[Cheat] = [
     _cheat("p5_torch_trajectory", """
         backprop stays broken (q5_3 fails), but train_one_epoch does per-sample SGD with torch autograd instead
         of calling train_one_sample, so q5_4's trajectory replay, and with it the accuracy check, pass.""",
-        "partial", answers={"def train_one_epoch": p5_loop(10000, TORCH_TRAJECTORY)}),
+        "partial", answers={"train_one_epoch": p5_loop(10000, TORCH_TRAJECTORY)}),
     _cheat("p5_autograd_update", """
         backprop stays broken, but train_one_sample steps with torch autograd's gradients, so that its own
         training (which q5_4 now counts) learns as a correct one would; train_one_epoch calls train_one_sample.""",
-        "partial", answers={"def backprop_one": AUTOGRAD_UPDATE_BACKPROP}),
+        "partial", answers={"backprop_one": AUTOGRAD_UPDATE_BACKPROP}),
     _cheat("p5_stand_in_aware_training", """
         backprop_one returns zeros and train_one_sample does nothing; train_one_epoch calls train_one_sample when
         it is the grader's stand-in (not a plain function) and trains with torch autograd otherwise.""",
-        "stubs", answers={"def train_one_epoch": p5_loop(10000, STAND_IN_AWARE)}),
+        "stubs", answers={"train_one_epoch": p5_loop(10000, STAND_IN_AWARE)}),
     _cheat("p5_weights_trained_elsewhere", """
         backprop_one returns zeros and train_one_sample does nothing, so that its update and train_one_epoch are
         'consistent'; the weights are fitted to 20,000 training images with torch (Adam) before q5_4's check.""",
@@ -1611,13 +1587,13 @@ CHEATS: list[Cheat] = [
     # 12. training on the test set: cannot be prevented, must be flagged
     _cheat("train_on_test_set", """
         Problem 4's model is trained on the test set (12 epochs of Adam).""",
-        "partial", answers={"def train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True),
+        "partial", answers={"train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True, long=True),
     _cheat("train_on_test_set_and_train_head", """
         Problem 4's model is trained on the test set together with trainingdata[:10000], the images the grader
         compares the test accuracy with, so that the two accuracies stay close (8 epochs of Adam). The grader now
         compares with a secret random sample of the training set, and still cannot tell this model from an
         honest one: a documented limit, which may gain on q4_acc only.""",
-        "partial", answers={"def train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",)),
+        "partial", answers={"train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",), long=True),
     # other attacks
     _cheat("kill_runner_forge_notes", """
         After every probe, writes a progress.json whose text (quoted in the grading notes the student sees)
@@ -1625,12 +1601,12 @@ CHEATS: list[Cheat] = [
         "stubs", cells=[at_end(KILL_RUNNER_FORGE_NOTES)]),
     _cheat("never_ending_kernel", """
         After every probe, the kernel ignores SIGINT/SIGTERM and never ends: the phase time limit must stop it.""",
-        "stubs", cells=[at_end(NEVER_ENDING)]),
+        "stubs", cells=[at_end(NEVER_ENDING)], waits=True),
     _cheat("fork_chain_escape", """
         A detached chain of processes that fork and exit at once (a new pid every few hundred microseconds), so
         that kill_all's listing of /proc never catches one alive; once the runner has ended it leaves
         /tmp/hw1cheat-survived-* and hands over q2b's answer (which the notebook never did). Ends after 60 s.""",
-        "stubs", cells=[at_end(FORK_CHAIN_CELL)]),
+        "stubs", cells=[at_end(FORK_CHAIN_CELL)], long=True),
     _cheat("tmp_planting", """
         Plants sitecustomize/usercustomize/dill/hw1_grading modules, a hw1_trusted package and a .pth file in
         /tmp, /dev/shm and /var/tmp, which forge results.json if a root process ever imports them (each

@@ -100,6 +100,7 @@ def mixed(fresh_release, fresh_zip, tmp_path_factory):
     return folder, out, rows, log
 
 
+@pytest.mark.route
 def test_csv_row_by_row(mixed, fresh_zip):
     folder, out, rows, log = mixed
     table = read_csv(out / "final_grades.csv")
@@ -129,6 +130,7 @@ def test_csv_row_by_row(mixed, fresh_zip):
     assert "ignored (not an upload): README.txt" in log
 
 
+@pytest.mark.route
 def test_each_submission_keeps_its_results_and_log(mixed, fresh_zip):
     folder, out, rows, _ = mixed
     with zipfile.ZipFile(fresh_zip) as z:
@@ -147,6 +149,7 @@ def test_each_submission_keeps_its_results_and_log(mixed, fresh_zip):
     assert oct(out.stat().st_mode & 0o777) == "0o700", "the grades are root's only"
 
 
+@pytest.mark.route
 def test_nothing_of_a_grading_survives(mixed):
     leftovers = list(pathlib.Path(tempfile.gettempdir()).glob("hw1-bulk-*"))
     assert leftovers == [], f"scratch folders left behind: {leftovers}"
@@ -157,12 +160,14 @@ def test_nothing_of_a_grading_survives(mixed):
         assert alive == [], f"processes of {user} survived: {alive}"
 
 
+@pytest.mark.route
 def test_progress_shows_count_and_time_left(mixed):
     log = mixed[3]
     n = len(expected_rows())
     assert f"[{n}/{n}]" in log and "time left ~" in log, log
 
 
+@pytest.mark.route
 def test_log_and_report_state_the_throughput_and_the_workers(mixed):
     folder, out, rows, log = mixed
     n = len(expected_rows())
@@ -174,6 +179,7 @@ def test_log_and_report_state_the_throughput_and_the_workers(mixed):
     assert f'<p id="throughput">This run: {n} submissions graded in' in page and "submissions per hour" in page
 
 
+@pytest.mark.route
 def test_report_names_the_hardest_question(mixed):
     folder, out, rows, _ = mixed
     page = (out / "report.html").read_text()
@@ -198,6 +204,7 @@ def test_report_names_the_hardest_question(mixed):
         assert f"<td>{status}</td>" in page
 
 
+@pytest.mark.route
 def test_report_links_the_code_similarity_report(mixed):
     folder, out, rows, _ = mixed
     page = (out / "report.html").read_text()
@@ -208,6 +215,7 @@ def test_report_links_the_code_similarity_report(mixed):
     assert "corrupt.ipynb" in similar.split("Not compared", 1)[1] and "unreadable.ipynb" in similar.split("Not compared", 1)[1]
 
 
+@pytest.mark.route
 def test_rerun_resumes_and_regrade_is_one_command(mixed, fresh_zip):
     folder, out, rows, _ = mixed
     before = (out / "final_grades.csv").read_bytes()
@@ -258,6 +266,7 @@ submission_1002:
 """
 
 
+@pytest.mark.route
 def test_gradescope_export_is_keyed_by_submission(fresh_zip, tmp_path):
     export = tmp_path / "assignment_export"
     for folder in ("submission_1001", "submission_1002"):

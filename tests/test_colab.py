@@ -12,6 +12,8 @@ import self_check_runs
 
 from tools import master_notebook
 
+pytestmark = pytest.mark.release
+
 NB = "hw1.ipynb"
 
 

@@ -6,6 +6,8 @@ import pytest
 from tools import build_release
 from tools.data_cache import ensure_data_cache
 
+pytestmark = pytest.mark.release
+
 UNREACHABLE = ["http://127.0.0.1:9/"]  # nothing listens there: the download fails at once, as offline
 
 

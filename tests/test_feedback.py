@@ -15,6 +15,8 @@ import trusted_copy
 
 from tools import build_release, gradescope, master_notebook
 
+pytestmark = pytest.mark.route
+
 ROOT = build_release.ROOT
 policy = trusted_copy.module("policy")
 QUESTIONS = [q["name"] for q in master_notebook.questions() if not q["manual"]]

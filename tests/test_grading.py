@@ -17,6 +17,7 @@ def expected_points(submission, question):
     return submission.expected.get(question, POINTS[question])
 
 
+@pytest.mark.route
 @pytest.mark.parametrize("question", QUESTIONS)
 @pytest.mark.parametrize("name", sorted(SUBMISSIONS))
 def test_question_score(graded_corpus, name, question):
@@ -66,6 +67,7 @@ def test_autograded_and_manual_points_add_up_to_the_handout():
     assert per_problem == {"1": 8, "2": 12, "3": 20, "4": 30, "5": 30}
 
 
+@pytest.mark.route
 def test_blank_notebook_runs_to_the_end_and_is_graded(graded_corpus):
     if "blank_student" not in graded_corpus:
         pytest.skip("not selected by HW1_CORPUS_ONLY")
@@ -86,6 +88,7 @@ def grader_source_lines():
     return lines
 
 
+@pytest.mark.route
 def test_failure_output_never_gives_an_answer_away(graded_corpus):
     """No check source, no reference formula, no traceback into grader code, no yes/no hint."""
     forbidden = grader_source_lines()
@@ -102,6 +105,7 @@ def test_failure_output_never_gives_an_answer_away(graded_corpus):
                 assert not re.search(r"\b(True|False)\b", output), f"{name}: the q2b message gives the answer away: {output}"
 
 
+@pytest.mark.route
 def test_every_results_json_is_valid_for_gradescope(graded_corpus):
     import json
 

@@ -245,6 +245,7 @@ def limits_used(log):
     return float(cpu), float(wall), int(throttled), int(peak), int(ooms)
 
 
+@pytest.mark.route
 def test_two_gradings_at_once_one_attacking_the_other(fresh_release, fresh_zip, tmp_path):
     require_sandbox()
     checkout = world_readable_checkout(fresh_release, fresh_zip)
@@ -285,6 +286,7 @@ def test_two_gradings_at_once_one_attacking_the_other(fresh_release, fresh_zip, 
     assert isolation["namespaces"] and isolation["cgroup"]["memory_mb"] == STUDENT_MB
 
 
+@pytest.mark.route
 def test_without_namespaces_or_cgroups_the_route_still_grades(fresh_zip, tmp_path):
     """The platform gives neither (forced here): the route's own locks still hold, and its log says what it relies on."""
     if os.geteuid() != 0:
@@ -309,6 +311,7 @@ def test_without_namespaces_or_cgroups_the_route_still_grades(fresh_zip, tmp_pat
     assert isolation["namespaces"] is None and isolation["cgroup"] is None
 
 
+@pytest.mark.route
 def test_make_grade_refuses_two_at_a_time_without_its_sandbox(fresh_zip, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("make grade needs root")

@@ -12,6 +12,7 @@ import shutil
 import zipfile
 
 import dill
+import pytest
 import yaml
 from otter.test_files import GradingResults
 
@@ -46,6 +47,7 @@ def replay(zip_path, image):
     return at_setup
 
 
+@pytest.mark.release
 def test_image_holds_the_trusted_route_and_setup_needs_nothing_later(fresh_zip, tmp_path):
     at_setup = replay(fresh_zip, tmp_path)
     ag = tmp_path / "autograder"
@@ -65,6 +67,7 @@ def test_image_holds_the_trusted_route_and_setup_needs_nothing_later(fresh_zip, 
     assert default_python == f"/opt/hw1-python/envs/{env_name}/bin/python" and 'PREFIX=/opt/hw1-python' in setup
 
 
+@pytest.mark.route
 def test_results_pkl_is_the_trusted_verdict(spy_result_dir):
     """The host of otter grade unpickles results.pkl: it is written by the trusted phase, with its scores."""
     results_dir, result = spy_result_dir

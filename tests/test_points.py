@@ -60,6 +60,7 @@ def test_committed_student_notebook_shows_every_questions_points():
     assert "· 100 points" in text
 
 
+@pytest.mark.route
 @pytest.mark.skipif(os.geteuid() != 0, reason="grading through the route needs root")
 def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_path):
     from tools import gradescope

@@ -30,6 +30,7 @@ def seconds(amount, unit):
     return int(amount) * (60 if unit.startswith("minute") else 1)
 
 
+@pytest.mark.release
 def test_the_notebook_states_policys_bars(student):
     text = markdown(student)
     (low, high), = set(re.findall(r"earns half of the question's points at (\d+(?:\.\d+)?) and the other half at (\d+(?:\.\d+)?)", text))
@@ -40,6 +41,7 @@ def test_the_notebook_states_policys_bars(student):
     assert {float(b) for b in re.findall(r"Q4's accuracy bar is (\d+(?:\.\d+)?)", text)} == {POLICY.P5_ACCURACY_BAR}
 
 
+@pytest.mark.release
 def test_the_notebook_states_policys_time_limits(student):
     text = markdown(student)
     limits = re.findall(r"every cell must\s+finish within (\d+) (minutes?|seconds),? and the whole notebook within (\d+) "
@@ -50,6 +52,7 @@ def test_the_notebook_states_policys_time_limits(student):
         assert seconds(nb_amount, nb_unit) == POLICY.PHASE_TIMEOUT
 
 
+@pytest.mark.release
 def test_the_notebook_says_when_hidden_results_appear(student):
     text = markdown(student)
     found = re.findall(r"the per-question results of\s+the hidden tests appear ([^.;]+)", text)
@@ -57,6 +60,7 @@ def test_the_notebook_says_when_hidden_results_appear(student):
     assert "self-checks" in text and "hidden tests" in text
 
 
+@pytest.mark.release
 def test_the_public_checks_use_policys_bars(fresh_release):
     def literal(path, name):
         tree = ast.parse(path.read_text())

@@ -51,6 +51,7 @@ def executed_shape(path):
     return cells
 
 
+@pytest.mark.release
 def test_committed_release_is_byte_identical_to_a_fresh_build(fresh_release):
     # The committed release came from an earlier build, so this also proves two builds agree: a rebuild
     # without changes leaves student/ and the zip as they are, on any machine.
@@ -60,6 +61,7 @@ def test_committed_release_is_byte_identical_to_a_fresh_build(fresh_release):
     assert not stale, f"stale release files (rebuild and commit them): {stale}"
 
 
+@pytest.mark.release
 def test_committed_solutions_match_a_fresh_build_up_to_the_cpu(fresh_release):
     # The executed numbers depend on the CPU (see executed_shape): the sources, the outputs each cell has,
     # the plots and the printed lines must agree; the numbers in them may not.
@@ -69,6 +71,7 @@ def test_committed_solutions_match_a_fresh_build_up_to_the_cpu(fresh_release):
     assert not stale, f"solutions/hw1.ipynb is stale in cells {stale} (rebuild and commit it)"
 
 
+@pytest.mark.release
 def test_executed_shape_ignores_numbers_and_sees_everything_else(fresh_release, tmp_path):
     # positive and negative controls of the comparison above, on the fresh solutions
     path = fresh_release / "solutions" / NB
@@ -87,6 +90,7 @@ def test_executed_shape_ignores_numbers_and_sees_everything_else(fresh_release, 
     assert executed_shape(tmp_path / "words.ipynb") != executed_shape(tmp_path / "no_plot.ipynb"), "changed words must count"
 
 
+@pytest.mark.release
 @pytest.mark.parametrize("folder", ["committed", "fresh"])
 def test_solutions_notebook_is_executed_with_outputs(folder, fresh_release):
     release = ROOT if folder == "committed" else fresh_release
@@ -105,6 +109,7 @@ def read_zip_text(zip_path, name):
         return z.read(name).decode()
 
 
+@pytest.mark.release
 def test_zip_otter_config_is_otter_config_json(fresh_zip):
     in_zip = json.loads(read_zip_text(fresh_zip, "otter_config.json"))
     assert in_zip == json.loads((ROOT / "otter_config.json").read_text())
@@ -114,6 +119,7 @@ def pinned(lines):
     return sorted(line.strip() for line in lines if line.strip() and not line.strip().startswith(("#", "-")))
 
 
+@pytest.mark.release
 def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
     environment = yaml.safe_load(read_zip_text(fresh_zip, "environment.yml"))
     python = [d for d in environment["dependencies"] if isinstance(d, str) and d.startswith("python=")]
@@ -143,6 +149,7 @@ def torch_check(fresh_zip):
     return setup.split("# BEGIN TORCH CHECK", 1)[1].split("# END TORCH CHECK", 1)[0]
 
 
+@pytest.mark.release
 @pytest.mark.parametrize("torch_version, passes", [("2.14.1+cpu", True), ("2.14.1", False), ("2.14.1+cu130", False), ("2.13.0+cpu", False)])
 def test_setup_sh_refuses_any_torch_but_the_cpu_build(fresh_zip, tmp_path, torch_version, passes):
     """The CPU index cannot be reached from here: the check runs against stand-in torch packages."""
@@ -158,6 +165,7 @@ def test_setup_sh_refuses_any_torch_but_the_cpu_build(fresh_zip, tmp_path, torch
         assert "not the CPU builds" in run.stderr
 
 
+@pytest.mark.release
 def test_setup_sh_installs_no_browser_and_verifies_the_data(fresh_zip):
     setup = read_zip_text(fresh_zip, "setup.sh")
     assert "playwright" not in setup and "chromium" not in setup and "texlive" not in setup
@@ -165,6 +173,7 @@ def test_setup_sh_installs_no_browser_and_verifies_the_data(fresh_zip):
     assert "/root" not in setup
 
 
+@pytest.mark.release
 def test_zip_carries_every_test_of_the_master(fresh_zip):
     with zipfile.ZipFile(fresh_zip) as z:
         names = z.namelist()
@@ -181,10 +190,12 @@ def test_zip_carries_every_test_of_the_master(fresh_zip):
         assert re.findall(r"@test_case\(points=([^,]+), hidden=False", src) in ([], ["0"], ["0"] * src.count("hidden=False")), name
 
 
+@pytest.mark.release
 def test_student_release_has_no_solution_and_no_hidden_test(fresh_release):
     assert leak_scan.find_leaks(fresh_release / "student") == []
 
 
+@pytest.mark.release
 def test_leak_scanner_finds_solutions_and_hidden_tests(fresh_release, tmp_path):
     # positive control: the same scan flags the solutions notebook and the autograder's tests
     shutil.copyfile(fresh_release / "solutions" / NB, tmp_path / NB)
@@ -195,6 +206,7 @@ def test_leak_scanner_finds_solutions_and_hidden_tests(fresh_release, tmp_path):
     assert any("hidden test test_q5_3_probe" in leak for leak in leaks)
 
 
+@pytest.mark.release
 def test_student_release_has_every_public_test(fresh_release):
     public_sources = "\n".join(p.read_text() for p in (fresh_release / "student" / "tests").glob("*.py"))
     for name in master_notebook.test_function_names(hidden=False):

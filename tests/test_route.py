@@ -60,12 +60,14 @@ def spy_result(spy_result_dir):
     return spy_result_dir[1]
 
 
+@pytest.mark.route
 def test_student_phase_runs_unprivileged_and_cannot_reach_the_grader(spy_result):
     # q2b is worth its point only if every assertion of the spy held inside the student phase
     assert spy_result.scores["q2b"] == POINTS["q2b"], spy_result.output("q2b")
     assert spy_result.total == POINTS["q2b"]
 
 
+@pytest.mark.route
 def test_no_process_of_the_student_survives_the_phase(spy_result):
     uid = pwd.getpwnam(gradescope.sandbox_user("hw1spy")).pw_uid
     alive = subprocess.run(["pgrep", "-u", str(uid)], capture_output=True, text=True).stdout.split()
@@ -74,6 +76,7 @@ def test_no_process_of_the_student_survives_the_phase(spy_result):
         assert "were stopped when it ended" in spy_result.visible
 
 
+@pytest.mark.route
 def test_results_carry_the_autograder_stamp(spy_result, fresh_zip):
     with zipfile.ZipFile(fresh_zip) as z:
         stamp = z.read(build_release.STAMP).decode()
@@ -98,6 +101,7 @@ except ProcessLookupError:
 '''
 
 
+@pytest.mark.route
 def test_two_gradings_at_once_stay_isolated(fresh_zip, tmp_path_factory):
     # the honest partner is a quick partial notebook: the solution is graded in full elsewhere (build, corpus, export)
     folder = tmp_path_factory.mktemp("pair")
@@ -117,6 +121,7 @@ BAD_UPLOADS = {
 }
 
 
+@pytest.mark.route
 @pytest.mark.parametrize("name", sorted(BAD_UPLOADS))
 def test_bad_upload_gets_zero_and_one_clear_sentence(name, fresh_zip, tmp_path):
     data, phrase = BAD_UPLOADS[name]
@@ -128,6 +133,7 @@ def test_bad_upload_gets_zero_and_one_clear_sentence(name, fresh_zip, tmp_path):
     assert phrase in result.visible and "Upload your hw1.ipynb" in result.visible, result.visible
 
 
+@pytest.mark.route
 def test_two_notebooks_are_refused(fresh_zip, tmp_path):
     upload = tmp_path / "upload"
     upload.mkdir()
@@ -137,6 +143,7 @@ def test_two_notebooks_are_refused(fresh_zip, tmp_path):
     assert result.total == 0 and "2 .ipynb files" in result.visible, result.visible
 
 
+@pytest.mark.route
 def test_plain_otter_run_is_not_a_grading_route(fresh_release, fresh_zip, tmp_path):
     """Otter's own runner executes the probes in the student's kernel: they refuse, so it grades nothing."""
     solution = fresh_release / "solutions" / build_release.NOTEBOOK
@@ -163,6 +170,7 @@ def crash_notebook(crash):
     ("raise RuntimeError('boom')", True),
     ("import sys; sys.exit(1)", True),  # the kernel turns SystemExit into an error in that cell and goes on
 ])
+@pytest.mark.route
 def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_path):
     path = tmp_path / "crash.ipynb"
     nbformat.write(crash_notebook(crash), path)
@@ -176,6 +184,7 @@ def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_p
         assert "ran over the 15 s time limit per cell" in result.visible, result.visible
 
 
+@pytest.mark.route
 def test_regrades_are_identical(fresh_zip, tmp_path):
     path = tmp_path / "partial.ipynb"
     nbformat.write(crash_notebook("x = 1"), path)
@@ -188,6 +197,7 @@ def test_regrades_are_identical(fresh_zip, tmp_path):
 UPLOAD_KINDS = ["hw1 (1).ipynb", "HW1_jsmith.ipynb", "export.zip", "hw1.py", "pasted_in_colab.ipynb"]
 
 
+@pytest.mark.route
 @pytest.mark.parametrize("kind", UPLOAD_KINDS)
 def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
     nb = crash_notebook("x = 1")

@@ -11,6 +11,8 @@ import pytest
 import self_check_runs
 import student_corpus
 
+pytestmark = pytest.mark.release
+
 # Wrong gradients (1(a), 3(b), 3(d)) and wrong backpropagation (Q5), each group in one notebook: the faults change
 # different cells, and no check of one question uses another's answer (3(b)'s check puts centred differences in
 # place of grad_f; 3(d)'s and Q3's use relu_net and forward_one, which are right here).

@@ -11,6 +11,8 @@ import student_corpus
 
 from tools import build_release, similarity
 
+pytestmark = pytest.mark.release
+
 NB = build_release.NOTEBOOK
 COPIED = "loops"  # the style that a student copies and disguises
 

@@ -68,6 +68,7 @@ def executed_correct_submission(fresh_release, tmp_path_factory):
     return notebook
 
 
+@pytest.mark.release
 def test_first_cell_writes_the_public_tests_when_the_notebook_is_alone(executed_correct_submission, fresh_release):
     written = sorted(p.name for p in (executed_correct_submission.parent / "tests").glob("*.py"))
     assert written == sorted(p.name for p in (fresh_release / "student" / "tests").glob("*.py"))
@@ -75,6 +76,7 @@ def test_first_cell_writes_the_public_tests_when_the_notebook_is_alone(executed_
         assert path.read_text() == (fresh_release / "student" / "tests" / path.name).read_text()
 
 
+@pytest.mark.route
 def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(executed_correct_submission, fresh_zip, tmp_path):
     import zipfile
 
@@ -87,6 +89,7 @@ def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(exe
     assert result.total == result.possible, result.failures()
 
 
+@pytest.mark.release
 def test_export_without_pandoc_or_latex_says_how_to_make_the_pdf(executed_correct_submission):
     # the written part's PDF fails without the tools: one sentence on what to do, no error, and the zip above is written
     nb = nbformat.read(executed_correct_submission, as_version=4)
@@ -97,11 +100,13 @@ def test_export_without_pandoc_or_latex_says_how_to_make_the_pdf(executed_correc
     assert not list(executed_correct_submission.parent.glob("*.pdf"))
 
 
+@pytest.mark.release
 def test_solution_runs_are_identical_apart_from_timing(executed_correct_submission, fresh_release):
     # two executions of the same notebook on one machine: the build's and this one
     assert outputs_without_timing(executed_correct_submission) == outputs_without_timing(fresh_release / "solutions" / NB)
 
 
+@pytest.mark.release
 def test_public_checks_pass_for_a_correct_submission(executed_correct_submission):
     outputs = check_outputs(executed_correct_submission)
     questions = master_notebook.autograded_questions()
@@ -110,6 +115,7 @@ def test_public_checks_pass_for_a_correct_submission(executed_correct_submission
         assert "passed" in outputs[question] and "failed" not in outputs[question], f"{question}: {outputs[question]}"
 
 
+@pytest.mark.release
 def test_public_checks_report_failures_in_the_blank_notebook(student_folder, fresh_release):
     notebook = student_folder / "blank" / NB
     notebook.parent.mkdir()
@@ -125,6 +131,7 @@ def test_public_checks_report_failures_in_the_blank_notebook(student_folder, fre
         assert not any(f"{raw}:" in text for raw in ("TypeError", "AttributeError", "NameError", "KeyError")), f"{question}: {text}"
 
 
+@pytest.mark.release
 def test_submission_cell_under_another_name_zips_that_file_at_once_and_quietly(executed_correct_submission):
     # any file name: the zip holds the saved notebook under its own name; the cell does not rerun the notebook
     # (Gradescope does), so no "Running your submission" and no kernel warning about TCP reach the student

@@ -236,6 +236,7 @@ sys.modules["hw1_probes"] = fake
 '''
 
 
+@pytest.mark.route
 def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
     import nbformat
     from test_route import QUICK, notebook

@@ -196,6 +196,7 @@ def test_bombs_and_many_members_are_refused_quickly(tmp_path):
 
 # --- through the route: results.json with the sentence ------------------------------------------
 
+@pytest.mark.route
 @pytest.mark.parametrize("name", ["bad_crc.zip", "encrypted.zip"])
 def test_the_route_writes_the_refusal_for_a_damaged_zip(fresh_zip, tmp_path, name):
     from tools import gradescope

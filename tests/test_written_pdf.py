@@ -163,6 +163,7 @@ def test_the_readme_gives_the_current_gradescope_outline():
     assert lines(pdfs.outline(QUESTIONS)) in lines(readme), "README's Gradescope outline is stale: paste the one make pdfs prints"
 
 
+@pytest.mark.release
 def test_student_submission_writes_the_code_zip_and_the_pdf(student_run):
     folder, printed = student_run
     assert "Wrote hw1_written.pdf" in printed and "Could not make" not in printed, printed
@@ -173,6 +174,7 @@ def test_student_submission_writes_the_code_zip_and_the_pdf(student_run):
         assert z.read("hw1.ipynb") == (folder / NB).read_bytes()
 
 
+@pytest.mark.release
 def test_one_question_per_page_start_and_the_expected_page_count(made):
     _, pdf, _ = made
     assert pdf.is_file()
@@ -181,6 +183,7 @@ def test_one_question_per_page_start_and_the_expected_page_count(made):
     assert pdfs.check(pdf, QUESTIONS) == []
 
 
+@pytest.mark.release
 def test_only_the_manual_questions_are_in_the_pdf(made):
     _, pdf, _ = made
     text = " ".join(" ".join(pdfs.page_texts(pdf)).split())
@@ -191,6 +194,7 @@ def test_only_the_manual_questions_are_in_the_pdf(made):
     assert "Problem 1" not in text and "Submission" not in text and "grader.check" not in text
 
 
+@pytest.mark.release
 def test_the_maths_is_typeset(made):
     kind, pdf, source = made
     regions = question_cells(nbformat.read(source, as_version=4))
@@ -204,6 +208,7 @@ def test_the_maths_is_typeset(made):
     assert any("Math" in font for font in pdfs.fonts(pdf)), "no maths font embedded"
 
 
+@pytest.mark.release
 def test_the_plots_are_embedded_on_their_questions_pages(made):
     kind, pdf, source = made
     regions = question_cells(nbformat.read(source, as_version=4))
@@ -217,6 +222,7 @@ def test_the_plots_are_embedded_on_their_questions_pages(made):
     assert len(expected) == (0 if kind == "blank" else 2), expected  # the blank template has no plots
 
 
+@pytest.mark.release
 def test_the_students_answers_and_comments_are_on_their_questions_pages(student_run):
     folder, _ = student_run
     texts = [" ".join(t.split()) for t in pdfs.page_texts(folder / "hw1_written.pdf")]
@@ -229,6 +235,7 @@ def test_the_students_answers_and_comments_are_on_their_questions_pages(student_
             assert "Type your answer here" not in pages
 
 
+@pytest.mark.release
 def test_a_latex_failure_is_told_and_the_code_zip_is_still_written(student_run, tmp_path):
     """Real xelatex fails on a broken formula; the cell says so in one sentence, and the zip is written."""
     folder = tmp_path / "hw1"

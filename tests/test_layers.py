@@ -1,0 +1,70 @@
+"""Every test is in one layer: the fast layer (`make test-fast`, in-process) or the slow one (marked `route`
+or `release`, pytest.ini). A test that grades through the route or needs the release without its marker would
+make the fast layer slow; this test finds it among the tests of the current run, from what the test and its
+fixtures use, and fails. In `make test-fast` the marked tests are deselected, so every test it sees must be fast.
+"""
+
+import inspect
+
+import pytest
+
+# what makes a test slow: the session's release fixtures, and the calls that grade through the route or build
+RELEASE_FIXTURES = {"fresh_release", "fresh_zip"}
+ROUTE_FIXTURES = {"graded_corpus", "spy_result_dir"}
+ROUTE_CALLS = ("run_as_gradescope(", "grade_folder(", "grade_corpus_folder(", "run_pool(", "grade_one_submission(",
+               "grade_upload(")
+BUILD_CALLS = ("build_release.build(",)
+LAYERS = {"route", "release"}
+
+
+def _sources(item):
+    """The source of the test function and of every fixture it uses (its whole closure)."""
+    functions = [item.function]
+    for definitions in item._fixtureinfo.name2fixturedefs.values():
+        functions += [d.func for d in definitions]
+    texts = []
+    for function in functions:
+        try:
+            texts.append(inspect.getsource(function))
+        except (OSError, TypeError):  # pytest's own fixtures
+            pass
+    return "\n".join(texts)
+
+
+def missing_layer(marks, fixtures, source):
+    """Why a test with these markers, fixtures (its closure) and sources must carry a slow-layer marker that it
+    does not carry, or None."""
+    marks = set(marks) & LAYERS
+    if "route" not in marks and (set(fixtures) & ROUTE_FIXTURES or any(c in source for c in ROUTE_CALLS)):
+        return "grades through the route but is not marked route"
+    if not marks and (set(fixtures) & RELEASE_FIXTURES or any(c in source for c in BUILD_CALLS)):
+        return "needs or builds the release but is marked neither release nor route"
+    return None
+
+
+def _missing_layer(item):
+    if not isinstance(item, pytest.Function):
+        return None
+    return missing_layer({m.name for m in item.iter_markers()}, item.fixturenames, _sources(item))
+
+
+def test_every_slow_test_carries_its_layer_marker(request):
+    unmarked = {item.nodeid: why for item in request.session.items if (why := _missing_layer(item))}
+    assert unmarked == {}
+
+
+def test_the_layer_guard_can_fail():
+    """Real route and release tests, read with their markers taken away, are found; with them, they pass."""
+    import test_release
+    import test_route
+
+    route_test = inspect.getsource(test_route.test_regrades_are_identical)
+    assert missing_layer(set(), {"tmp_path"}, route_test) == "grades through the route but is not marked route"
+    assert missing_layer({"release"}, {"tmp_path"}, route_test) == "grades through the route but is not marked route"
+    assert missing_layer({"route"}, {"fresh_zip", "tmp_path"}, route_test) is None
+    assert missing_layer(set(), {"graded_corpus"}, "") is not None
+    release_test = inspect.getsource(test_release.test_student_release_has_every_public_test)
+    assert missing_layer(set(), {"fresh_release"}, release_test) is not None
+    assert missing_layer({"release"}, {"fresh_release"}, release_test) is None
+    assert missing_layer(set(), {"tmp_path"}, BUILD_CALLS[0] + "out)") is not None
+    assert missing_layer(set(), {"tmp_path"}, inspect.getsource(test_the_layer_guard_can_fail).replace("(", "")) is None
