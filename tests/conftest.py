@@ -63,7 +63,7 @@ def spy_result_dir(fresh_zip):
     # under /tmp and traversable, as /autograder is on Gradescope: only the grader's own locks protect it
     out = pathlib.Path(tempfile.mkdtemp(prefix="hw1-spy-"))
     out.chmod(0o755)
-    ag = out / "graded" / "autograder"  # where gradescope.grade lays it out
+    ag = out / "graded" / "autograder"  # where gradescope.run_as_gradescope lays it out
     path = out / "spy.ipynb"
     nbformat.write(notebook(SPY.format(ag=str(ag))), path)
     result = gradescope.run_as_gradescope(path, out / "graded", fresh_zip, user="hw1spy", extra_env=QUICK)

@@ -1,7 +1,7 @@
 """Every ``HW1_*`` environment variable of the project, declared once: its default, what it does, who reads it.
 
 Readers go through these objects (``settings.CELL_TIMEOUT.value()``), never ``os.environ`` by name, so that this
-list is complete; the README's table of settings is generated from it (``readme_table``, written by
+list is complete; the README's table of settings is generated from it (``settings_table``, written by
 ``python -m tools.build_release``). It ships in the zip: the grading route reads its limits here.
 
 Scopes: ``grading`` is read by the route (in the zip, on Gradescope and under ``make gradescope`` / ``make grade``);
@@ -101,13 +101,16 @@ TEST_BULK_TIMEOUT = Setting("HW1_TEST_BULK_TIMEOUT", "300", "tests", "seconds pe
 ALL = tuple(value for value in list(globals().values()) if isinstance(value, Setting))
 
 
-def readme_table() -> str:
-    """The README's table of settings (Markdown), in scope order."""
+README_SCOPES = ("grading", "tools")  # what an instructor may set: the README's table
+DOCS_SCOPES = ("notebook", "tests")  # the route's internal hand-offs and the suite's switches: docs/testing.md
+
+
+def settings_table(scopes=README_SCOPES) -> str:
+    """The table of the settings of these scopes (Markdown), in scope order."""
     lines = ["| variable | default | scope | what it does |", "| --- | --- | --- | --- |"]
-    for scope in SCOPES:
+    for scope in scopes:
         for setting in ALL:
             if setting.scope == scope:
                 default = "(unset)" if setting.default is None else f"`{setting.default}`" if setting.default else '`""`'
                 lines.append(f"| `{setting.name}` | {default} | {scope} | {setting.description} |")
-    lines += ["", f"The autograder zip: `autograder/{ZIP_NAME}`."]
     return "\n".join(lines) + "\n"
