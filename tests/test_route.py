@@ -19,6 +19,7 @@ import build_release
 import gradescope
 import grading
 import master_notebook
+import trusted_copy
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
@@ -214,15 +215,17 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
 @pytest.mark.parametrize("fraction, threads", [(0.5, 1), (1.5, 1), (None, None)])
 def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
     # Gradescope's container: half a CPU by default. The route caps torch/BLAS threads to the quota it finds.
-    from benchmark import CpuLimitedCgroup
+    # The quota comes from the route's own cgroup helper, the one that limits the student phase.
+    sandbox = trusted_copy.module("sandbox")
 
     script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
               "from hw1_trusted import route\n"
               "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
-    try:
-        cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
-    except OSError as error:  # a container without a writable cgroup filesystem
-        pytest.skip(f"cannot create a cgroup here: {error}")
+    cgroup = None
+    if fraction:
+        cgroup, why = sandbox.Cgroup.create(f"hw1-test-{os.getpid()}", cpus=fraction)
+        if cgroup is None:  # a container without a writable cgroup filesystem
+            pytest.skip(f"cannot create a cgroup here: {why}")
     try:
         run = subprocess.run([sys.executable, "-c", script, str(ROOT / "assignment")], capture_output=True, text=True,
                              check=True, preexec_fn=cgroup.join if cgroup else None)
