@@ -1,9 +1,9 @@
 """The untrusted phase, run as the sandbox user: Otter executes the notebook and its probes.
 
 Copied into the sandbox and run there; it sees nothing of the grader but the probes, the
-public tests and the inputs. Otter's runner is used as it is; only nbclient's limits are set:
+public tests and the inputs. Otter's runner is used as it is; only nbclient's settings are set:
 every cell gets a time limit and is interrupted when it runs over, so one infinite loop costs
-only what depends on it. Which cell runs is recorded, so that a kernel that dies can be
+only what depends on it, and the kernel is killed once the last cell has run. Which cell runs is recorded, so that a kernel that dies can be
 reported with the cell it died in. Nothing written here is trusted: it only words messages,
 and its clock readings (``phase_timings.json``) only feed the benchmark's breakdown of the phase.
 """
@@ -66,6 +66,9 @@ def main(autograder_dir, handover, cell_timeout):
     traits = NotebookClient.class_traits()
     traits["timeout"].default_value = cell_timeout
     traits["interrupt_on_timeout"].default_value = True
+    # the kernel is killed once the last cell (Otter's, which writes its results) has run: everything it hands
+    # over is in closed files by then, and a graceful shutdown of a kernel holding torch takes 2.5 s (benchmark)
+    traits["shutdown_kernel"].default_value = "immediate"
     traits["on_cell_start"].default_value = on_cell_start
     traits["on_cell_executed"].default_value = on_cell_executed
 
