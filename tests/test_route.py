@@ -112,6 +112,24 @@ def test_two_gradings_at_once_stay_isolated(fresh_zip, tmp_path_factory):
     assert results["a_killer"].total == 0
 
 
+def test_inputs_that_cannot_be_drawn_grade_nothing_and_run_nothing_of_the_student(fresh_zip, tmp_path):
+    # the trusted process that draws the inputs (and later makes the verdict) fails on missing datasets: the route
+    # says so in its own words, runs no student phase and leaves no trusted process or cgroup behind
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    result = gradescope.grade(grading.SOLUTIONS, tmp_path / "out", fresh_zip, user="hw1nodata",
+                              extra_env={**QUICK, "HW1_DATA_ROOT": str(empty)})
+    assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
+    assert "could not prepare its inputs" in result.visible
+    assert "isolation" not in result.raw["extra_data"]  # the student phase never started
+    user = gradescope.sandbox_user("hw1nodata")
+    leftover = subprocess.run(["pgrep", "-f", f"{tmp_path}/out/autograder"], capture_output=True, text=True).stdout.split()
+    assert leftover == [], leftover
+    groups = subprocess.run(["find", "/sys/fs/cgroup", "-name", f"hw1-{user}-*"], capture_output=True,
+                            text=True).stdout.split()
+    assert groups == [], groups
+
+
 BAD_UPLOADS = {
     "empty.ipynb": (b"", "is empty"),
     "notes.txt": (b"my answers are in the notebook", "holds no notebook"),

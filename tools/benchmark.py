@@ -15,6 +15,9 @@ odd pairs, plain first in even ones, so that a drift of the machine's load falls
   route adds for trust: the inputs from the secret seed, the sandbox, the probes' work on those inputs (outside the
   route a probe stops at once: there is nowhere to hand answers to, so plain otter run scores the hidden tests 0),
   and the separate verdict. So the ratio charges the probes' own work to the route: the stricter comparison.
+  Two savings are the route's own and count as such: its student phase kills the kernel after the last cell
+  where Otter shuts it down gracefully (2.5 s with torch loaded), and the sandbox's new home gets the image's
+  matplotlib font list (plain otter run finds one in the instructor's home; a new home builds it, ~1 s).
 
 It prints every pair as it ends, then medians: the route's phases (the inputs, kernel start and imports, the
 student's cells, the checks with their probes, the verdict; from ``results/timings.json``, which the route writes:
