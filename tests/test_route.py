@@ -120,7 +120,7 @@ def test_inputs_that_cannot_be_drawn_grade_nothing_and_run_nothing_of_the_studen
     result = gradescope.grade(grading.SOLUTIONS, tmp_path / "out", fresh_zip, user="hw1nodata",
                               extra_env={**QUICK, "HW1_DATA_ROOT": str(empty)})
     assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
-    assert "could not prepare its inputs" in result.visible
+    assert all("could not prepare its inputs" in result.output(q) for q in POINTS), result.failures()
     assert "isolation" not in result.raw["extra_data"]  # the student phase never started
     user = gradescope.sandbox_user("hw1nodata")
     leftover = subprocess.run(["pgrep", "-f", f"{tmp_path}/out/autograder"], capture_output=True, text=True).stdout.split()
