@@ -171,21 +171,12 @@ def grade_plain(autograder_zip):
     return wall, sampler.peak(3)
 
 
-class CpuFraction:
-    """A cgroup with a CPU quota of ``fraction`` CPUs, for one grading at Gradescope's default of half a CPU."""
-
-    def __init__(self, fraction):
-        sys.path.insert(0, str(gradescope.ROOT / "assignment"))  # noqa: the route's own sandbox module
-        from hw1_trusted import sandbox
-
-        self.group, why = sandbox.Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=fraction)
-        if self.group is None:
-            raise SystemExit(f"no cgroup for --cpu-fraction: {why}")
-
-
 def grade_at_fraction(fraction):
-    """Wall time of one grading of the solution, in a cgroup limited to ``fraction`` of a CPU."""
-    group = CpuFraction(fraction).group
+    """Wall time of one grading of the solution, in a cgroup limited to ``fraction`` of a CPU (the route's own
+    cgroup helper, which limits its student phase)."""
+    group, why = gradescope._sandbox_module().Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=fraction)
+    if group is None:
+        raise SystemExit(f"no cgroup for --cpu-fraction: {why}")
     try:
         with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
             started = time.perf_counter()
@@ -202,9 +193,7 @@ def grade_at_fraction(fraction):
 def sandbox_startup(repeat=20):
     """Median seconds for the route's sandbox to start and end a bare ``/bin/true`` (bubblewrap's namespaces and
     mounts, a cgroup with its limits), against the same without them."""
-    sys.path.insert(0, str(gradescope.ROOT / "assignment"))
-    from hw1_trusted import sandbox
-
+    sandbox = gradescope._sandbox_module()
     tools, why = sandbox.probe_namespaces(65534, 65534)
     if tools is None:
         return None, why
@@ -250,6 +239,8 @@ def main():
     parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP,
                         help="the autograder zip, for both sides (default: the committed release's)")
     args = parser.parse_args()
+    if args.pairs < 3:
+        parser.error("--pairs: at least 3, so that one noisy pair cannot make the median")
     gradescope.require_root()
     if shutil.which("taskset") is None:
         raise SystemExit("the benchmark needs taskset (util-linux) to run both sides on one CPU")
