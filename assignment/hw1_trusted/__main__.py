@@ -39,17 +39,6 @@ def prepare(work, datasets):
         inputs.save(work / "inputs", question, inputs.generate(question, datasets))
 
 
-def warm_up():
-    """What the verdict imports on first use, imported while the student phase runs (the CPU it leaves idle
-    while its kernel starts): Otter's results and dill, and torch.optim's first optimizer, which imports
-    torch._dynamo (about 1 s). Nothing of the student's is read here."""
-    import dill  # noqa: F401
-    import torch
-    from otter.test_files import GradingResults  # noqa: F401
-
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
-
-
 def main(argv):
     step, args = argv[0], argv[1:]
     if step == "route":
@@ -61,8 +50,9 @@ def main(argv):
         work, datasets = pathlib.Path(args[0]), inputs.Datasets()
         prepare(work, datasets)
         with open(int(args[1]), "w") as status:
+            # it waits idle: importing the verdict's own modules now would only move their CPU time into the
+            # student phase on one CPU, and add their memory to the student's
             print("inputs ready", file=status, flush=True)
-            warm_up()
             request = json.loads(sys.stdin.readline() or "null")  # the route sends it once the student phase is over
             if not (isinstance(request, list) and len(request) == 3 and request[0] == "verdict"):
                 return
