@@ -36,6 +36,7 @@ import argparse
 import json
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,9 +61,10 @@ CPU = "0"
 class PeakSampler(threading.Thread):
     """Every 50 ms: (time, RSS of the sandbox user's processes, of root's trusted steps, of a plain run's tree)."""
 
-    def __init__(self, user=None, root_pid=None):
+    def __init__(self, user=None, root_pid=None, trusted_marker=None):
         super().__init__(daemon=True)
         self.user, self.root_pid, self.done = user, root_pid, threading.Event()
+        self.trusted_marker = trusted_marker  # this grading's layout: other gradings' trusted steps do not count
         self.samples = []
 
     def run(self):
@@ -73,7 +75,8 @@ class PeakSampler(threading.Thread):
                     cmd = " ".join(p.info["cmdline"] or [])
                     if self.user and p.info["username"] == self.user:
                         student += p.info["memory_info"].rss
-                    elif "hw1_trusted/__main__.py" in cmd and " route " not in cmd:
+                    elif (self.trusted_marker and f"{self.trusted_marker}/" in cmd and "hw1_trusted/__main__.py" in cmd
+                          and " route " not in cmd):
                         trusted += p.info["memory_info"].rss
                 except (psutil.Error, TypeError):
                     pass
@@ -119,27 +122,29 @@ def route_phases(timings):
 
 
 def grade_route(autograder_zip, extra_env=None, user="hw1bench"):
-    """(wall seconds, {phase: seconds}, {phase: peak MB}) of one grading of the solution through the route."""
-    sampler = PeakSampler(user=gradescope.sandbox_user(user))
-    sampler.start()
-    started = time.perf_counter()
+    """(wall seconds, {phase: seconds}, {phase: peak MB}, CPU seconds) of one grading of the solution through the route."""
     with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
+        sampler = PeakSampler(user=gradescope.sandbox_user(user), trusted_marker=out)
+        sampler.start()
+        cpu = children_cpu()
+        started = time.perf_counter()
         result = gradescope.grade(SOLUTIONS, out, autograder_zip, user=user, cpus=CPU, extra_env=extra_env)
         wall = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         marks = pathlib.Path(out) / "autograder" / "results" / "timings.json"
         timings = json.loads(marks.read_text()) if marks.exists() else None
     sampler.stop()
     assert result.total == result.possible, f"the solution lost points: {result.failures()}"
     if timings is None:  # a zip from before the route wrote its marks: its three totals, no split, no memory
         old = result.raw["extra_data"]["timings"]
-        return wall, {"inputs": old["prepare"], "student's cells": old["student"], "verdict": old["verdict"]}, {}
+        return wall, {"inputs": old["prepare"], "student's cells": old["student"], "verdict": old["verdict"]}, {}, cpu
     seconds, spans = route_phases(timings)
     peaks = {}
     for phase, (start, end) in spans.items():
         peaks[phase] = sampler.peak(2 if phase in ("inputs", "verdict") else 1, start, end)
     # the trusted process waits through the student phase, holding torch and the datasets: its memory adds up
     peaks[WAITING] = sampler.peak(2, timings["route"]["student_start"], timings["route"]["student_end"])
-    return wall, seconds, peaks
+    return wall, seconds, peaks, cpu
 
 
 def plain_env():
@@ -151,10 +156,19 @@ def plain_env():
                                           "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}}
 
 
+def children_cpu():
+    """User and system CPU seconds of this process's ended children and theirs: each grading's whole tree, once
+    it has been waited for. Other work on the machine does not count, so this holds under load, where wall time
+    does not."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def grade_plain(autograder_zip):
-    """(wall seconds, peak MB) of ``otter run -a ZIP solutions/hw1.ipynb`` on the same CPU."""
+    """(wall seconds, peak MB, CPU seconds) of ``otter run -a ZIP solutions/hw1.ipynb`` on the same CPU."""
     otter = pathlib.Path(sys.executable).with_name("otter")
     with tempfile.TemporaryDirectory(prefix="hw1-bench-plain-") as out:
+        cpu = children_cpu()
         started = time.perf_counter()
         process = psutil.Popen(["taskset", "-c", CPU, str(otter), "run", "-a", str(autograder_zip), "-o", out, str(SOLUTIONS)],
                                env=plain_env(), cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -162,13 +176,14 @@ def grade_plain(autograder_zip):
         sampler.start()
         log = process.communicate()[0].decode(errors="replace")
         wall = time.perf_counter() - started
+        cpu = children_cpu() - cpu
         sampler.stop()
         if process.returncode != 0 or not (pathlib.Path(out) / "results.json").exists():
             raise SystemExit(f"plain otter run failed (exit {process.returncode}):\n{log[-3000:]}")
         results = json.loads((pathlib.Path(out) / "results.json").read_text())
     public = next((t for t in results["tests"] if t.get("name") == "Public Tests"), {})
     assert "failed" not in public.get("output", "failed").lower(), "plain otter run: the solution failed a public test"
-    return wall, sampler.peak(3)
+    return wall, sampler.peak(3), cpu
 
 
 def grade_at_fraction(fraction):
@@ -259,9 +274,9 @@ def main():
                 routes.append(grade_route(args.zip))
             else:
                 plains.append(grade_plain(args.zip))
-        (wall, seconds, peaks), (plain_wall, plain_peak) = routes[-1], plains[-1]
-        print(f"pair {k + 1} ({' then '.join(order)}): route {wall:.1f} s, plain otter run {plain_wall:.1f} s, "
-              f"ratio {wall / plain_wall:.3f}; route phases: "
+        (wall, seconds, _, cpu), (plain_wall, _, plain_cpu) = routes[-1], plains[-1]
+        print(f"pair {k + 1} ({' then '.join(order)}): route {wall:.1f} s ({cpu:.1f} CPU s), plain otter run {plain_wall:.1f} s "
+              f"({plain_cpu:.1f} CPU s), ratio {wall / plain_wall:.3f} (CPU {cpu / plain_cpu:.3f}); route phases: "
               + ", ".join(f"{p} {seconds[p]:.1f}" for p in (*ROUTE_PHASES, "phase end", "between phases") if p in seconds),
               flush=True)
 
@@ -277,6 +292,10 @@ def main():
     print(f"plain otter run:           {median(plain_walls):6.1f} s   {show(plain_walls)}")
     ratio = median(walls) / median(plain_walls)
     print(f"ratio of the medians:      {ratio:6.3f}     per pair {show(ratios, 3)}   goal <= {GOAL_RATIO}")
+    cpus, plain_cpus = [r[3] for r in routes], [p[2] for p in plains]
+    print(f"CPU seconds (each side's whole process tree; robust to other load): route {median(cpus):.1f} {show(cpus)}, "
+          f"plain {median(plain_cpus):.1f} {show(plain_cpus)}, ratio of the medians {median(cpus) / median(plain_cpus):.3f}, "
+          f"per pair {show([c / p for c, p in zip(cpus, plain_cpus)], 3)}")
     print(f"memory floor, bare import torch, torchvision: {floor:.0f} MB; peaks above it (median MB; each pair):")
     for phase in (*ROUTE_PHASES, WAITING):
         if not all(phase in r[2] for r in routes):
@@ -290,7 +309,7 @@ def main():
 
     if args.without_sandbox:
         bare = [grade_route(args.zip, NO_SANDBOX) for _ in range(args.without_sandbox)]
-        bare_walls = [w for w, _, _ in bare]
+        bare_walls = [b[0] for b in bare]
         print(f"without the sandbox (no namespaces, no cgroup), {len(bare)} grading(s): {median(bare_walls):.1f} s "
               f"{show(bare_walls)}; with it {median(walls):.1f} s: the sandbox's cost {median(walls) - median(bare_walls):+.1f} s")
     if args.sandbox_startup:
