@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import pathlib
-import resource
 import shutil
 import statistics
 import subprocess
@@ -121,19 +120,22 @@ def route_phases(timings):
     return seconds, spans
 
 
-def grade_route(autograder_zip, extra_env=None, user="hw1bench"):
-    """(wall seconds, {phase: seconds}, {phase: peak MB}, CPU seconds) of one grading of the solution through the route."""
-    with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
-        sampler = PeakSampler(user=gradescope.sandbox_user(user), trusted_marker=out)
+def grade_route(autograder_zip, extra_env=None):
+    """(wall seconds, {phase: seconds}, {phase: peak MB}, CPU seconds) of one grading of the solution through the route:
+    ``python -m tools.gradescope`` (on CPU 0, as Gradescope runs the zip), in a cgroup that counts its CPU time."""
+    with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out, Accounted("route") as account:
+        sampler = PeakSampler(user=gradescope.sandbox_user("hw1student"), trusted_marker=out)
         sampler.start()
-        cpu = children_cpu()
         started = time.perf_counter()
-        result = gradescope.grade(SOLUTIONS, out, autograder_zip, user=user, cpus=CPU, extra_env=extra_env)
+        subprocess.run([sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
+                       check=True, cwd=gradescope.ROOT, stdout=subprocess.DEVNULL, preexec_fn=account.join,
+                       env={**os.environ, **(extra_env or {})})
         wall = time.perf_counter() - started
-        cpu = children_cpu() - cpu
+        result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
         marks = pathlib.Path(out) / "autograder" / "results" / "timings.json"
         timings = json.loads(marks.read_text()) if marks.exists() else None
     sampler.stop()
+    cpu = account.cpu_seconds
     assert result.total == result.possible, f"the solution lost points: {result.failures()}"
     if timings is None:  # a zip from before the route wrote its marks: its three totals, no split, no memory
         old = result.raw["extra_data"]["timings"]
@@ -156,34 +158,47 @@ def plain_env():
                                           "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}}
 
 
-def children_cpu():
-    """User and system CPU seconds of this process's ended children and theirs: each grading's whole tree, once
-    it has been waited for. Other work on the machine does not count, so this holds under load, where wall time
-    does not."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class Accounted:
+    """A cgroup (the route's own helper, no limits) that counts the CPU seconds of one side's whole process tree,
+    the route's own nested cgroups included. Other work on the machine does not count, so this holds under load,
+    where wall time does not."""
+
+    def __init__(self, side):
+        self.name, self.cpu_seconds = f"hw1-bench-{os.getpid()}-{side}", None
+
+    def __enter__(self):
+        self.group, why = gradescope._sandbox_module().Cgroup.create(self.name)
+        if self.group is None:
+            raise SystemExit(f"the benchmark needs a cgroup to count CPU time: {why}")
+        return self
+
+    def join(self):
+        self.group.join()
+
+    def __exit__(self, *_):
+        self.cpu_seconds = self.group.stats()["cpu_seconds"]
+        self.group.remove()
 
 
 def grade_plain(autograder_zip):
     """(wall seconds, peak MB, CPU seconds) of ``otter run -a ZIP solutions/hw1.ipynb`` on the same CPU."""
     otter = pathlib.Path(sys.executable).with_name("otter")
-    with tempfile.TemporaryDirectory(prefix="hw1-bench-plain-") as out:
-        cpu = children_cpu()
+    with tempfile.TemporaryDirectory(prefix="hw1-bench-plain-") as out, Accounted("plain") as account:
         started = time.perf_counter()
         process = psutil.Popen(["taskset", "-c", CPU, str(otter), "run", "-a", str(autograder_zip), "-o", out, str(SOLUTIONS)],
-                               env=plain_env(), cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                               env=plain_env(), cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               preexec_fn=account.join)
         sampler = PeakSampler(root_pid=process.pid)
         sampler.start()
         log = process.communicate()[0].decode(errors="replace")
         wall = time.perf_counter() - started
-        cpu = children_cpu() - cpu
         sampler.stop()
         if process.returncode != 0 or not (pathlib.Path(out) / "results.json").exists():
             raise SystemExit(f"plain otter run failed (exit {process.returncode}):\n{log[-3000:]}")
         results = json.loads((pathlib.Path(out) / "results.json").read_text())
     public = next((t for t in results["tests"] if t.get("name") == "Public Tests"), {})
     assert "failed" not in public.get("output", "failed").lower(), "plain otter run: the solution failed a public test"
-    return wall, sampler.peak(3), cpu
+    return wall, sampler.peak(3), account.cpu_seconds
 
 
 def grade_at_fraction(fraction):
