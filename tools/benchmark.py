@@ -23,7 +23,9 @@ It prints every pair as it ends, then medians: the route's phases (the inputs, k
 student's cells, the checks with their probes, the verdict; from ``results/timings.json``, which the route writes:
 its own wall-clock marks, and the student phase's reported split of its time), plain otter run's time, the ratio
 of the medians and each pair's ratio, and the peak memory of each phase above the import floor (a bare
-``import torch, torchvision``; summed RSS of the phase's processes, sampled every 50 ms).
+``import torch, torchvision``; summed RSS of the phase's processes, sampled every 50 ms), including the trusted
+process that waits beside the student phase. Each side also runs in a cgroup of its own that counts the CPU
+seconds of its whole process tree: on a loaded machine wall times swing by tens of seconds, CPU seconds hardly.
 
 Optional, after the pairs: one grading at a fraction of a CPU in a cgroup (``--cpu-fraction``, Gradescope's default
 is half a CPU; 0 skips), gradings without the sandbox (``--without-sandbox N``), and the start and end of the
