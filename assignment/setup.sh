@@ -27,6 +27,11 @@ print("torch check passed:", found)
 # END TORCH CHECK
 PYTHON
 
+# matplotlib's font list, once: the route copies it into each sandbox's home (else every grading builds it, ~1 s)
+mkdir -p /var/cache/hw1-matplotlib
+MPLCONFIGDIR=/var/cache/hw1-matplotlib MPLBACKEND=Agg "$PY" -c "import matplotlib.font_manager"
+chmod -R a+rX,go-w /var/cache/hw1-matplotlib
+
 # The datasets, once, into a folder the student can read but not write; grading never downloads.
 DATA=/opt/hw1-data
 "$PY" - <<'PYTHON'

@@ -16,6 +16,8 @@ import grading
 import nbformat
 import pytest
 
+import trusted_copy
+
 from tools import build_release, gradescope, master_notebook
 
 ROOT = build_release.ROOT
@@ -111,6 +113,24 @@ def test_two_gradings_at_once_stay_isolated(fresh_zip, tmp_path_factory):
     honest = results["b_honest"]
     assert honest.total == POINTS["q1a"] + POINTS["q2b"], honest.visible + "\n" + honest.failures()
     assert results["a_killer"].total == 0
+
+
+def test_inputs_that_cannot_be_drawn_grade_nothing_and_run_nothing_of_the_student(fresh_zip, tmp_path):
+    # the trusted process that draws the inputs (and later makes the verdict) fails on missing datasets: the route
+    # says so in its own words, runs no student phase and leaves no trusted process or cgroup behind
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    result = gradescope.run_as_gradescope(gradescope.SOLUTIONS, tmp_path / "out", fresh_zip, user="hw1nodata",
+                              extra_env={**QUICK, "HW1_DATA_ROOT": str(empty)})
+    assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
+    assert all("could not prepare its inputs" in result.output(q) for q in POINTS), result.failures()
+    assert "isolation" not in result.raw["extra_data"]  # the student phase never started
+    user = gradescope.sandbox_user("hw1nodata")
+    leftover = subprocess.run(["pgrep", "-f", f"{tmp_path}/out/autograder"], capture_output=True, text=True).stdout.split()
+    assert leftover == [], leftover
+    groups = subprocess.run(["find", "/sys/fs/cgroup", "-name", f"hw1-{user}-*"], capture_output=True,
+                            text=True).stdout.split()
+    assert groups == [], groups
 
 
 BAD_UPLOADS = {
@@ -222,15 +242,17 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
 @pytest.mark.parametrize("fraction, threads", [(0.5, 1), (1.5, 1), (None, None)])
 def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
     # Gradescope's container: half a CPU by default. The route caps torch/BLAS threads to the quota it finds.
-    from tools.benchmark import CpuLimitedCgroup
+    # The quota comes from the route's own cgroup helper, the one that limits the student phase.
+    sandbox = trusted_copy.module("sandbox")
 
     script = ("from tools.trusted import trusted_module\n"
               "route = trusted_module('route')\n"
               "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
-    try:
-        cgroup = CpuLimitedCgroup(fraction, name=f"hw1-test-{os.getpid()}") if fraction else None
-    except OSError as error:  # a container without a writable cgroup filesystem
-        pytest.skip(f"cannot create a cgroup here: {error}")
+    cgroup = None
+    if fraction:
+        cgroup, why = sandbox.Cgroup.create(f"hw1-test-{os.getpid()}", cpus=fraction)
+        if cgroup is None:  # a container without a writable cgroup filesystem
+            pytest.skip(f"cannot create a cgroup here: {why}")
     try:
         run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
                              check=True, preexec_fn=cgroup.join if cgroup else None)

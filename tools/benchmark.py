@@ -1,35 +1,44 @@
-"""Grading speed and memory of the reference solution, through the real route.
+"""The cost of trust: the reference solution graded through the route and under plain ``otter run``, alternately.
 
-    python tools/benchmark.py [--repeat 5]
+    python -m tools.benchmark [--pairs 3] [--cpu-fraction 0.5] [--without-sandbox 1] [--sandbox-startup]
 
-Grades solutions/hw1.ipynb with the committed autograder zip exactly as Gradescope
-runs it (tools/gradescope.py: the zip's run_autograder as root on one CPU, the student
-phase as an unprivileged user, then the trusted phase) and prints medians over the
-repeats of:
+Each pair grades ``solutions/hw1.ipynb`` twice on one CPU (``taskset -c 0``), in alternating order (route first in
+odd pairs, plain first in even ones, so that a drift of the machine's load falls on both):
 
-* wall time of the whole grading on one CPU (``taskset -c 0``; the route caps threads
-  to the CPUs it may use), and of its phases: inputs, the student's notebook, verdict;
-* peak memory of each phase (RSS summed over its processes), and the floor: a bare
-  ``import torch, torchvision``. The trusted phase runs after the student phase has
-  ended, so the two peaks do not add up.
+* **the route**: the committed autograder zip exactly as Gradescope runs it (tools/gradescope.py: the zip's
+  ``run_autograder`` as root, the student phase as an unprivileged user in its sandbox, the trusted steps as root);
+* **plain otter run**: ``otter run -a <the same zip> solutions/hw1.ipynb``. The zip is ``otter assign``'s own build
+  of the master notebook (tools/build_release.py runs the real ``otter assign``, then adds the trusted files);
+  ``otter run`` ignores the zip's ``run_autograder`` and grades with Otter's own runner: it starts a kernel, runs
+  every cell of the notebook and every test, public and hidden, in that kernel, with the same thread caps
+  (one thread per CPU), the same seed and the same datasets (``HW1_DATA_DIR``). What it does not do is what the
+  route adds for trust: the inputs from the secret seed, the sandbox, the probes' work on those inputs (outside the
+  route a probe stops at once: there is nowhere to hand answers to, so plain otter run scores the hidden tests 0),
+  and the separate verdict. So the ratio charges the probes' own work to the route: the stricter comparison.
+  Two savings are the route's own and count as such: its student phase kills the kernel after the last cell
+  where Otter shuts it down gracefully (2.5 s with torch loaded), and the sandbox's new home gets the image's
+  matplotlib font list (plain otter run finds one in the instructor's home; a new home builds it, ~1 s).
 
-Then it grades once more at **half a CPU**, Gradescope's default, inside a cgroup with a
-CPU quota of 0.5 (``--cpu-fraction``; cgroup v1 or v2, as root), where the route caps
-threads from the cgroup's quota, and prints that time beside the bound the grading
-must end within (8 minutes).
+It prints every pair as it ends, then medians: the route's phases (the inputs, kernel start and imports, the
+student's cells, the checks with their probes, the verdict; from ``results/timings.json``, which the route writes:
+its own wall-clock marks, and the student phase's reported split of its time), plain otter run's time, the ratio
+of the medians and each pair's ratio, and the peak memory of each phase above the import floor (a bare
+``import torch, torchvision``; summed RSS of the phase's processes, sampled every 50 ms), including the trusted
+process that waits beside the student phase. Each side also runs in a cgroup of its own that counts the CPU
+seconds of its whole process tree: on a loaded machine wall times swing by tens of seconds, CPU seconds hardly.
 
-Then it reports the sandbox's cost: the start and end of bubblewrap's namespaces and a cgroup around a bare
-``/bin/true``, and ``--without-sandbox`` gradings (default 1) with neither (``HW1_SANDBOX=none``,
-``HW1_CGROUP=none``) beside the sandboxed ones.
+Optional, after the pairs: one grading at a fraction of a CPU in a cgroup (``--cpu-fraction``, Gradescope's default
+is half a CPU; 0 skips), gradings without the sandbox (``--without-sandbox N``), and the start and end of the
+sandbox around ``/bin/true`` (``--sandbox-startup``).
 
-Needs Linux and root. Targets: whole grading at most 90 s on one CPU; memory above
-the floor at most 300 MB.
+Needs Linux and root. Goal (issue 17): the route at most 1.03 times plain otter run.
 """
 
 import argparse
 import json
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,109 +48,185 @@ import time
 
 import psutil
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import gradescope  # noqa: E402
-from grading import RELEASE_ZIP, SOLUTIONS  # noqa: E402
+from tools import gradescope
+from tools.trusted import trusted_module
+from tools.gradescope import RELEASE_ZIP, SOLUTIONS
 
-TARGET_SECONDS, TARGET_MB = 90, 300
+GOAL_RATIO = 1.03
 BOUND_AT_FRACTION = 8 * 60  # the whole grading at half a CPU ends within this (the route's time limits)
+ROUTE_PHASES = ("inputs", "kernel start and imports", "student's cells", "checks and probes", "verdict")
+WAITING = "trusted process, waiting"  # beside the student phase (whose peak is the phases' above)
+NO_SANDBOX = {"HW1_SANDBOX": "none", "HW1_CGROUP": "none"}  # the route without namespaces and cgroup
+CPU = "0"
 
 
 class PeakSampler(threading.Thread):
-    """Samples the summed RSS of the processes of each phase: the sandbox user's, and root's trusted steps."""
+    """Every 50 ms: (time, RSS of the sandbox user's processes, of root's trusted steps, of a plain run's tree)."""
 
-    def __init__(self, user):
+    def __init__(self, user=None, root_pid=None, trusted_marker=None):
         super().__init__(daemon=True)
-        self.user, self.done = user, threading.Event()
-        self.peaks = {"student": 0, "trusted": 0}
+        self.user, self.root_pid, self.done = user, root_pid, threading.Event()
+        self.trusted_marker = trusted_marker  # this grading's layout: other gradings' trusted steps do not count
+        self.samples = []
 
     def run(self):
         while not self.done.is_set():
-            sums = {"student": 0, "trusted": 0}
+            student = trusted = plain = 0
             for p in psutil.process_iter(["username", "cmdline", "memory_info"]):
                 try:
                     cmd = " ".join(p.info["cmdline"] or [])
-                    if p.info["username"] == self.user:
-                        sums["student"] += p.info["memory_info"].rss
-                    elif "hw1_trusted/__main__.py" in cmd and (" prepare " in cmd or " verdict " in cmd):
-                        sums["trusted"] += p.info["memory_info"].rss
+                    if self.user and p.info["username"] == self.user:
+                        student += p.info["memory_info"].rss
+                    elif (self.trusted_marker and f"{self.trusted_marker}/" in cmd and "hw1_trusted/__main__.py" in cmd
+                          and " route " not in cmd):
+                        trusted += p.info["memory_info"].rss
                 except (psutil.Error, TypeError):
                     pass
-            for k in sums:
-                self.peaks[k] = max(self.peaks[k], sums[k])
+            if self.root_pid:
+                try:
+                    tree = psutil.Process(self.root_pid)
+                    plain = sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)])
+                except psutil.Error:
+                    pass
+            self.samples.append((time.time(), student, trusted, plain))
             time.sleep(0.05)
 
+    def stop(self):
+        self.done.set()
+        self.join()
 
-NO_SANDBOX = {"HW1_SANDBOX": "none", "HW1_CGROUP": "none"}  # the route as it was: no namespaces, no cgroup
+    def peak(self, column, start=None, end=None):
+        values = [s[column] for s in self.samples if (start is None or s[0] >= start) and (end is None or s[0] <= end)]
+        return max(values, default=0) / 2**20
 
 
-def grade_once(extra_env=None):
-    user = "hw1bench"
-    sampler = PeakSampler(gradescope.sandbox_user(user))
-    sampler.start()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
-        result = gradescope.grade(SOLUTIONS, out, RELEASE_ZIP, user=user, cpus="0", extra_env=extra_env)
-    wall = time.perf_counter() - started
-    sampler.done.set()
-    sampler.join()
+def route_phases(timings):
+    """{phase: seconds} and {phase: (start, end)} from results/timings.json (wall clock)."""
+    route, reported = timings["route"], timings.get("student_phase_reported", {})
+    spans = {"inputs": (route["inputs_start"], route["inputs_end"]),
+             "verdict": (route["verdict_start"], route["verdict_end"])}
+    seconds = {"inputs": route["inputs_end"] - route["inputs_start"], "verdict": route["verdict_end"] - route["verdict_start"]}
+    split = reported.get("seconds", {})
+    if "first_cell" in reported and "student" in split:
+        # the phase's start-up (its interpreter, Otter, the kernel) and Otter's set-up cell; the notebook's own
+        # imports run in its first cells and count as the student's, as they do under plain otter run
+        seconds["kernel start and imports"] = reported["first_cell"] - route["student_start"] + split.get("otter_setup", 0)
+        seconds["student's cells"] = split["student"]
+        seconds["checks and probes"] = split.get("checks", 0)
+        seconds["phase end"] = route["student_end"] - reported.get("last_cell_end", route["student_end"])
+        spans["kernel start and imports"] = (route["student_start"], reported["first_cell"])
+        spans["student's cells"] = spans["checks and probes"] = (reported["first_cell"], reported.get("last_cell_end", route["student_end"]))
+    else:  # the phase reported nothing (a dead kernel): its whole time
+        seconds["student's cells"] = route["student_end"] - route["student_start"]
+        spans["student's cells"] = (route["student_start"], route["student_end"])
+    seconds["between phases"] = ((route["student_start"] - route["inputs_end"]) + (route["verdict_start"] - route["student_end"]))
+    return seconds, spans
+
+
+def grade_route(autograder_zip, extra_env=None):
+    """(wall seconds, {phase: seconds}, {phase: peak MB}, CPU seconds) of one grading of the solution through the route:
+    ``python -m tools.gradescope`` (on CPU 0, as Gradescope runs the zip), in a cgroup that counts its CPU time."""
+    with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out, Accounted("route") as account:
+        sampler = PeakSampler(user=gradescope.sandbox_user("hw1student"), trusted_marker=out)
+        sampler.start()
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
+                       check=True, cwd=gradescope.ROOT, stdout=subprocess.DEVNULL, preexec_fn=account.join,
+                       env={**os.environ, **(extra_env or {})})
+        wall = time.perf_counter() - started
+        result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
+        marks = pathlib.Path(out) / "autograder" / "results" / "timings.json"
+        timings = json.loads(marks.read_text()) if marks.exists() else None
+    sampler.stop()
+    cpu = account.cpu_seconds
     assert result.total == result.possible, f"the solution lost points: {result.failures()}"
-    timings = result.raw["extra_data"]["timings"]
-    return wall, timings, {k: v / 2**20 for k, v in sampler.peaks.items()}
+    if timings is None:  # a zip from before the route wrote its marks: its three totals, no split, no memory
+        old = result.raw["extra_data"]["timings"]
+        return wall, {"inputs": old["prepare"], "student's cells": old["student"], "verdict": old["verdict"]}, {}, cpu
+    seconds, spans = route_phases(timings)
+    peaks = {}
+    for phase, (start, end) in spans.items():
+        peaks[phase] = sampler.peak(2 if phase in ("inputs", "verdict") else 1, start, end)
+    # the trusted process waits through the student phase, holding torch and the datasets: its memory adds up
+    peaks[WAITING] = sampler.peak(2, timings["route"]["student_start"], timings["route"]["student_end"])
+    return wall, seconds, peaks, cpu
 
 
-class CpuLimitedCgroup:
-    """A cgroup with a CPU quota of ``fraction`` CPUs (v2 cpu.max, else v1 cfs quota), removed afterwards."""
+def plain_env():
+    """The environment the route gives the student's kernel, minus the route's own variables."""
+    threads = str(max(1, len(CPU.split(","))))
+    return {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_DATA_DIR": str(gradescope.DATA_ROOT),
+            **{name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                          "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}}
 
-    def __init__(self, fraction, name="hw1-bench"):
-        period = 100_000
-        quota = int(fraction * period)
-        v2 = pathlib.Path("/sys/fs/cgroup/cgroup.controllers")
-        if v2.exists():
-            self.path = pathlib.Path("/sys/fs/cgroup") / name
-            self.path.mkdir(exist_ok=True)
-            (self.path / "cpu.max").write_text(f"{quota} {period}")
-        else:
-            self.path = pathlib.Path("/sys/fs/cgroup/cpu") / name
-            self.path.mkdir(exist_ok=True)
-            (self.path / "cpu.cfs_period_us").write_text(str(period))
-            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+
+class Accounted:
+    """A cgroup (the route's own helper, no limits) that counts the CPU seconds of one side's whole process tree,
+    the route's own nested cgroups included. Other work on the machine does not count, so this holds under load,
+    where wall time does not."""
+
+    def __init__(self, side):
+        self.name, self.cpu_seconds = f"hw1-bench-{os.getpid()}-{side}", None
+
+    def __enter__(self):
+        self.group, why = trusted_module("sandbox").Cgroup.create(self.name)
+        if self.group is None:
+            raise SystemExit(f"the benchmark needs a cgroup to count CPU time: {why}")
+        return self
 
     def join(self):
-        """For preexec_fn: the child joins the cgroup before it runs anything."""
-        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        self.group.join()
 
-    def remove(self):
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+    def __exit__(self, *_):
+        self.cpu_seconds = self.group.stats()["cpu_seconds"]
+        self.group.remove()
+
+
+def grade_plain(autograder_zip):
+    """(wall seconds, peak MB, CPU seconds) of ``otter run -a ZIP solutions/hw1.ipynb`` on the same CPU."""
+    otter = pathlib.Path(sys.executable).with_name("otter")
+    with tempfile.TemporaryDirectory(prefix="hw1-bench-plain-") as out, Accounted("plain") as account:
+        started = time.perf_counter()
+        process = psutil.Popen(["taskset", "-c", CPU, str(otter), "run", "-a", str(autograder_zip), "-o", out, str(SOLUTIONS)],
+                               env=plain_env(), cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               preexec_fn=account.join)
+        sampler = PeakSampler(root_pid=process.pid)
+        sampler.start()
+        log = process.communicate()[0].decode(errors="replace")
+        wall = time.perf_counter() - started
+        sampler.stop()
+        if process.returncode != 0 or not (pathlib.Path(out) / "results.json").exists():
+            raise SystemExit(f"plain otter run failed (exit {process.returncode}):\n{log[-3000:]}")
+        results = json.loads((pathlib.Path(out) / "results.json").read_text())
+    public = next((t for t in results["tests"] if t.get("name") == "Public Tests"), {})
+    assert "failed" not in public.get("output", "failed").lower(), "plain otter run: the solution failed a public test"
+    return wall, sampler.peak(3), account.cpu_seconds
 
 
 def grade_at_fraction(fraction):
-    """Wall time of one grading of the solution, in a cgroup limited to ``fraction`` of a CPU."""
-    cgroup = CpuLimitedCgroup(fraction)
+    """Wall time of one grading of the solution, in a cgroup limited to ``fraction`` of a CPU (the route's own
+    cgroup helper, which limits its student phase)."""
+    group, why = trusted_module("sandbox").Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=fraction)
+    if group is None:
+        raise SystemExit(f"no cgroup for --cpu-fraction: {why}")
     try:
         with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
             started = time.perf_counter()
-            subprocess.run([sys.executable, str(pathlib.Path(__file__).with_name("gradescope.py")), str(SOLUTIONS), out],
-                           check=True, preexec_fn=cgroup.join, env={**os.environ, "HW1_USER_PREFIX": os.environ.get("HW1_USER_PREFIX", "")},
-                           stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out], check=True,
+                           preexec_fn=group.join, cwd=gradescope.ROOT, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ))
             wall = time.perf_counter() - started
             result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
     finally:
-        cgroup.remove()
+        group.remove()
     return wall, result
 
 
 def sandbox_startup(repeat=20):
     """Median seconds for the route's sandbox to start and end a bare ``/bin/true`` (bubblewrap's namespaces and
     mounts, a cgroup with its limits), against the same without them."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("hw1_sandbox", gradescope.ROOT / "assignment" / "hw1_trusted" / "sandbox.py")
-    sandbox = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sandbox)
+    sandbox = trusted_module("sandbox")
     tools, why = sandbox.probe_namespaces(65534, 65534)
     if tools is None:
         return None, why
@@ -163,7 +248,7 @@ def sandbox_startup(repeat=20):
 
 
 def floor_mb():
-    process = psutil.Popen([str(gradescope.PYTHON), "-c", "import torch, torchvision, time; time.sleep(1)"])
+    process = psutil.Popen(["taskset", "-c", CPU, sys.executable, "-c", "import torch, torchvision, time; time.sleep(1)"])
     peak = 0
     while process.poll() is None:
         try:
@@ -174,56 +259,88 @@ def floor_mb():
     return peak / 2**20
 
 
+def show(values, digits=1):
+    return "[" + ", ".join(f"{v:.{digits}f}" for v in values) + "]"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--cpu-fraction", type=float, default=0.5, help="one more grading at this CPU quota (0: skip)")
-    parser.add_argument("--without-sandbox", type=int, default=1,
-                        help="gradings without the sandbox (no namespaces, no cgroup), to show its cost (0: skip)")
+    parser.add_argument("--pairs", type=int, default=3, help="route and plain otter run gradings, alternately (at least 3)")
+    parser.add_argument("--cpu-fraction", type=float, default=0, help="then one route grading at this CPU quota (0: skip)")
+    parser.add_argument("--without-sandbox", type=int, default=0, help="then N route gradings without the sandbox (0: skip)")
+    parser.add_argument("--sandbox-startup", action="store_true", help="then the sandbox's start and end around /bin/true")
+    parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP,
+                        help="the autograder zip, for both sides (default: the committed release's)")
     args = parser.parse_args()
+    if args.pairs < 3:
+        parser.error("--pairs: at least 3, so that one noisy pair cannot make the median")
     gradescope.require_root()
-
-    floors = [floor_mb() for _ in range(args.repeat)]
-    runs = []
-    for k in range(args.repeat):  # each run as it ends: the machine is noisy, the medians come last
-        runs.append(grade_once())
-        wall, timings, peaks = runs[-1]
-        print(f"run {k + 1}: {wall:.1f} s {timings}, peaks {', '.join(f'{p}: {v:.0f} MB' for p, v in peaks.items())}", flush=True)
+    if shutil.which("taskset") is None:
+        raise SystemExit("the benchmark needs taskset (util-linux) to run both sides on one CPU")
+    gradescope.place_data()
     median = statistics.median
-    show = lambda values: ", ".join(f"{v:.0f}" for v in values)  # noqa: E731
-    walls = [w for w, _, _ in runs]
-    print(f"runs: {args.repeat} (medians; every run in brackets)")
-    print(f"whole grading, 1 CPU:          {median(walls):6.1f} s   [{show(walls)}]   target <= {TARGET_SECONDS} s")
-    for phase in ("prepare", "student", "verdict"):
-        values = [t[phase] for _, t, _ in runs]
-        print(f"  {phase:8s} phase:              {median(values):6.1f} s   [{show(values)}]")
-    trusted = [t["prepare"] + t["verdict"] for _, t, _ in runs]
-    print(f"  trusted overhead (inputs + verdict): {median(trusted):.1f} s, {median(trusted) / median(walls):.0%} of the grading")
-    floor = median(floors)
-    print(f"floor, bare import torch, torchvision: {floor:6.0f} MB   [{show(floors)}]")
-    for phase in ("student", "trusted"):
-        peaks = [p[phase] for _, _, p in runs]
-        print(f"peak, {phase:7s} phase:          {median(peaks):6.0f} MB   [{show(peaks)}]   above the floor: {median(peaks) - floor:4.0f} MB"
-              + (f"   target <= {TARGET_MB} MB" if phase == "student" else ""))
-    startup, why = sandbox_startup()
-    if startup is None:
-        print(f"sandbox: none here ({why})")
-    else:
-        print(f"sandbox start and end (bubblewrap + cgroup) around /bin/true: {1000 * startup['sandboxed']:.0f} ms, "
-              f"against {1000 * startup['bare']:.0f} ms without (medians of 20)")
+
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (on {os.cpu_count()} CPUs); both sides on CPU {CPU}",
+          flush=True)
+    floor = median([floor_mb() for _ in range(3)])
+    routes, plains = [], []
+    for k in range(args.pairs):
+        order = ("route", "plain") if k % 2 == 0 else ("plain", "route")
+        for side in order:
+            if side == "route":
+                routes.append(grade_route(args.zip))
+            else:
+                plains.append(grade_plain(args.zip))
+        (wall, seconds, _, cpu), (plain_wall, _, plain_cpu) = routes[-1], plains[-1]
+        print(f"pair {k + 1} ({' then '.join(order)}): route {wall:.1f} s ({cpu:.1f} CPU s), plain otter run {plain_wall:.1f} s "
+              f"({plain_cpu:.1f} CPU s), ratio {wall / plain_wall:.3f} (CPU {cpu / plain_cpu:.3f}); route phases: "
+              + ", ".join(f"{p} {seconds[p]:.1f}" for p in (*ROUTE_PHASES, "phase end", "between phases") if p in seconds),
+              flush=True)
+
+    walls, plain_walls = [r[0] for r in routes], [p[0] for p in plains]
+    ratios = [w / p for w, p in zip(walls, plain_walls)]
+    print(f"\npairs: {args.pairs} on one CPU (medians; each pair in brackets)")
+    print(f"route, whole grading:      {median(walls):6.1f} s   {show(walls)}")
+    for phase in (*ROUTE_PHASES, "phase end", "between phases"):
+        if not any(phase in r[1] for r in routes):  # a zip from before the route split its time
+            continue
+        values = [r[1].get(phase, 0.0) for r in routes]
+        print(f"  {phase:25s} {median(values):6.1f} s   {show(values)}")
+    print(f"plain otter run:           {median(plain_walls):6.1f} s   {show(plain_walls)}")
+    ratio = median(walls) / median(plain_walls)
+    print(f"ratio of the medians:      {ratio:6.3f}     per pair {show(ratios, 3)}   goal <= {GOAL_RATIO}")
+    cpus, plain_cpus = [r[3] for r in routes], [p[2] for p in plains]
+    print(f"CPU seconds (each side's whole process tree; robust to other load): route {median(cpus):.1f} {show(cpus)}, "
+          f"plain {median(plain_cpus):.1f} {show(plain_cpus)}, ratio of the medians {median(cpus) / median(plain_cpus):.3f}, "
+          f"per pair {show([c / p for c, p in zip(cpus, plain_cpus)], 3)}")
+    print(f"memory floor, bare import torch, torchvision: {floor:.0f} MB; peaks above it (median MB; each pair):")
+    for phase in (*ROUTE_PHASES, WAITING):
+        if not all(phase in r[2] for r in routes):
+            continue
+        values = [r[2].get(phase, 0.0) - floor for r in routes]
+        print(f"  route, {phase:25s} {median(values):+6.0f} MB   {show(values, 0)}")
+    values = [p[1] - floor for p in plains]
+    print(f"  plain otter run (its whole tree) {median(values):+6.0f} MB   {show(values, 0)}")
+    load = os.getloadavg()
+    print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+
     if args.without_sandbox:
-        bare = [grade_once(NO_SANDBOX) for _ in range(args.without_sandbox)]
-        bare_walls, bare_student = [w for w, _, _ in bare], [t["student"] for _, t, _ in bare]
-        student = [t["student"] for _, t, _ in runs]
-        print(f"without the sandbox (no namespaces, no cgroup), {len(bare)} run(s): whole grading {median(bare_walls):.1f} s "
-              f"[{show(bare_walls)}], student phase {median(bare_student):.1f} s; with it: {median(walls):.1f} s and "
-              f"{median(student):.1f} s; the sandbox's cost per grading: {median(walls) - median(bare_walls):+.1f} s "
-              f"(student phase {median(student) - median(bare_student):+.1f} s)")
+        bare = [grade_route(args.zip, NO_SANDBOX) for _ in range(args.without_sandbox)]
+        bare_walls = [b[0] for b in bare]
+        print(f"without the sandbox (no namespaces, no cgroup), {len(bare)} grading(s): {median(bare_walls):.1f} s "
+              f"{show(bare_walls)}; with it {median(walls):.1f} s: the sandbox's cost {median(walls) - median(bare_walls):+.1f} s")
+    if args.sandbox_startup:
+        startup, why = sandbox_startup()
+        if startup is None:
+            print(f"sandbox: none here ({why})")
+        else:
+            print(f"sandbox start and end (bubblewrap + cgroup) around /bin/true: {1000 * startup['sandboxed']:.0f} ms, "
+                  f"against {1000 * startup['bare']:.0f} ms without (medians of 20)")
     if args.cpu_fraction:
         wall, result = grade_at_fraction(args.cpu_fraction)
-        timings = result.raw["extra_data"]["timings"]
-        print(f"whole grading at {args.cpu_fraction:g} CPU (cgroup quota): {wall:.1f} s {timings}, "
-              f"{result.total:g}/{result.possible:g} points   bound <= {BOUND_AT_FRACTION} s")
+        print(f"whole grading at {args.cpu_fraction:g} CPU (cgroup quota): {wall:.1f} s, {result.total:g}/{result.possible:g} "
+              f"points   bound <= {BOUND_AT_FRACTION} s")
 
 
 if __name__ == "__main__":
