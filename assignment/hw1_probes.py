@@ -25,7 +25,9 @@ class NotGrading(AssertionError):
 def _folders():
     handover, inputs = os.environ.get("HW1_HANDOVER"), os.environ.get("HW1_PROBE_INPUTS")
     if not handover or not inputs:
-        raise NotGrading("hidden tests only run through the autograder's run_autograder (see the README), not plain otter run")
+        raise NotGrading(
+            "hidden tests only run through the autograder's run_autograder (see the README), not plain otter run"
+        )
     return handover, inputs
 
 
@@ -38,7 +40,11 @@ def _inputs(question):
 def _error(exc):
     """The student's exception as one line: its type, message and the line of their code that raised it."""
     text = f"{type(exc).__name__}: {exc}".strip()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith("<ipython-input") or "ipykernel" in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.startswith("<ipython-input") or "ipykernel" in f.filename
+    ]
     if frames:
         text += f" (in {frames[-1].name}: {frames[-1].line})"
     return {"@error": text[:400]}
@@ -133,6 +139,7 @@ def _missing(env, *names):
 
 # ---------------------------------------------------------------- Problems 1 and 2
 
+
 def probe_q1a(env, inp):
     f = lookup(env, "grad_squared_norm")
     return _missing(env, "grad_squared_norm") or {k: call(f, inp[k].copy()) for k in sorted(inp)}
@@ -174,12 +181,18 @@ THETA_KEYS = ("W_H", "b_H", "W_O", "b_O")
 
 def _theta(inp, prefix):
     """A parameter dict as the notebook builds theta0: numpy arrays of 4, and b_O a number."""
-    return {"W_H": inp[prefix + "W_H"].copy(), "b_H": inp[prefix + "b_H"].copy(),
-            "W_O": inp[prefix + "W_O"].copy(), "b_O": float(inp[prefix + "b_O"])}
+    return {
+        "W_H": inp[prefix + "W_H"].copy(),
+        "b_H": inp[prefix + "b_H"].copy(),
+        "W_O": inp[prefix + "W_O"].copy(),
+        "b_O": float(inp[prefix + "b_O"]),
+    }
 
 
 def probe_q3a(env, inp):
-    return {name: plain(env[name]) if name in env else {"@missing": [name]} for name in ("theta_dataset1", "theta_dataset2")}
+    return {
+        name: plain(env[name]) if name in env else {"@missing": [name]} for name in ("theta_dataset1", "theta_dataset2")
+    }
 
 
 class _Table:
@@ -213,8 +226,12 @@ class _Table:
     def grad_f(self, x, theta=None):
         self._note_dtype(x)
         i = self.index(float(np.asarray(x, dtype=np.float64).reshape(-1)[0]))
-        return {"W_H": self.grads["W_H"][i].copy(), "b_H": self.grads["b_H"][i].copy(),
-                "W_O": self.grads["W_O"][i].copy(), "b_O": float(self.grads["b_O"][i])}
+        return {
+            "W_H": self.grads["W_H"][i].copy(),
+            "b_H": self.grads["b_H"][i].copy(),
+            "W_O": self.grads["W_O"][i].copy(),
+            "b_O": float(self.grads["b_O"][i]),
+        }
 
 
 def probe_q3b(env, inp):
@@ -257,6 +274,7 @@ def probe_q3d(env, inp):
 
 # ---------------------------------------------------------------- Problem 4
 
+
 def _linear_layers(model):
     import torch
 
@@ -264,7 +282,9 @@ def _linear_layers(model):
 
 
 def _layer_arrays(model):
-    return [[plain(m.weight), plain(m.bias) if m.bias is not None else {"@type": "no bias"}] for m in _linear_layers(model)]
+    return [
+        [plain(m.weight), plain(m.bias) if m.bias is not None else {"@type": "no bias"}] for m in _linear_layers(model)
+    ]
 
 
 def _model_outputs(model, images):
@@ -333,20 +353,33 @@ def probe_q4_train(env, inp):
     missing = _missing(env, "train_epoch", "test_epoch")
     out = dict(missing or {})
     if "train_epoch" in env:
+
         def run(scaled):
             model = _standard_model(inp)
             optimizer = torch.optim.SGD(model.parameters(), lr=float(inp["lr"]))
-            loss = call(env["train_epoch"], model, _loader(inp["train_images"], inp["train_labels"], scaled),
-                        torch.nn.CrossEntropyLoss(), optimizer)
+            loss = call(
+                env["train_epoch"],
+                model,
+                _loader(inp["train_images"], inp["train_labels"], scaled),
+                torch.nn.CrossEntropyLoss(),
+                optimizer,
+            )
             return loss, _layer_arrays(model)
 
         out["train_loss"], out["layers"] = _either_loader(run)
     if "test_epoch" in env:
-        def run(scaled):
-            return (call(env["test_epoch"], _standard_model(inp), _loader(inp["test_images"], inp["test_labels"], scaled),
-                         torch.nn.CrossEntropyLoss()),)
 
-        out["test_loss"], = _either_loader(run)
+        def run(scaled):
+            return (
+                call(
+                    env["test_epoch"],
+                    _standard_model(inp),
+                    _loader(inp["test_images"], inp["test_labels"], scaled),
+                    torch.nn.CrossEntropyLoss(),
+                ),
+            )
+
+        (out["test_loss"],) = _either_loader(run)
     return out
 
 
@@ -367,7 +400,11 @@ def probe_q4_probs(env, inp):
         return missing
     if not isinstance(env["model"], torch.nn.Module):
         return {"@missing": ["model (a torch.nn.Module)"]}
-    out = {"sample_idx": plain(env["sample_idx"]), "sample_probs": plain(env["sample_probs"]), "layers": _layer_arrays(env["model"])}
+    out = {
+        "sample_idx": plain(env["sample_idx"]),
+        "sample_probs": plain(env["sample_probs"]),
+        "layers": _layer_arrays(env["model"]),
+    }
     # the model's own outputs on the sampled images (the grader's copy of the test images, as to_input makes them)
     try:
         idx = np.asarray(out["sample_idx"], dtype=np.int64).reshape(-1)
@@ -380,6 +417,7 @@ def probe_q4_probs(env, inp):
 
 
 # ---------------------------------------------------------------- Problem 5
+
 
 def _network(inp, prefix, layers=3):
     return ([inp[f"{prefix}W{l}"].copy() for l in range(layers)], [inp[f"{prefix}b{l}"].copy() for l in range(layers)])
@@ -416,11 +454,19 @@ def probe_q5_3(env, inp):
             out[f"unchanged{i}"] = bool(all(np.array_equal(w, inp[f"n{i}_W{l}"]) for l, w in enumerate(weights)))
         # the student's own gradient at the update case: train_one_sample's step is checked against it
         weights, biases = _network(inp, "update_")
-        out["update_grad"] = call(env["backprop_one"], inp["update_x"].copy(), int(inp["update_label"]), weights, biases)
+        out["update_grad"] = call(
+            env["backprop_one"], inp["update_x"].copy(), int(inp["update_label"]), weights, biases
+        )
     if "train_one_sample" in env:
         weights, biases = _network(inp, "update_")
-        result = call(env["train_one_sample"], inp["update_x"].copy(), int(inp["update_label"]), weights, biases,
-                      float(inp["update_lr"]))
+        result = call(
+            env["train_one_sample"],
+            inp["update_x"].copy(),
+            int(inp["update_label"]),
+            weights,
+            biases,
+            float(inp["update_lr"]),
+        )
         out["update"] = result if isinstance(result, dict) and "@error" in result else plain([weights, biases])
     return out
 
@@ -459,9 +505,13 @@ def probe_q5_4(env, inp):
         if isinstance(result, dict) and "@error" in result:
             out["trajectory"] = result
         else:
-            out["trajectory"] = {"calls": len(recorder.rates), "xs": np.array(recorder.xs) if recorder.xs else np.zeros((0, 784)),
-                                 "ys": np.array(recorder.ys), "rates": np.array(recorder.rates),
-                                 "end": plain([weights, biases])}
+            out["trajectory"] = {
+                "calls": len(recorder.rates),
+                "xs": np.array(recorder.xs) if recorder.xs else np.zeros((0, 784)),
+                "ys": np.array(recorder.ys),
+                "rates": np.array(recorder.rates),
+                "end": plain([weights, biases]),
+            }
     if "train_one_sample" in env:
         # the student's own training: train_one_sample over a secret sample of the training set, in order, from
         # the grader's weights (what the student's train_one_epoch does with it): does it learn?
@@ -479,4 +529,4 @@ def probe_q5_4(env, inp):
     return out
 
 
-PROBES = {name[len("probe_"):]: f for name, f in globals().items() if name.startswith("probe_") and callable(f)}
+PROBES = {name[len("probe_") :]: f for name, f in globals().items() if name.startswith("probe_") and callable(f)}

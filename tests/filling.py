@@ -25,11 +25,12 @@ from __future__ import annotations
 import ast
 import copy
 import textwrap
-from typing import Callable, Union
+from collections.abc import Callable
 
 # ----------------------------------------------------------------------------------------------------
 # Placeholders and cell keys
 # ----------------------------------------------------------------------------------------------------
+
 
 class FillError(ValueError):
     """A submission cannot be built from the current student notebook."""
@@ -53,10 +54,11 @@ def placeholders(source):
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript):
             in_subscript.update(id(n) for n in ast.walk(node.slice))
-    nodes = [n for n in ast.walk(tree)
-             if isinstance(n, ast.Constant) and n.value is Ellipsis and id(n) not in in_subscript]
+    nodes = [
+        n for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value is Ellipsis and id(n) not in in_subscript
+    ]
     statements = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
-    return sorted(((n.lineno, n.col_offset, n.end_col_offset, id(n) in statements) for n in nodes))
+    return sorted((n.lineno, n.col_offset, n.end_col_offset, id(n) in statements) for n in nodes)
 
 
 def defined_names(source):
@@ -95,8 +97,10 @@ def find_cell(nb, key):
         hits = [i for i in candidates if key in defined_names(nb.cells[i].source)]
     if len(hits) != 1:
         where = ", ".join(f"cell {i}: {nb.cells[i].source.splitlines()[0]!r}" for i in hits) or "none"
-        raise FillError(f"answer key {key!r} must name exactly one placeholder cell of the student notebook; "
-                          f"it names {len(hits)} ({where})")
+        raise FillError(
+            f"answer key {key!r} must name exactly one placeholder cell of the student notebook; "
+            f"it names {len(hits)} ({where})"
+        )
     return hits[0]
 
 
@@ -169,17 +173,20 @@ class Then:
         return self.override(_resolve(self.base, source, "base"))
 
 
-Answer = Union[str, Callable[[str], str]]
+Answer = str | Callable[[str], str]
 
 
 def _kept_lines_check(original, new, key):
     new_lines = {l.strip() for l in new.split("\n")}
     spots = {line for line, *_ in placeholders(original)}
-    missing = [l for n, l in enumerate(original.split("\n"), 1)
-               if l.strip() and n not in spots and l.strip() not in new_lines]
+    missing = [
+        l for n, l in enumerate(original.split("\n"), 1) if l.strip() and n not in spots and l.strip() not in new_lines
+    ]
     if missing:
-        raise FillError(f"answer {key!r} drops provided lines of the student cell (use Slots, or Rewrite to "
-                          f"change them on purpose): {missing}")
+        raise FillError(
+            f"answer {key!r} drops provided lines of the student cell (use Slots, or Rewrite to "
+            f"change them on purpose): {missing}"
+        )
 
 
 def _resolve(value, original, key):

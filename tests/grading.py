@@ -26,8 +26,15 @@ def grade_corpus_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.i
     """
     uploads = sorted(pathlib.Path(folder).glob(pattern))
     submissions = [Submission(path.stem, path) for path in uploads]
-    rows = pool.run_pool(submissions, autograder_zip, gradebook.autograder_id(autograder_zip), jobs, timeout,
-                         user_base="hw1student", private_tmp=False)
+    rows = pool.run_pool(
+        submissions,
+        autograder_zip,
+        gradebook.autograder_id(autograder_zip),
+        jobs,
+        timeout,
+        user_base="hw1student",
+        private_tmp=False,
+    )
     broken = [f"{key}: {row.grading_status}" for key, row in sorted(rows.items()) if row.result is None]
     if broken or len(rows) != len(submissions):
         raise RuntimeError("gradings without a verdict:\n" + "\n".join(broken))

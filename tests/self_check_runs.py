@@ -36,11 +36,15 @@ PROBLEM = re.compile(r"^##\s+(Problem\s+(\d+)|Submission)\b", re.M)
 STUB = {  # a stand-in for Colab's package: its kernel class and shell class, at Colab's module paths
     "google/__init__.py": "",
     "google/colab/__init__.py": '"""A stand-in for Colab\'s google.colab (tests only)."""\n',
-    "google/colab/_shell.py": ("from ipykernel.zmqshell import ZMQInteractiveShell\n\n\n"
-                               "class Shell(ZMQInteractiveShell):\n    \"\"\"Colab's shell has this module path.\"\"\"\n"),
-    "google/colab/_kernel.py": ("from ipykernel.ipkernel import IPythonKernel\nfrom traitlets import Type\n\n"
-                                "from google.colab._shell import Shell\n\n\n"
-                                "class Kernel(IPythonKernel):\n    shell_class = Type(Shell)\n"),
+    "google/colab/_shell.py": (
+        "from ipykernel.zmqshell import ZMQInteractiveShell\n\n\n"
+        'class Shell(ZMQInteractiveShell):\n    """Colab\'s shell has this module path."""\n'
+    ),
+    "google/colab/_kernel.py": (
+        "from ipykernel.ipkernel import IPythonKernel\nfrom traitlets import Type\n\n"
+        "from google.colab._shell import Shell\n\n\n"
+        "class Kernel(IPythonKernel):\n    shell_class = Type(Shell)\n"
+    ),
 }
 COLAB_KERNEL = "--IPKernelApp.kernel_class=google.colab._kernel.Kernel"
 
@@ -75,8 +79,14 @@ def execute(nb, folder, *, tests=None, name=NB, colab=False, timeout=900, env=No
         nbformat.write(nb, folder / name)  # saved, as a student saves it before running it
     for cell in nb.cells:  # the export cell runs too: it is part of what is tested
         cell.metadata.pop("execution", None)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True, extra_arguments=extra,
-                            resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        extra_arguments=extra,
+        resources={"metadata": {"path": str(folder)}},
+    )
     client.execute(env=env)
     if not colab:
         nbformat.write(nb, folder / f"{pathlib.Path(name).stem}.executed.ipynb")
@@ -84,14 +94,20 @@ def execute(nb, folder, *, tests=None, name=NB, colab=False, timeout=900, env=No
 
 
 def printed(cell):
-    return "\n".join(o.get("text", "") + "".join(o.get("data", {}).get("text/plain", ""))
-                     + (f"{o.get('ename')}: {o.get('evalue')}" if o.get("output_type") == "error" else "") for o in cell.outputs)
+    return "\n".join(
+        o.get("text", "")
+        + "".join(o.get("data", {}).get("text/plain", ""))
+        + (f"{o.get('ename')}: {o.get('evalue')}" if o.get("output_type") == "error" else "")
+        for o in cell.outputs
+    )
 
 
 def failure_message(text):
     """The self-check's own sentence from a failed check's output."""
     found = re.findall(r"^\s*(\w+(?:Error|Exception)): (.*)$", text, flags=re.M)
-    return f"{found[-1][0]}: {found[-1][1]}" if found else text.strip().splitlines()[-1] if text.strip() else "(no output)"
+    return (
+        f"{found[-1][0]}: {found[-1][1]}" if found else text.strip().splitlines()[-1] if text.strip() else "(no output)"
+    )
 
 
 def checks(nb):
@@ -179,21 +195,23 @@ def measure(release, folder, jobs=2, names=None, styles=None):
     shutil.copytree(release / "student" / "tests", folder / "tests")
     student = release / "student" / NB
     work, meta = [], {}
-    for name in (student_corpus.MUTANTS if names is None else names):
+    for name in student_corpus.MUTANTS if names is None else names:
         mutant = student_corpus.MUTANTS[name]
         questions = sorted({q for _, qs in mutant.faults for q in qs})
         nb = student_corpus.build_mutant(name, student)
         work.append((name, nbformat.writes(nb), questions, False, str(folder)))
         meta[name] = {"kind": "mutant", "questions": questions, "why": mutant.faults[0][0]}
-    for name in (student_corpus.CORRECT if styles is None else styles):
+    for name in student_corpus.CORRECT if styles is None else styles:
         nb = student_corpus.build_correct(name, student)
         work.append((f"correct_{name}", nbformat.writes(nb), [], True, str(folder)))
         meta[f"correct_{name}"] = {"kind": "correct", "questions": []}
-    work.sort(key=lambda job: (not job[3] and not any(q.startswith("q4") for q in job[2])))  # the long ones first
+    work.sort(key=lambda job: not job[3] and not any(q.startswith("q4") for q in job[2]))  # the long ones first
     with multiprocessing.get_context("spawn").Pool(jobs) as pool:
         for label, found, seconds in pool.imap_unordered(_run, work):
             meta[label].update(checks=found, seconds=round(seconds, 1))
-            print(f"{label}: {seconds:.0f} s, failing {sorted(q for q, (ok, _) in found.items() if not ok)}", flush=True)
+            print(
+                f"{label}: {seconds:.0f} s, failing {sorted(q for q, (ok, _) in found.items() if not ok)}", flush=True
+            )
     return meta
 
 
@@ -206,20 +224,29 @@ def table(meta):
     mutants = {k: v for k, v in meta.items() if v["kind"] == "mutant"}
     correct = {k: v for k, v in meta.items() if v["kind"] == "correct"}
     own = {k: [q for q, (ok, _) in v["checks"].items() if not ok and q in v["questions"]] for k, v in mutants.items()}
-    other = {k: [q for q, (ok, _) in v["checks"].items() if not ok and q not in v["questions"]] for k, v in mutants.items()}
+    other = {
+        k: [q for q, (ok, _) in v["checks"].items() if not ok and q not in v["questions"]] for k, v in mutants.items()
+    }
     caught_own = sum(bool(v) for v in own.values())
     caught_any = sum(bool(own[k] or other[k]) for k in mutants)
     false_alarms = {k: [q for q, (ok, _) in v["checks"].items() if not ok] for k, v in correct.items()}
-    lines = [BEGIN, "",
-             f"Measured: {len(mutants)} mutants of `tests/student_corpus.py`, each run (cut to the problems its questions need) "
-             f"through the public self-checks alone. **{caught_own} are caught by the self-check of a question the mistake "
-             f"costs**, {caught_any} by some self-check; {len(mutants) - caught_any} pass every self-check (the hidden tests "
-             f"catch them). The {len(correct)} correct styles, run in full: "
-             + ("no self-check fails." if not any(false_alarms.values()) else
-                "self-checks fail on " + ", ".join(f"{k} ({', '.join(v)})" for k, v in false_alarms.items() if v) + ".")
-             + f" Total run time {sum(v.get('seconds', 0) for v in meta.values()) / 60:.0f} min of kernel time.", "",
-             "| mutant | questions it costs | self-checks that fail | the message (first failing check of its questions) |",
-             "| --- | --- | --- | --- |"]
+    lines = [
+        BEGIN,
+        "",
+        f"Measured: {len(mutants)} mutants of `tests/student_corpus.py`, each run (cut to the problems its questions need) "
+        f"through the public self-checks alone. **{caught_own} are caught by the self-check of a question the mistake "
+        f"costs**, {caught_any} by some self-check; {len(mutants) - caught_any} pass every self-check (the hidden tests "
+        f"catch them). The {len(correct)} correct styles, run in full: "
+        + (
+            "no self-check fails."
+            if not any(false_alarms.values())
+            else "self-checks fail on " + ", ".join(f"{k} ({', '.join(v)})" for k, v in false_alarms.items() if v) + "."
+        )
+        + f" Total run time {sum(v.get('seconds', 0) for v in meta.values()) / 60:.0f} min of kernel time.",
+        "",
+        "| mutant | questions it costs | self-checks that fail | the message (first failing check of its questions) |",
+        "| --- | --- | --- | --- |",
+    ]
     for name, v in mutants.items():
         failing = [f"**{q}**" for q in own[name]] + other[name]
         message = next((v["checks"][q][1] for q in own[name]), next((v["checks"][q][1] for q in other[name]), ""))
@@ -231,18 +258,28 @@ def table(meta):
     for name in mutants:
         for q in own[name]:
             counts[q] = counts.get(q, 0) + 1
-    lines += ["", "Mutants each self-check catches (of those that cost its question): "
-              + ", ".join(f"{q} {n}" for q, n in sorted(counts.items())) + ".", "", END]
+    lines += [
+        "",
+        "Mutants each self-check catches (of those that cost its question): "
+        + ", ".join(f"{q} {n}" for q, n in sorted(counts.items()))
+        + ".",
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--release", type=pathlib.Path, required=True, help="a built release (python -m tools.build_release --out)")
+    parser.add_argument(
+        "--release", type=pathlib.Path, required=True, help="a built release (python -m tools.build_release --out)"
+    )
     parser.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/hw1-self-checks"))
     parser.add_argument("--json", type=pathlib.Path, help="write (or, with --from-json, read) the measurement here")
     parser.add_argument("--from-json", action="store_true", help="make the table from --json without running anything")
-    parser.add_argument("--doc", type=pathlib.Path, help="write the table between its markers in this Markdown file (docs/checks.md)")
+    parser.add_argument(
+        "--doc", type=pathlib.Path, help="write the table between its markers in this Markdown file (docs/checks.md)"
+    )
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     if args.from_json:

@@ -28,16 +28,26 @@ small loader, q5_4's trajectory check using the student's train_one_epoch.
 from __future__ import annotations
 
 import argparse
-import copy
 import pathlib
 import sys
 import textwrap
 from dataclasses import dataclass, field
 
 import nbformat
-
-from filling import (Answer, Edit, FillError as CorpusError, Rewrite, Slots, Then as _Then, autograded_points,  # noqa: F401
-                     defined_names, fill, find_cell, placeholder_cells, placeholders)
+from filling import (  # noqa: F401
+    Answer,
+    Edit,
+    Rewrite,
+    Slots,
+    autograded_points,
+    defined_names,
+    fill,
+    find_cell,
+    placeholder_cells,
+    placeholders,
+)
+from filling import FillError as CorpusError
+from filling import Then as _Then
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
@@ -83,6 +93,7 @@ CONTRACT_NOTES = [
 # ----------------------------------------------------------------------------------------------------
 # Data model
 # ----------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Style:
@@ -155,8 +166,9 @@ def combined_mutant(name):
             else:
                 overrides[key] = value
     quick = all(p.quick for p in parts)
-    return Mutant(base, overrides, expected, "; ".join(f"{m}: {p.why}" for m, p in zip(COMBINED[name], parts)),
-                  quick, faults)
+    return Mutant(
+        base, overrides, expected, "; ".join(f"{m}: {p.why}" for m, p in zip(COMBINED[name], parts)), quick, faults
+    )
 
 
 def build_combined(name, student_nb_path=None):
@@ -166,6 +178,7 @@ def build_combined(name, student_nb_path=None):
 # ----------------------------------------------------------------------------------------------------
 # Answers, written from the student notebook's text. Building blocks first, then the styles.
 # ----------------------------------------------------------------------------------------------------
+
 
 def _src(text):
     return textwrap.dedent(text).strip("\n") + "\n"
@@ -237,15 +250,15 @@ CLOSED_FALSE = Slots("False")
 # Exact fits. Dataset 1: slope -2 on [0, 4], +2 on [4, 6], -2 on [6, 8], +2 on [8, 12] (kinks at 4, 6, 8).
 # Dataset 2: slope +1 on [0, 3], -1 on [3, 5], +0.5 on [5, 10] (kinks at 3 and 5).
 
-THETAS_A = '''
+THETAS_A = """
 # Dataset 1: 8 - 2x, then the slope changes by +4, -4, +4 at x = 4, 6, 8 (x >= 0, so relu(x) = x).
 theta_dataset1 = {"W_H": np.array([1.0, 1.0, 1.0, 1.0]), "b_H": np.array([0.0, -4.0, -6.0, -8.0]),
                   "W_O": np.array([-2.0, 4.0, -4.0, 4.0]), "b_O": 8.0}
 # Dataset 2: x, then the slope changes by -2 at x = 3 and by +1.5 at x = 5; the fourth unit is unused.
 theta_dataset2 = {"W_H": np.array([1.0, 1.0, 1.0, 0.0]), "b_H": np.array([0.0, -3.0, -5.0, 0.0]),
                   "W_O": np.array([1.0, -2.0, 1.5, 0.0]), "b_O": 0.0}
-'''
-THETAS_B = '''
+"""
+THETAS_B = """
 # Dataset 1: a "V" around x = 4 made of two units, then kinks at 6 and 8.
 theta_dataset1 = {
     "W_H": np.array([-1.0, 1.0, 1.0, 1.0]),
@@ -260,47 +273,47 @@ theta_dataset2 = {
     "W_O": np.array([-1.0, -1.0, 0.75, 0.75]),
     "b_O": 3.0,
 }
-'''
-THETAS_C = '''
+"""
+THETAS_C = """
 # Built from the right end: units relu(k - x) switch on to the left of their kink.
 theta_dataset1 = {"W_H": np.array([-1.0, -1.0, -1.0, -1.0]), "b_H": np.array([12.0, 8.0, 6.0, 4.0]),
                   "W_O": np.array([-2.0, 4.0, -4.0, 4.0]), "b_O": 8.0}
 theta_dataset2 = {"W_H": np.array([-1.0, -1.0, -1.0, 0.0]), "b_H": np.array([10.0, 5.0, 3.0, 0.0]),
                   "W_O": np.array([-0.5, 1.5, -2.0, 0.0]), "b_O": 3.5}
-'''
-THETAS_A2 = '''
+"""
+THETAS_A2 = """
 # The same kinks as relu(x - k), with the hidden layer scaled by 2 and the output weights by 1/2.
 theta_dataset1 = {"W_H": np.array([2.0, 2.0, 2.0, 2.0]), "b_H": np.array([0.0, -8.0, -12.0, -16.0]),
                   "W_O": np.array([-1.0, 2.0, -2.0, 2.0]), "b_O": 8.0}
 theta_dataset2 = {"W_H": np.array([2.0, 2.0, 2.0, 2.0]), "b_H": np.array([2.0, -6.0, -10.0, -10.0]),
                   "W_O": np.array([0.5, -1.0, 0.375, 0.375]), "b_O": -1.0}
-'''
+"""
 
-RELU_NET_LOOP = '''
+RELU_NET_LOOP = """
 def relu_net(x, theta):
     output = theta["b_O"]
     for i in range(len(theta["W_H"])):
         z_bar = theta["W_H"][i] * x + theta["b_H"][i]
         output = output + theta["W_O"][i] * max(z_bar, 0.0)
     return output
-'''
+"""
 RELU_NET_VEC = '''
 def relu_net(x, theta):
     """f(x, theta) for a number x, or elementwise for an array of inputs."""
     z = np.maximum(0.0, np.multiply.outer(x, np.asarray(theta["W_H"], dtype=float)) + theta["b_H"])
     return z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"]
 '''
-RELU_NET_DOT = '''
+RELU_NET_DOT = """
 def relu_net(x, theta):
     z_bar = np.asarray(theta["W_H"]) * x + np.asarray(theta["b_H"])
     z = np.where(z_bar > 0, z_bar, 0.0)
     return np.dot(theta["W_O"], z) + theta["b_O"]
-'''
-RELU_NET_TORCH = '''
+"""
+RELU_NET_TORCH = """
 def relu_net(x, theta):
     p = {k: torch.as_tensor(np.asarray(v, dtype=float)) for k, v in theta.items()}
     return (p["W_O"] * torch.relu(p["W_H"] * float(x) + p["b_H"])).sum().item() + float(p["b_O"])
-'''
+"""
 
 
 def _cell37(relu_net_src, thetas_src):
@@ -368,65 +381,85 @@ F_AT_2_FLOAT = Slots("float(relu_net(2.0, theta0))")
 
 # --- Problem 4 ----------------------------------------------------------------------------------------
 
-MLP_MODULELIST = Slots("""
+MLP_MODULELIST = Slots(
+    """
     sizes = [28 * 28, 256, 128, 64, 10]
     self.layers = nn.ModuleList()
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         self.layers.append(nn.Linear(n_in, n_out))
-""", """
+""",
+    """
     x = x.view(-1, 28 * 28)
     for i, layer in enumerate(self.layers):
         x = layer(x)
         if i < len(self.layers) - 1:
             x = torch.relu(x)
     return x
-""")
-MLP_SEQUENTIAL = Slots("""
+""",
+)
+MLP_SEQUENTIAL = Slots(
+    """
     self.net = nn.Sequential(
         nn.Linear(28 * 28, 256), nn.ReLU(),
         nn.Linear(256, 128), nn.ReLU(),
         nn.Linear(128, 64), nn.ReLU(),
         nn.Linear(64, 10),
     )
-""", """
+""",
+    """
     return self.net(x.view(-1, 28 * 28))
-""")
-MLP_SEQUENTIAL_RESHAPE = Slots("""
+""",
+)
+MLP_SEQUENTIAL_RESHAPE = Slots(
+    """
     self.layers = nn.Sequential(nn.Linear(784, 256), nn.ReLU(inplace=True), nn.Linear(256, 128), nn.ReLU(inplace=True),
                                 nn.Linear(128, 64), nn.ReLU(inplace=True), nn.Linear(64, 10))
-""", """
+""",
+    """
     return self.layers(x.reshape(x.size(0), -1))
-""")
-MLP_SEQUENTIAL_FLATTEN = Slots("""
+""",
+)
+MLP_SEQUENTIAL_FLATTEN = Slots(
+    """
     self.model = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
                                nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
-""", """
+""",
+    """
     return self.model(x)  # nn.Flatten() turns (batch, 1, 28, 28) into (batch, 784)
-""")
-MLP_FC_FUNCTIONAL = Slots("""
+""",
+)
+MLP_FC_FUNCTIONAL = Slots(
+    """
     self.fc1 = nn.Linear(784, 256)
     self.fc2 = nn.Linear(256, 128)
     self.fc3 = nn.Linear(128, 64)
     self.fc4 = nn.Linear(64, 10)
-""", """
+""",
+    """
     x = torch.flatten(x, start_dim=1)
     x = F.relu(self.fc1(x))
     x = F.relu(self.fc2(x))
     x = F.relu(self.fc3(x))
     return self.fc4(x)
-""", edits=[("class FashionMLP(nn.Module):", "import torch.nn.functional as F\n\n\nclass FashionMLP(nn.Module):")])
-MLP_FC_TORCH_RELU = Slots("""
+""",
+    edits=[("class FashionMLP(nn.Module):", "import torch.nn.functional as F\n\n\nclass FashionMLP(nn.Module):")],
+)
+MLP_FC_TORCH_RELU = Slots(
+    """
     self.hidden1 = nn.Linear(28 * 28, 256)
     self.hidden2 = nn.Linear(256, 128)
     self.hidden3 = nn.Linear(128, 64)
     self.output = nn.Linear(64, 10)
-""", """
+""",
+    """
     h = torch.relu(self.hidden1(x.view(-1, 28 * 28)))
     h = torch.relu(self.hidden2(h))
     h = torch.relu(self.hidden3(h))
     return self.output(h)
-""")
-MLP_ORDERED_DICT = Slots("""
+""",
+)
+MLP_ORDERED_DICT = Slots(
+    """
     from collections import OrderedDict
     self.mlp = nn.Sequential(OrderedDict([
         ("fc1", nn.Linear(784, 256)), ("relu1", nn.ReLU()),
@@ -434,9 +467,11 @@ MLP_ORDERED_DICT = Slots("""
         ("fc3", nn.Linear(128, 64)), ("relu3", nn.ReLU()),
         ("out", nn.Linear(64, 10)),
     ]))
-""", """
+""",
+    """
     return self.mlp(x.view(x.shape[0], -1))
-""")
+""",
+)
 
 TRAIN_EPOCH = """
     model.train()
@@ -523,7 +558,7 @@ def _training(train_epoch, test_epoch, epochs, optimizer, scheduler=None, loop=T
     return Slots(train_epoch, test_epoch, str(epochs), optimizer, loop, edits=edits)
 
 
-PROBS_CHOICE = _src('''
+PROBS_CHOICE = _src("""
 rng = np.random.default_rng(SEED)
 sample_idx = rng.choice(len(testdata), size=3, replace=False)
 model.eval()
@@ -531,8 +566,8 @@ with torch.no_grad():
     logits = model(to_input(testdata.data[sample_idx].unsqueeze(1)))
 sample_probs = torch.softmax(logits, dim=1).numpy()
 sample_probs.round(3)
-''')
-PROBS_PERMUTATION = _src('''
+""")
+PROBS_PERMUTATION = _src("""
 rng = np.random.default_rng(SEED)
 sample_idx = rng.permutation(len(testdata))[:3]
 images = torch.stack([testdata[int(i)][0] for i in sample_idx])  # the ToTensor() transform, as to_input
@@ -540,8 +575,8 @@ model.eval()
 with torch.no_grad():
     sample_probs = nn.functional.softmax(model(images), dim=1).numpy()
 sample_probs.round(3)
-''')
-PROBS_NUMPY_SOFTMAX = _src('''
+""")
+PROBS_NUMPY_SOFTMAX = _src("""
 rng = np.random.default_rng(SEED)
 sample_idx = rng.choice(len(testdata), 3, replace=False)
 model.eval()
@@ -550,9 +585,10 @@ with torch.no_grad():
 scores = scores - scores.max(axis=1, keepdims=True)
 sample_probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
 sample_probs.round(3)
-''')
+""")
 
-CURVES = Rewrite(_src('''
+CURVES = Rewrite(
+    _src("""
 epochs = np.arange(1, len(train_losses) + 1)
 plt.figure(figsize=(6, 4))
 plt.plot(epochs, train_losses, marker="o", label="training loss")
@@ -563,8 +599,10 @@ plt.title("FashionMNIST MLP: loss per epoch")
 plt.legend()
 plt.grid(alpha=0.3)
 plt.show()
-'''))
-PROB_PLOTS = Rewrite(_src('''
+""")
+)
+PROB_PLOTS = Rewrite(
+    _src("""
 fig, axes = plt.subplots(len(sample_idx), 2, figsize=(9, 2.8 * len(sample_idx)))
 for row, (index, probs) in enumerate(zip(sample_idx, sample_probs)):
     image, label = testdata[int(index)]
@@ -580,7 +618,8 @@ for row, (index, probs) in enumerate(zip(sample_idx, sample_probs)):
     axes[row, 1].set_title(f"true class: {class_names[label]}")
 plt.tight_layout()
 plt.show()
-'''))
+""")
+)
 
 # --- Problem 5 ----------------------------------------------------------------------------------------
 
@@ -847,14 +886,14 @@ TRAIN_SAMPLE_F32 = """
         weights[l] -= step * grad_weights[l]
         biases[l] -= step * grad_biases[l]
 """
-PROBS_INTEGERS = _src('''
+PROBS_INTEGERS = _src("""
 rng = np.random.default_rng(SEED)
 sample_idx = rng.integers(0, len(testdata), size=3)  # three draws; distinct for this seed
 model.eval()
 with torch.no_grad():
     sample_probs = torch.softmax(model(to_input(testdata.data[sample_idx].unsqueeze(1))), dim=1).numpy()
 sample_probs.round(3)
-''')
+""")
 
 TRAIN_EPOCH_CALL = Slots("train_one_sample(x, y, weights, biases, learning_rate)")
 TRAIN_EPOCH_KW = Slots("train_one_sample(x, y, weights, biases, learning_rate=learning_rate)")
@@ -864,8 +903,28 @@ TRAIN_EPOCH_KW = Slots("train_one_sample(x, y, weights, biases, learning_rate=le
 # The correct styles
 # ----------------------------------------------------------------------------------------------------
 
-def _answers(*, q1a, q1b, l1, shapes, relu_net, thetas, grad_loss, f_at_2, grad_f, mlp, training, probs,
-             init, forward, evaluate, backprop, train_sample, train_epoch=TRAIN_EPOCH_CALL):
+
+def _answers(
+    *,
+    q1a,
+    q1b,
+    l1,
+    shapes,
+    relu_net,
+    thetas,
+    grad_loss,
+    f_at_2,
+    grad_f,
+    mlp,
+    training,
+    probs,
+    init,
+    forward,
+    evaluate,
+    backprop,
+    train_sample,
+    train_epoch=TRAIN_EPOCH_CALL,
+):
     return {
         "grad_squared_norm": q1a,
         "best_mu": q1b,
@@ -893,121 +952,292 @@ ONECYCLE = "torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr={}, total_step
 CORRECT = {
     "loops": Style(
         why="python for-loops and scalar maths wherever the notebook allows (P1-P3 element by element, P4 a "
-            "ModuleList run in a loop, P5 loops over layers and samples: scalar loops over 784x32 weights would "
-            "take hours); l1 in the 1-D convention (flattening y and w); plain Adam without a scheduler",
+        "ModuleList run in a loop, P5 loops over layers and samples: scalar loops over 784x32 weights would "
+        "take hours); l1 in the 1-D convention (flattening y and w); plain Adam without a scheduler",
         answers=_answers(
-            q1a=Q1A_LOOP, q1b=Q1B_LOOP, l1=L1_LOOP, shapes=SHAPES_1D, relu_net=RELU_NET_LOOP, thetas=THETAS_A,
-            grad_loss=GRAD_LOSS_LOOP, f_at_2=F_AT_2, grad_f=GRAD_F_LOOP, mlp=MLP_MODULELIST,
+            q1a=Q1A_LOOP,
+            q1b=Q1B_LOOP,
+            l1=L1_LOOP,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_LOOP,
+            thetas=THETAS_A,
+            grad_loss=GRAD_LOSS_LOOP,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_LOOP,
+            mlp=MLP_MODULELIST,
             training=_training(TRAIN_EPOCH, TEST_EPOCH, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)"),
-            probs=PROBS_CHOICE, init=INIT_LOOP, forward=FORWARD_LOOP, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_INDEX)),
+            probs=PROBS_CHOICE,
+            init=INIT_LOOP,
+            forward=FORWARD_LOOP,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_STANDARD,
+            train_sample=TRAIN_SAMPLE_INDEX,
+        ),
+    ),
     "vectorised": Style(
         why="numpy expressions everywhere: relu_net on arrays of inputs (grad_loss calls it on all xs at once), "
-            "evaluate on the whole test set in matrix chunks without forward_one, backprop with broadcast outer "
-            "products; Adam with a one-cycle schedule for 12 epochs (the recipe the notebook describes)",
+        "evaluate on the whole test set in matrix chunks without forward_one, backprop with broadcast outer "
+        "products; Adam with a one-cycle schedule for 12 epochs (the recipe the notebook describes)",
         answers=_answers(
-            q1a=Q1A_VEC, q1b=Q1B_VEC, l1=L1_VEC, shapes=SHAPES_1D, relu_net=RELU_NET_VEC, thetas=THETAS_A,
-            grad_loss=GRAD_LOSS_VEC, f_at_2=F_AT_2, grad_f=GRAD_F_VEC, mlp=MLP_SEQUENTIAL,
-            training=_training(TRAIN_EPOCH_LIST, TEST_EPOCH_LIST, 12, "torch.optim.Adam(model.parameters(), lr=1e-3)",
-                               ONECYCLE.format("2e-3")),
-            probs=PROBS_NUMPY_SOFTMAX, init=INIT_ZIP, forward=FORWARD_ZIP, evaluate=EVALUATE_BATCHED,
-            backprop=BACKPROP_BROADCAST, train_sample=TRAIN_SAMPLE_ZIP)),
+            q1a=Q1A_VEC,
+            q1b=Q1B_VEC,
+            l1=L1_VEC,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_VEC,
+            thetas=THETAS_A,
+            grad_loss=GRAD_LOSS_VEC,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_VEC,
+            mlp=MLP_SEQUENTIAL,
+            training=_training(
+                TRAIN_EPOCH_LIST,
+                TEST_EPOCH_LIST,
+                12,
+                "torch.optim.Adam(model.parameters(), lr=1e-3)",
+                ONECYCLE.format("2e-3"),
+            ),
+            probs=PROBS_NUMPY_SOFTMAX,
+            init=INIT_ZIP,
+            forward=FORWARD_ZIP,
+            evaluate=EVALUATE_BATCHED,
+            backprop=BACKPROP_BROADCAST,
+            train_sample=TRAIN_SAMPLE_ZIP,
+        ),
+    ),
     "column_vectors": Style(
         why="the column-vector convention: l1 with y (n, 1) and w (d, 1) and l1_shapes saying so; P5 also computes "
-            "with column activations (biases reshaped), returning gradients in the notebook's layout; SGD with "
-            "momentum and a StepLR counted in batches (the scheduler is stepped per batch)",
+        "with column activations (biases reshaped), returning gradients in the notebook's layout; SGD with "
+        "momentum and a StepLR counted in batches (the scheduler is stepped per batch)",
         answers=_answers(
-            q1a=Q1A_VEC, q1b=Q1B_SUM, l1=L1_COLUMN, shapes=SHAPES_COLUMN, relu_net=RELU_NET_DOT, thetas=THETAS_A2,
-            grad_loss=GRAD_LOSS_FX, f_at_2=F_AT_2, grad_f=GRAD_F_WHERE, mlp=MLP_SEQUENTIAL_RESHAPE,
-            training=_training(TRAIN_EPOCH, TEST_EPOCH, 12,
-                               "torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)",
-                               "torch.optim.lr_scheduler.StepLR(optimizer, step_size=5 * len(trainDataLoader), gamma=0.3)",
-                               loop=TRAIN_LOOP_NAMED),
-            probs=PROBS_PERMUTATION, init=INIT_SQRT, forward=FORWARD_COLUMN, evaluate=EVALUATE_LISTS,
-            backprop=BACKPROP_COLUMN, train_sample=TRAIN_SAMPLE_SUBTRACT, train_epoch=TRAIN_EPOCH_KW)),
+            q1a=Q1A_VEC,
+            q1b=Q1B_SUM,
+            l1=L1_COLUMN,
+            shapes=SHAPES_COLUMN,
+            relu_net=RELU_NET_DOT,
+            thetas=THETAS_A2,
+            grad_loss=GRAD_LOSS_FX,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_WHERE,
+            mlp=MLP_SEQUENTIAL_RESHAPE,
+            training=_training(
+                TRAIN_EPOCH,
+                TEST_EPOCH,
+                12,
+                "torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)",
+                "torch.optim.lr_scheduler.StepLR(optimizer, step_size=5 * len(trainDataLoader), gamma=0.3)",
+                loop=TRAIN_LOOP_NAMED,
+            ),
+            probs=PROBS_PERMUTATION,
+            init=INIT_SQRT,
+            forward=FORWARD_COLUMN,
+            evaluate=EVALUATE_LISTS,
+            backprop=BACKPROP_COLUMN,
+            train_sample=TRAIN_SAMPLE_SUBTRACT,
+            train_epoch=TRAIN_EPOCH_KW,
+        ),
+    ),
     "sequential_inline": Style(
         why="P4 as one nn.Sequential that starts with nn.Flatten(); AdamW with a cosine schedule over all "
-            "batches; x + x, the l1 norm by np.linalg.norm, the second set of exact-fit parameters",
+        "batches; x + x, the l1 norm by np.linalg.norm, the second set of exact-fit parameters",
         answers=_answers(
-            q1a=Q1A_SUM, q1b=Q1B_SUM, l1=L1_NORM, shapes=SHAPES_1D_INT, relu_net=RELU_NET_VEC, thetas=THETAS_B,
-            grad_loss=GRAD_LOSS_LOOP, f_at_2=F_AT_2_FLOAT, grad_f=GRAD_F_VEC, mlp=MLP_SEQUENTIAL_FLATTEN,
-            training=_training(TRAIN_EPOCH, TEST_EPOCH, 10,
-                               "torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)",
-                               "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * len(trainDataLoader))"),
-            probs=PROBS_CHOICE, init=INIT_ZIP, forward=FORWARD_ZIP, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_ZIP)),
+            q1a=Q1A_SUM,
+            q1b=Q1B_SUM,
+            l1=L1_NORM,
+            shapes=SHAPES_1D_INT,
+            relu_net=RELU_NET_VEC,
+            thetas=THETAS_B,
+            grad_loss=GRAD_LOSS_LOOP,
+            f_at_2=F_AT_2_FLOAT,
+            grad_f=GRAD_F_VEC,
+            mlp=MLP_SEQUENTIAL_FLATTEN,
+            training=_training(
+                TRAIN_EPOCH,
+                TEST_EPOCH,
+                10,
+                "torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)",
+                "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * len(trainDataLoader))",
+            ),
+            probs=PROBS_CHOICE,
+            init=INIT_ZIP,
+            forward=FORWARD_ZIP,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_STANDARD,
+            train_sample=TRAIN_SAMPLE_ZIP,
+        ),
+    ),
     "explicit_layers": Style(
         why="P4 with self.fc1..fc4 and torch.nn.functional.relu, torch.flatten instead of view; SGD with Nesterov "
-            "momentum; train_epoch/test_epoch return the mean loss PER SAMPLE (batch losses weighted by batch size)",
+        "momentum; train_epoch/test_epoch return the mean loss PER SAMPLE (batch losses weighted by batch size)",
         answers=_answers(
-            q1a=Q1A_VEC, q1b=Q1B_VEC, l1=L1_VEC, shapes=SHAPES_1D, relu_net=RELU_NET_DOT, thetas=THETAS_C,
-            grad_loss=GRAD_LOSS_FX, f_at_2=F_AT_2, grad_f=GRAD_F_LOOP, mlp=MLP_FC_FUNCTIONAL,
-            training=_training(TRAIN_EPOCH_PER_SAMPLE, TEST_EPOCH_PER_SAMPLE, 12,
-                               "torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)",
-                               "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * len(trainDataLoader))"),
-            probs=PROBS_PERMUTATION, init=INIT_LOOP, forward=FORWARD_LOOP, evaluate=EVALUATE_LISTS,
-            backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_INDEX)),
+            q1a=Q1A_VEC,
+            q1b=Q1B_VEC,
+            l1=L1_VEC,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_DOT,
+            thetas=THETAS_C,
+            grad_loss=GRAD_LOSS_FX,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_LOOP,
+            mlp=MLP_FC_FUNCTIONAL,
+            training=_training(
+                TRAIN_EPOCH_PER_SAMPLE,
+                TEST_EPOCH_PER_SAMPLE,
+                12,
+                "torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)",
+                "torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=EPOCHS * len(trainDataLoader))",
+            ),
+            probs=PROBS_PERMUTATION,
+            init=INIT_LOOP,
+            forward=FORWARD_LOOP,
+            evaluate=EVALUATE_LISTS,
+            backprop=BACKPROP_STANDARD,
+            train_sample=TRAIN_SAMPLE_INDEX,
+        ),
+    ),
     "other_optimiser": Style(
         why="Adam with an exponential decay stepped per batch (lr /20 over the run), named hidden layers with "
-            "torch.relu, zero_grad before the forward pass",
+        "torch.relu, zero_grad before the forward pass",
         answers=_answers(
-            q1a=Q1A_VEC, q1b=Q1B_VEC, l1=L1_VEC, shapes=SHAPES_1D, relu_net=RELU_NET_VEC, thetas=THETAS_A,
-            grad_loss=GRAD_LOSS_LOOP, f_at_2=F_AT_2, grad_f=GRAD_F_WHERE, mlp=MLP_FC_TORCH_RELU,
-            training=_training(TRAIN_EPOCH_LIST, TEST_EPOCH, 10, "torch.optim.Adam(model.parameters(), lr=2e-3)",
-                               "torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.05 ** (1 / (EPOCHS * len(trainDataLoader))))"),
-            probs=PROBS_NUMPY_SOFTMAX, init=INIT_SQRT, forward=FORWARD_ZIP, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_BROADCAST, train_sample=TRAIN_SAMPLE_INDEX)),
+            q1a=Q1A_VEC,
+            q1b=Q1B_VEC,
+            l1=L1_VEC,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_VEC,
+            thetas=THETAS_A,
+            grad_loss=GRAD_LOSS_LOOP,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_WHERE,
+            mlp=MLP_FC_TORCH_RELU,
+            training=_training(
+                TRAIN_EPOCH_LIST,
+                TEST_EPOCH,
+                10,
+                "torch.optim.Adam(model.parameters(), lr=2e-3)",
+                "torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.05 ** (1 / (EPOCHS * len(trainDataLoader))))",
+            ),
+            probs=PROBS_NUMPY_SOFTMAX,
+            init=INIT_SQRT,
+            forward=FORWARD_ZIP,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_BROADCAST,
+            train_sample=TRAIN_SAMPLE_INDEX,
+        ),
+    ),
     "integer_labels": Style(
         why="P5 with integer-label indexing: loss -log(y_hat[y]), delta[y] -= 1, sigmoid' from the stored "
-            "activations a (1 - a); NAdam; an OrderedDict Sequential",
+        "activations a (1 - a); NAdam; an OrderedDict Sequential",
         answers=_answers(
-            q1a=Q1A_VEC, q1b=Q1B_VEC, l1=L1_VEC, shapes=SHAPES_1D, relu_net=RELU_NET_LOOP, thetas=THETAS_B,
-            grad_loss=GRAD_LOSS_LOOP, f_at_2=F_AT_2, grad_f=GRAD_F_VEC, mlp=MLP_ORDERED_DICT,
+            q1a=Q1A_VEC,
+            q1b=Q1B_VEC,
+            l1=L1_VEC,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_LOOP,
+            thetas=THETAS_B,
+            grad_loss=GRAD_LOSS_LOOP,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_VEC,
+            mlp=MLP_ORDERED_DICT,
             training=_training(TRAIN_EPOCH, TEST_EPOCH_LIST, 10, "torch.optim.NAdam(model.parameters(), lr=1e-3)"),
-            probs=PROBS_CHOICE, init=INIT_ZIP, forward=FORWARD_INDEX, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_INDEX, train_sample=TRAIN_SAMPLE_ZIP)),
+            probs=PROBS_CHOICE,
+            init=INIT_ZIP,
+            forward=FORWARD_INDEX,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_INDEX,
+            train_sample=TRAIN_SAMPLE_ZIP,
+        ),
+    ),
     "other_exact_fits": Style(
         why="other exact-fit parameters for both datasets of 3(a) (kinks built from the right end, and a scaled "
-            "set); Adam with MultiStepLR milestones counted in batches",
+        "set); Adam with MultiStepLR milestones counted in batches",
         answers=_answers(
-            q1a=Q1A_LOOP, q1b=Q1B_VEC, l1=L1_VEC, shapes=SHAPES_1D, relu_net=RELU_NET_VEC, thetas=THETAS_C,
-            grad_loss=GRAD_LOSS_VEC, f_at_2=F_AT_2, grad_f=GRAD_F_VEC, mlp=MLP_SEQUENTIAL,
-            training=_training(TRAIN_EPOCH, TEST_EPOCH, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)",
-                               "torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[6 * len(trainDataLoader), 9 * len(trainDataLoader)], gamma=0.3)"),
-            probs=PROBS_CHOICE, init=INIT_LOOP, forward=FORWARD_ZIP, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_INDEX)),
+            q1a=Q1A_LOOP,
+            q1b=Q1B_VEC,
+            l1=L1_VEC,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_VEC,
+            thetas=THETAS_C,
+            grad_loss=GRAD_LOSS_VEC,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_VEC,
+            mlp=MLP_SEQUENTIAL,
+            training=_training(
+                TRAIN_EPOCH,
+                TEST_EPOCH,
+                10,
+                "torch.optim.Adam(model.parameters(), lr=1e-3)",
+                "torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[6 * len(trainDataLoader), 9 * len(trainDataLoader)], gamma=0.3)",
+            ),
+            probs=PROBS_CHOICE,
+            init=INIT_LOOP,
+            forward=FORWARD_ZIP,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_STANDARD,
+            train_sample=TRAIN_SAMPLE_INDEX,
+        ),
+    ),
     "autograd": Style(
         why="torch autograd where the text allows it: 1(a) in float32, relu_net and grad_f (3(d) says 'use "
-            "back-propagation', which autograd is; torch.relu' (0) = 0 as the handout asks), l1 and best_mu in "
-            "torch float64; grad_loss still calls relu_net and grad_f as 3(b) requires; P5 stays numpy (float64)",
+        "back-propagation', which autograd is; torch.relu' (0) = 0 as the handout asks), l1 and best_mu in "
+        "torch float64; grad_loss still calls relu_net and grad_f as 3(b) requires; P5 stays numpy (float64)",
         answers=_answers(
-            q1a=Q1A_AUTOGRAD32, q1b=Q1B_TORCH, l1=L1_TORCH, shapes=SHAPES_1D, relu_net=RELU_NET_TORCH,
-            thetas=THETAS_A2, grad_loss=GRAD_LOSS_LOOP, f_at_2=F_AT_2, grad_f=GRAD_F_AUTOGRAD,
-            mlp=MLP_SEQUENTIAL, training=_training(TRAIN_EPOCH, TEST_EPOCH, 10,
-                                                   "torch.optim.Adam(model.parameters(), lr=1e-3)",
-                                                   ONECYCLE.format("3e-3")),
-            probs=PROBS_CHOICE, init=INIT_ZIP, forward=FORWARD_ZIP, evaluate=EVALUATE_LOOP,
-            backprop=BACKPROP_STANDARD, train_sample=TRAIN_SAMPLE_ZIP)),
+            q1a=Q1A_AUTOGRAD32,
+            q1b=Q1B_TORCH,
+            l1=L1_TORCH,
+            shapes=SHAPES_1D,
+            relu_net=RELU_NET_TORCH,
+            thetas=THETAS_A2,
+            grad_loss=GRAD_LOSS_LOOP,
+            f_at_2=F_AT_2,
+            grad_f=GRAD_F_AUTOGRAD,
+            mlp=MLP_SEQUENTIAL,
+            training=_training(
+                TRAIN_EPOCH, TEST_EPOCH, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)", ONECYCLE.format("3e-3")
+            ),
+            probs=PROBS_CHOICE,
+            init=INIT_ZIP,
+            forward=FORWARD_ZIP,
+            evaluate=EVALUATE_LOOP,
+            backprop=BACKPROP_STANDARD,
+            train_sample=TRAIN_SAMPLE_ZIP,
+        ),
+    ),
 }
 
 CORRECT["float32"] = Style(
     why="numpy in float32 throughout, deep learning's default precision: 1(a), 1(b), l1, relu_net, grad_f and "
-        "grad_loss (vectorised over xs) compute in float32, P5 initialises, runs forward, backprop and training in "
-        "float32 (a log-softmax loss: no log(0)); sample_idx from rng.integers; Adam with a one-cycle schedule",
+    "grad_loss (vectorised over xs) compute in float32, P5 initialises, runs forward, backprop and training in "
+    "float32 (a log-softmax loss: no log(0)); sample_idx from rng.integers; Adam with a one-cycle schedule",
     answers=_answers(
-        q1a=Q1A_F32, q1b=Q1B_F32, l1=L1_F32, shapes=SHAPES_1D, relu_net=RELU_NET_F32, thetas=THETAS_A,
-        grad_loss=GRAD_LOSS_F32, f_at_2=F_AT_2, grad_f=GRAD_F_F32, mlp=MLP_SEQUENTIAL,
-        training=_training(TRAIN_EPOCH, TEST_EPOCH_LIST, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)",
-                           ONECYCLE.format("2e-3")),
-        probs=PROBS_INTEGERS, init=INIT_F32, forward=FORWARD_F32, evaluate=EVALUATE_F32,
-        backprop=BACKPROP_F32, train_sample=TRAIN_SAMPLE_F32))
+        q1a=Q1A_F32,
+        q1b=Q1B_F32,
+        l1=L1_F32,
+        shapes=SHAPES_1D,
+        relu_net=RELU_NET_F32,
+        thetas=THETAS_A,
+        grad_loss=GRAD_LOSS_F32,
+        f_at_2=F_AT_2,
+        grad_f=GRAD_F_F32,
+        mlp=MLP_SEQUENTIAL,
+        training=_training(
+            TRAIN_EPOCH, TEST_EPOCH_LIST, 10, "torch.optim.Adam(model.parameters(), lr=1e-3)", ONECYCLE.format("2e-3")
+        ),
+        probs=PROBS_INTEGERS,
+        init=INIT_F32,
+        forward=FORWARD_F32,
+        evaluate=EVALUATE_F32,
+        backprop=BACKPROP_F32,
+        train_sample=TRAIN_SAMPLE_F32,
+    ),
+)
 
 BASES = dict(CORRECT)
 BASES["quick"] = Style(
     why="the vectorised style with Problem 4 trained for one epoch of SGD (lr 0.05, no scheduler): it saves "
-        "about 10 epochs of grading time; measured test accuracy 0.785 (between the bars 0.70 and 0.87)",
-    answers={**CORRECT["vectorised"].answers,
-             "train_epoch": _training(TRAIN_EPOCH_LIST, TEST_EPOCH_LIST, 1, "torch.optim.SGD(model.parameters(), lr=0.05)")},
+    "about 10 epochs of grading time; measured test accuracy 0.785 (between the bars 0.70 and 0.87)",
+    answers={
+        **CORRECT["vectorised"].answers,
+        "train_epoch": _training(TRAIN_EPOCH_LIST, TEST_EPOCH_LIST, 1, "torch.optim.SGD(model.parameters(), lr=0.05)"),
+    },
     expected={"q4_acc": 5},
 )
 
@@ -1018,11 +1248,18 @@ BASES["quick"] = Style(
 # P4 faults in COMBINED), start from the full "vectorised" style.
 # ----------------------------------------------------------------------------------------------------
 
+
 def _m(base, override, expected, why, questions=None):
     """A mutant whose expected scores include its base's declared ones; its one fault costs `questions`."""
     full = {**BASES[base].expected, **expected}
-    return Mutant(base=base, answers_override=override, expected=full, why=why, quick=(base == "quick"),
-                  faults=[(why, sorted(questions or expected))])
+    return Mutant(
+        base=base,
+        answers_override=override,
+        expected=full,
+        why=why,
+        quick=(base == "quick"),
+        faults=[(why, sorted(questions or expected))],
+    )
 
 
 def _q(override, expected, why, questions=None):
@@ -1042,224 +1279,479 @@ _UPDATE = "W -= learning_rate * dW  # in place: the arrays in the lists change\n
 
 MUTANTS = {
     # --- Problem 1 -------------------------------------------------------------------------------------
-    "q1a_no_factor_2": _q({"grad_squared_norm": Edit("return 2 * x", "return x")}, {"q1a": 0},
-                          "gradient of ||x||^2 without the factor 2"),
-    "q1a_norm_not_squared": _q({"grad_squared_norm": Edit("return 2 * x", "return x / np.linalg.norm(x)")}, {"q1a": 0},
-                               "the gradient of ||x|| (not squared)"),
-    "q1b_median": _q({"best_mu": Edit("return X.mean(axis=0)", "return np.median(X, axis=0)")}, {"q1b": 0},
-                     "the median (the minimiser of the l1 distances) instead of the mean"),
-    "q1b_wrong_axis": _q({"best_mu": Edit("return X.mean(axis=0)", "return X.mean(axis=1)")}, {"q1b": 0},
-                         "mean over the wrong axis: one number per data point, shape (n,)"),
-    "q1b_sum_not_mean": _q({"best_mu": Edit("return X.mean(axis=0)", "return X.sum(axis=0)")}, {"q1b": 0},
-                           "the sum of the points, forgetting to divide by n"),
+    "q1a_no_factor_2": _q(
+        {"grad_squared_norm": Edit("return 2 * x", "return x")}, {"q1a": 0}, "gradient of ||x||^2 without the factor 2"
+    ),
+    "q1a_norm_not_squared": _q(
+        {"grad_squared_norm": Edit("return 2 * x", "return x / np.linalg.norm(x)")},
+        {"q1a": 0},
+        "the gradient of ||x|| (not squared)",
+    ),
+    "q1b_median": _q(
+        {"best_mu": Edit("return X.mean(axis=0)", "return np.median(X, axis=0)")},
+        {"q1b": 0},
+        "the median (the minimiser of the l1 distances) instead of the mean",
+    ),
+    "q1b_wrong_axis": _q(
+        {"best_mu": Edit("return X.mean(axis=0)", "return X.mean(axis=1)")},
+        {"q1b": 0},
+        "mean over the wrong axis: one number per data point, shape (n,)",
+    ),
+    "q1b_sum_not_mean": _q(
+        {"best_mu": Edit("return X.mean(axis=0)", "return X.sum(axis=0)")},
+        {"q1b": 0},
+        "the sum of the points, forgetting to divide by n",
+    ),
     # --- Problem 2 -------------------------------------------------------------------------------------
-    "q2a_mean": _q({"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return np.abs(X @ w - y).mean()")}, {"q2a": 0},
-                   "the mean absolute residual, though the text asks for the sum"),
-    "q2a_squared": _q({"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return ((X @ w - y) ** 2).sum()")}, {"q2a": 0},
-                      "the squared loss (l2) instead of l1"),
-    "q2a_abs_of_sum": _q({"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return abs((X @ w - y).sum())")}, {"q2a": 0},
-                         "the absolute value of the summed residuals (residuals of both signs cancel)"),
-    "q2a_shapes_loss_1": _q({"l1_shapes": Edit('"loss": ()', '"loss": (1,)')}, {"q2a_shapes": 0},
-                            "the loss given shape (1,) instead of the scalar shape ()"),
-    "q2a_shapes_mixed": _q({"l1_shapes": Edit('"y": (n,)', '"y": (n, 1)')}, {"q2a_shapes": 0},
-                           "mixed conventions: y a column (n, 1) but w 1-D (d,), which do not fit together"),
-    "q2a_shapes_X_transposed": _q({"l1_shapes": Edit('"X": (n, d)', '"X": (d, n)')}, {"q2a_shapes": 0},
-                                  "X as (d, n): the points as columns, against the text's n x d"),
-    "q2b_closed_form": _q({"l1_closed_form_exists": Edit("= False", "= True")}, {"q2b": 0},
-                          "claims a closed form exists for the l1 fit"),
+    "q2a_mean": _q(
+        {"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return np.abs(X @ w - y).mean()")},
+        {"q2a": 0},
+        "the mean absolute residual, though the text asks for the sum",
+    ),
+    "q2a_squared": _q(
+        {"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return ((X @ w - y) ** 2).sum()")},
+        {"q2a": 0},
+        "the squared loss (l2) instead of l1",
+    ),
+    "q2a_abs_of_sum": _q(
+        {"l1_loss": Edit("return np.abs(X @ w - y).sum()", "return abs((X @ w - y).sum())")},
+        {"q2a": 0},
+        "the absolute value of the summed residuals (residuals of both signs cancel)",
+    ),
+    "q2a_shapes_loss_1": _q(
+        {"l1_shapes": Edit('"loss": ()', '"loss": (1,)')},
+        {"q2a_shapes": 0},
+        "the loss given shape (1,) instead of the scalar shape ()",
+    ),
+    "q2a_shapes_mixed": _q(
+        {"l1_shapes": Edit('"y": (n,)', '"y": (n, 1)')},
+        {"q2a_shapes": 0},
+        "mixed conventions: y a column (n, 1) but w 1-D (d,), which do not fit together",
+    ),
+    "q2a_shapes_X_transposed": _q(
+        {"l1_shapes": Edit('"X": (n, d)', '"X": (d, n)')},
+        {"q2a_shapes": 0},
+        "X as (d, n): the points as columns, against the text's n x d",
+    ),
+    "q2b_closed_form": _q(
+        {"l1_closed_form_exists": Edit("= False", "= True")}, {"q2b": 0}, "claims a closed form exists for the l1 fit"
+    ),
     # --- Problem 3 -------------------------------------------------------------------------------------
-    "q3a_dataset1_wrong_kink": _q({"relu_net": Edit('"b_H": np.array([0.0, -4.0, -6.0, -8.0])',
-                                                    '"b_H": np.array([0.0, -4.0, -7.0, -8.0])')}, {"q3a": 2},
-                                  "dataset 1: the kink at x = 6 put at x = 7 (dataset 2 still exact)"),
-    "q3a_dataset2_wrong_slope": _q({"relu_net": Edit('"W_O": np.array([1.0, -2.0, 1.5, 0.0])',
-                                                     '"W_O": np.array([1.0, -2.0, 1.0, 0.0])')}, {"q3a": 2},
-                                   "dataset 2: the last slope change +1 instead of +1.5 (slope 0 after x = 5)"),
-    "q3a_dataset2_missing_offset": _q({"relu_net": Edit('"b_H": np.array([0.0, -3.0, -5.0, 0.0])',
-                                                        '"b_H": np.array([1.0, -3.0, -5.0, 0.0])')}, {"q3a": 2},
-                                      "dataset 2: the first unit shifted (relu(x + 1)) without correcting b_O"),
-    "q3c_relu_missing": _q({"relu_net": Edit('z = np.maximum(0.0, np.multiply.outer(x, np.asarray(theta["W_H"], dtype=float)) + theta["b_H"])',
-                                             'z = np.multiply.outer(x, np.asarray(theta["W_H"], dtype=float)) + theta["b_H"]')},
-                           {"q3c": 0},
-                           "relu_net without the ReLU. f(2, theta0) happens to be -3 either way, but relu_net fails on "
-                           "random theta; 3(a) and 3(b) are graded with the grader's own network, so they keep their points"),
-    "q3c_relu_on_output": _q({"relu_net": Edit('return z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"]',
-                                               'return np.maximum(0.0, z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"])')},
-                             {"q3c": 0}, "a ReLU on the output unit too: f(2, theta0) becomes 0 instead of -3"),
-    "q3c_no_output_bias": _q({"relu_net": Edit('return z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"]',
-                                               'return z @ np.asarray(theta["W_O"], dtype=float)')},
-                             {"q3c": 0}, "relu_net forgets b_O"),
-    "q3c_wrong_theta": _q({"f_at_2": Edit("relu_net(2, theta0)", "relu_net(2, theta_dataset1)")}, {"q3c": 0},
-                          "f_at_2 computed with the dataset-1 parameters instead of theta0"),
-    "q3b_sign": _q({"grad_loss": Edit("-2.0 * sum(", "2.0 * sum(")}, {"q3b": 0},
-                   "grad_loss with the sign flipped (the derivative of (y - f)^2 loses its minus)"),
-    "q3b_no_factor_2": _q({"grad_loss": Edit("-2.0 * sum(", "-sum(")}, {"q3b": 0},
-                          "grad_loss without the factor 2 of the square"),
-    "q3b_mean": _q({"grad_loss": Edit("return {key: -2.0 * sum(", "return {key: -2.0 / len(xs) * sum(")}, {"q3b": 0},
-                   "the gradient of the mean squared error, though L is the sum"),
-    "q3d_relu_prime_at_0": _q({"grad_f": Edit("relu_prime = (z_bar > 0)", "relu_prime = (z_bar >= 0)")}, {"q3d": 2},
-                              "ReLU derivative 1 at z_bar = 0 (against the handout's convention): right at x = 2, theta0 "
-                              "(no unit at 0 there), wrong on the grader's random theta with z_bar = 0 exactly"),
-    "q3d_missing_x": _q({"grad_f": Edit('"W_H": dz_bar * x', '"W_H": dz_bar')}, {"q3d": 0},
-                        "dF/dW_H without the factor x (copied from dF/db_H)"),
-    "q3d_W_O_pre_activation": _q({"grad_f": Edit('"W_O": np.maximum(z_bar, 0.0)', '"W_O": z_bar')}, {"q3d": 0},
-                                 "dF/dW_O = z_bar, the pre-activation, instead of z = relu(z_bar)"),
-    "q3d_b_O_zero": _q({"grad_f": Edit('"b_O": 1.0', '"b_O": 0.0')}, {"q3d": 0},
-                       "dF/db_O = 0, as if b_O were not a parameter"),
+    "q3a_dataset1_wrong_kink": _q(
+        {"relu_net": Edit('"b_H": np.array([0.0, -4.0, -6.0, -8.0])', '"b_H": np.array([0.0, -4.0, -7.0, -8.0])')},
+        {"q3a": 2},
+        "dataset 1: the kink at x = 6 put at x = 7 (dataset 2 still exact)",
+    ),
+    "q3a_dataset2_wrong_slope": _q(
+        {"relu_net": Edit('"W_O": np.array([1.0, -2.0, 1.5, 0.0])', '"W_O": np.array([1.0, -2.0, 1.0, 0.0])')},
+        {"q3a": 2},
+        "dataset 2: the last slope change +1 instead of +1.5 (slope 0 after x = 5)",
+    ),
+    "q3a_dataset2_missing_offset": _q(
+        {"relu_net": Edit('"b_H": np.array([0.0, -3.0, -5.0, 0.0])', '"b_H": np.array([1.0, -3.0, -5.0, 0.0])')},
+        {"q3a": 2},
+        "dataset 2: the first unit shifted (relu(x + 1)) without correcting b_O",
+    ),
+    "q3c_relu_missing": _q(
+        {
+            "relu_net": Edit(
+                'z = np.maximum(0.0, np.multiply.outer(x, np.asarray(theta["W_H"], dtype=float)) + theta["b_H"])',
+                'z = np.multiply.outer(x, np.asarray(theta["W_H"], dtype=float)) + theta["b_H"]',
+            )
+        },
+        {"q3c": 0},
+        "relu_net without the ReLU. f(2, theta0) happens to be -3 either way, but relu_net fails on "
+        "random theta; 3(a) and 3(b) are graded with the grader's own network, so they keep their points",
+    ),
+    "q3c_relu_on_output": _q(
+        {
+            "relu_net": Edit(
+                'return z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"]',
+                'return np.maximum(0.0, z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"])',
+            )
+        },
+        {"q3c": 0},
+        "a ReLU on the output unit too: f(2, theta0) becomes 0 instead of -3",
+    ),
+    "q3c_no_output_bias": _q(
+        {
+            "relu_net": Edit(
+                'return z @ np.asarray(theta["W_O"], dtype=float) + theta["b_O"]',
+                'return z @ np.asarray(theta["W_O"], dtype=float)',
+            )
+        },
+        {"q3c": 0},
+        "relu_net forgets b_O",
+    ),
+    "q3c_wrong_theta": _q(
+        {"f_at_2": Edit("relu_net(2, theta0)", "relu_net(2, theta_dataset1)")},
+        {"q3c": 0},
+        "f_at_2 computed with the dataset-1 parameters instead of theta0",
+    ),
+    "q3b_sign": _q(
+        {"grad_loss": Edit("-2.0 * sum(", "2.0 * sum(")},
+        {"q3b": 0},
+        "grad_loss with the sign flipped (the derivative of (y - f)^2 loses its minus)",
+    ),
+    "q3b_no_factor_2": _q(
+        {"grad_loss": Edit("-2.0 * sum(", "-sum(")}, {"q3b": 0}, "grad_loss without the factor 2 of the square"
+    ),
+    "q3b_mean": _q(
+        {"grad_loss": Edit("return {key: -2.0 * sum(", "return {key: -2.0 / len(xs) * sum(")},
+        {"q3b": 0},
+        "the gradient of the mean squared error, though L is the sum",
+    ),
+    "q3d_relu_prime_at_0": _q(
+        {"grad_f": Edit("relu_prime = (z_bar > 0)", "relu_prime = (z_bar >= 0)")},
+        {"q3d": 2},
+        "ReLU derivative 1 at z_bar = 0 (against the handout's convention): right at x = 2, theta0 "
+        "(no unit at 0 there), wrong on the grader's random theta with z_bar = 0 exactly",
+    ),
+    "q3d_missing_x": _q(
+        {"grad_f": Edit('"W_H": dz_bar * x', '"W_H": dz_bar')},
+        {"q3d": 0},
+        "dF/dW_H without the factor x (copied from dF/db_H)",
+    ),
+    "q3d_W_O_pre_activation": _q(
+        {"grad_f": Edit('"W_O": np.maximum(z_bar, 0.0)', '"W_O": z_bar')},
+        {"q3d": 0},
+        "dF/dW_O = z_bar, the pre-activation, instead of z = relu(z_bar)",
+    ),
+    "q3d_b_O_zero": _q(
+        {"grad_f": Edit('"b_O": 1.0', '"b_O": 0.0')}, {"q3d": 0}, "dF/db_O = 0, as if b_O were not a parameter"
+    ),
     # --- Problem 4 -------------------------------------------------------------------------------------
-    "q4_missing_relu": _f({"FashionMLP": Edit("nn.Linear(256, 128), nn.ReLU(),", "nn.Linear(256, 128),")},
-                          {"q4_arch": 3},
-                          "no ReLU after the second layer: the sizes are right, the forward pass is not. Loaded into "
-                          "the grader's network (with the ReLU) its weights still reach 0.889 (emulated; own model 0.894), above 0.87"),
-    "q4_log_softmax_output": _f({"FashionMLP": Edit("return self.net(x.view(-1, 28 * 28))",
-                                                    "return torch.log_softmax(self.net(x.view(-1, 28 * 28)), dim=1)")},
-                                {"q4_arch": 3},
-                                "forward returns log_softmax (the PyTorch MNIST example's habit) instead of logits. "
-                                "CrossEntropyLoss of log-probabilities equals that of the logits, so it trains like a "
-                                "correct model (q4_acc full, also in the grader's network), and the softmax of its "
-                                "outputs is the softmax of the logits (q4_probs full); only the forward check fails"),
-    "q4_hidden_size": _f({"FashionMLP": Edit(("nn.Linear(128, 64)", "nn.Linear(128, 100)"),
-                                             ("nn.Linear(64, 10)", "nn.Linear(100, 10)"))},
-                         {"q4_arch": 3, "q4_acc": 0},
-                         "a third hidden layer of 100 units instead of 64: the layer sizes fail, the forward pass is "
-                         "Linear->ReLU->...->Linear; q4_acc 0 ASSUMES the grader cannot load these weights into its "
-                         "own network and gives 0", questions=["q4_arch", "q4_acc"]),
-    "q4_softmax_in_forward": _f({"FashionMLP": Edit("return self.net(x.view(-1, 28 * 28))",
-                                                    "return torch.softmax(self.net(x.view(-1, 28 * 28)), dim=1)")},
-                                {"q4_arch": 3, "q4_acc": 5},
-                                "softmax at the end of forward, then CrossEntropyLoss softmaxes again: training slows, "
-                                "0.861 test accuracy (emulated grader and own model alike): lower bar only, by a thin "
-                                "margin; sample_probs is the softmax of the model's (already softmaxed) outputs, which "
-                                "is what the text asks", questions=["q4_arch", "q4_acc"]),
-    "q4_no_zero_grad": _f({"train_epoch": Edit("        optimizer.zero_grad()\n        outputs", "        outputs")},
-                          {"q4_train": 1, "q4_acc": 0},
-                          "train_epoch never calls zero_grad: the gradients accumulate over the whole run"),
-    "q4_step_before_backward": _f({"train_epoch": Edit("        loss.backward()\n        optimizer.step()\n",
-                                                       "        optimizer.step()\n        loss.backward()\n")},
-                                  {"q4_train": 1, "q4_acc": 0},
-                                  "optimizer.step() before loss.backward(): each step sees the gradients that zero_grad "
-                                  "just cleared, so the model never learns"),
-    "q4_last_batch_loss": _f({"train_epoch": Edit("    return float(np.mean(losses))\n", "    return loss.item()\n")},
-                             {"q4_train": 1}, "train_epoch returns the last batch's loss instead of the epoch's mean"),
-    "q4_train_sum": _f({"train_epoch": Edit("    return float(np.mean(losses))\n", "    return float(np.sum(losses))\n")},
-                       {"q4_train": 1}, "train_epoch returns the summed batch losses, not their mean"),
-    "q4_test_sum": _f({"train_epoch": Edit("    return sum(losses) / len(losses)\n", "    return sum(losses)\n")},
-                      {"q4_train": 2}, "test_epoch returns the sum of the batch losses, not the mean"),
-    "q4_optimizer_on_new_model": _f({"train_epoch": Edit("torch.optim.Adam(model.parameters(), lr=1e-3)",
-                                                         "torch.optim.Adam(FashionMLP().parameters(), lr=1e-3)")},
-                                    {"q4_acc": 0},
-                                    "the optimiser is given a fresh FashionMLP's parameters: `model` is never trained "
-                                    "(train_epoch itself is right)"),
-    "q4_demo_sgd_3_epochs": _f({"train_epoch": Edit(("EPOCHS = 12", "EPOCHS = 3"),
-                                                    ("torch.optim.Adam(model.parameters(), lr=1e-3)",
-                                                     "torch.optim.SGD(model.parameters(), lr=0.01)"),
-                                                    ("scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=EPOCHS * len(trainDataLoader))",
-                                                     "scheduler = None"))},
-                               {"q4_acc": 5},
-                               "the demo's SGD (lr 0.01) kept, for 3 epochs: 0.769 test accuracy, the lower bar only"),
-    "q4_steplr_in_epochs": _m("column_vectors",
-                              {"train_epoch": Edit("step_size=5 * len(trainDataLoader)", "step_size=5")},
-                              {"q4_acc": 0},
-                              "StepLR(step_size=5) meant as 5 epochs, but train_epoch steps it per batch: the learning "
-                              "rate is ~0 after a few hundred batches"),
-    "q4_probs_logits": _f({"sample_idx": Edit(("scores = scores - scores.max(axis=1, keepdims=True)\n", ""),
-                                              ("sample_probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)",
-                                               "sample_probs = scores"))},
-                          {"q4_probs": 0}, "sample_probs are the raw logits, without the softmax"),
-    "q4_probs_softmax_axis_0": _f({"sample_idx": Edit(("scores.max(axis=1, keepdims=True)", "scores.max(axis=0, keepdims=True)"),
-                                                      ("np.exp(scores).sum(axis=1, keepdims=True)", "np.exp(scores).sum(axis=0, keepdims=True)"))},
-                                  {"q4_probs": 0}, "softmax over the three images (axis 0) instead of over the classes"),
-    "q4_probs_first_three": _f({"sample_idx": Edit("testdata.data[sample_idx]", "testdata.data[:3]")},
-                               {"q4_probs": 2},
-                               "the probabilities of test images 0, 1, 2 instead of the sampled ones (valid rows, wrong images)"),
+    "q4_missing_relu": _f(
+        {"FashionMLP": Edit("nn.Linear(256, 128), nn.ReLU(),", "nn.Linear(256, 128),")},
+        {"q4_arch": 3},
+        "no ReLU after the second layer: the sizes are right, the forward pass is not. Loaded into "
+        "the grader's network (with the ReLU) its weights still reach 0.889 (emulated; own model 0.894), above 0.87",
+    ),
+    "q4_log_softmax_output": _f(
+        {
+            "FashionMLP": Edit(
+                "return self.net(x.view(-1, 28 * 28))", "return torch.log_softmax(self.net(x.view(-1, 28 * 28)), dim=1)"
+            )
+        },
+        {"q4_arch": 3},
+        "forward returns log_softmax (the PyTorch MNIST example's habit) instead of logits. "
+        "CrossEntropyLoss of log-probabilities equals that of the logits, so it trains like a "
+        "correct model (q4_acc full, also in the grader's network), and the softmax of its "
+        "outputs is the softmax of the logits (q4_probs full); only the forward check fails",
+    ),
+    "q4_hidden_size": _f(
+        {
+            "FashionMLP": Edit(
+                ("nn.Linear(128, 64)", "nn.Linear(128, 100)"), ("nn.Linear(64, 10)", "nn.Linear(100, 10)")
+            )
+        },
+        {"q4_arch": 3, "q4_acc": 0},
+        "a third hidden layer of 100 units instead of 64: the layer sizes fail, the forward pass is "
+        "Linear->ReLU->...->Linear; q4_acc 0 ASSUMES the grader cannot load these weights into its "
+        "own network and gives 0",
+        questions=["q4_arch", "q4_acc"],
+    ),
+    "q4_softmax_in_forward": _f(
+        {
+            "FashionMLP": Edit(
+                "return self.net(x.view(-1, 28 * 28))", "return torch.softmax(self.net(x.view(-1, 28 * 28)), dim=1)"
+            )
+        },
+        {"q4_arch": 3, "q4_acc": 5},
+        "softmax at the end of forward, then CrossEntropyLoss softmaxes again: training slows, "
+        "0.861 test accuracy (emulated grader and own model alike): lower bar only, by a thin "
+        "margin; sample_probs is the softmax of the model's (already softmaxed) outputs, which "
+        "is what the text asks",
+        questions=["q4_arch", "q4_acc"],
+    ),
+    "q4_no_zero_grad": _f(
+        {"train_epoch": Edit("        optimizer.zero_grad()\n        outputs", "        outputs")},
+        {"q4_train": 1, "q4_acc": 0},
+        "train_epoch never calls zero_grad: the gradients accumulate over the whole run",
+    ),
+    "q4_step_before_backward": _f(
+        {
+            "train_epoch": Edit(
+                "        loss.backward()\n        optimizer.step()\n",
+                "        optimizer.step()\n        loss.backward()\n",
+            )
+        },
+        {"q4_train": 1, "q4_acc": 0},
+        "optimizer.step() before loss.backward(): each step sees the gradients that zero_grad "
+        "just cleared, so the model never learns",
+    ),
+    "q4_last_batch_loss": _f(
+        {"train_epoch": Edit("    return float(np.mean(losses))\n", "    return loss.item()\n")},
+        {"q4_train": 1},
+        "train_epoch returns the last batch's loss instead of the epoch's mean",
+    ),
+    "q4_train_sum": _f(
+        {"train_epoch": Edit("    return float(np.mean(losses))\n", "    return float(np.sum(losses))\n")},
+        {"q4_train": 1},
+        "train_epoch returns the summed batch losses, not their mean",
+    ),
+    "q4_test_sum": _f(
+        {"train_epoch": Edit("    return sum(losses) / len(losses)\n", "    return sum(losses)\n")},
+        {"q4_train": 2},
+        "test_epoch returns the sum of the batch losses, not the mean",
+    ),
+    "q4_optimizer_on_new_model": _f(
+        {
+            "train_epoch": Edit(
+                "torch.optim.Adam(model.parameters(), lr=1e-3)", "torch.optim.Adam(FashionMLP().parameters(), lr=1e-3)"
+            )
+        },
+        {"q4_acc": 0},
+        "the optimiser is given a fresh FashionMLP's parameters: `model` is never trained "
+        "(train_epoch itself is right)",
+    ),
+    "q4_demo_sgd_3_epochs": _f(
+        {
+            "train_epoch": Edit(
+                ("EPOCHS = 12", "EPOCHS = 3"),
+                ("torch.optim.Adam(model.parameters(), lr=1e-3)", "torch.optim.SGD(model.parameters(), lr=0.01)"),
+                (
+                    "scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=EPOCHS * len(trainDataLoader))",
+                    "scheduler = None",
+                ),
+            )
+        },
+        {"q4_acc": 5},
+        "the demo's SGD (lr 0.01) kept, for 3 epochs: 0.769 test accuracy, the lower bar only",
+    ),
+    "q4_steplr_in_epochs": _m(
+        "column_vectors",
+        {"train_epoch": Edit("step_size=5 * len(trainDataLoader)", "step_size=5")},
+        {"q4_acc": 0},
+        "StepLR(step_size=5) meant as 5 epochs, but train_epoch steps it per batch: the learning "
+        "rate is ~0 after a few hundred batches",
+    ),
+    "q4_probs_logits": _f(
+        {
+            "sample_idx": Edit(
+                ("scores = scores - scores.max(axis=1, keepdims=True)\n", ""),
+                ("sample_probs = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)", "sample_probs = scores"),
+            )
+        },
+        {"q4_probs": 0},
+        "sample_probs are the raw logits, without the softmax",
+    ),
+    "q4_probs_softmax_axis_0": _f(
+        {
+            "sample_idx": Edit(
+                ("scores.max(axis=1, keepdims=True)", "scores.max(axis=0, keepdims=True)"),
+                ("np.exp(scores).sum(axis=1, keepdims=True)", "np.exp(scores).sum(axis=0, keepdims=True)"),
+            )
+        },
+        {"q4_probs": 0},
+        "softmax over the three images (axis 0) instead of over the classes",
+    ),
+    "q4_probs_first_three": _f(
+        {"sample_idx": Edit("testdata.data[sample_idx]", "testdata.data[:3]")},
+        {"q4_probs": 2},
+        "the probabilities of test images 0, 1, 2 instead of the sampled ones (valid rows, wrong images)",
+    ),
     # --- Problem 5 -------------------------------------------------------------------------------------
-    "q5_1_variance_n_in": _q({"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / np.sqrt(n_in)")},
-                             {"q5_1": 3},
-                             "variance 1/n_in (Xavier/LeCun habit): the same as 1/max on 784-32-32-10, wrong where "
-                             "n_out > n_in: only the statistics check (2) fails; the draws are default_rng(seed)'s, "
-                             "at the scale the student chose"),
-    "q5_1_std_not_variance": _q({"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / max(n_in, n_out)")},
-                                {"q5_1": 3}, "std = 1/max(n_in, n_out): the variance read as the standard deviation: the statistics "
-                                "check (2) fails, the draws (up to their scale) pass (its own training still reaches "
-                                "0.639 after 3 epochs, so q5_4 keeps its points if the trajectory check starts from the grader's weights)"),
-    "q5_1_rng_per_layer": _q({"init_params": Edit(("    rng = np.random.default_rng(seed)\n", ""),
-                                                  ("        std = ", "        rng = np.random.default_rng(seed)\n        std = "))},
-                             {"q5_1": 3}, "a new default_rng(seed) for every layer: every layer starts the same stream (trained: 0.717)"),
-    "q5_1_transposed_draw": _q({"init_params": Edit("rng.normal(0.0, std, size=(n_out, n_in))",
-                                                    "rng.normal(0.0, std, size=(n_in, n_out)).T")},
-                               {"q5_1": 3}, "draws (n_in, n_out) and transposes: right shape and statistics, other draws (trained: 0.689)"),
-    "q5_1_nonzero_biases": _q({"init_params": Edit("biases.append(np.zeros(n_out))", "biases.append(np.full(n_out, 0.01))")},
-                              {"q5_1": 4}, "small positive biases (0.01) instead of zeros (trained: 0.712)"),
-    "q5_2_sigmoid_output": _q({"forward_one": Edit(_FWD, "y_hat = softmax(sigmoid(weights[-1] @ a + biases[-1]))")},
-                              {"q5_2": 2},
-                              "forward_one puts the output layer through a sigmoid before the softmax (evaluate does "
-                              "not call forward_one in this base, so it keeps its 2 points)"),
-    "q5_2_label_not_one_hot": _q({"forward_one": Edit("cross_entropy(one_hot(y), y_hat)", "cross_entropy(y, y_hat)")},
-                                 {"q5_2": 2}, "cross_entropy given the integer label instead of its one-hot vector"),
-    "q5_2_guess_is_label": _q({"forward_one": Edit("one_hot(np.argmax(y_hat))", "np.argmax(y_hat)")},
-                              {"q5_2": 2}, "forward_one returns the predicted label, not a one-hot guess"),
-    "q5_2_evaluate_error_rate": _q({"forward_one": Edit("return total_loss / len(Y), correct / len(Y)",
-                                                        "return total_loss / len(Y), 1 - correct / len(Y)")},
-                                   {"q5_2": 3}, "evaluate returns the error rate instead of the accuracy"),
-    "q5_2_evaluate_total_loss": _q({"forward_one": Edit("return total_loss / len(Y), correct / len(Y)",
-                                                        "return total_loss, correct / len(Y)")},
-                                   {"q5_2": 3}, "evaluate returns the total loss, not the average"),
-    "q5_3_sigmoid_prime_of_a": _q({"backprop_one": Edit("sigmoid_prime(zs[l - 1])", "sigmoid_prime(activations[l])")},
-                                  {"q5_3": 3},
-                                  "sigmoid'(a) instead of sigmoid'(z) (a = sigmoid(z) used twice): the gradient checks "
-                                  "(7) fail; train_one_sample applies its own gradient correctly (update 3 kept), "
-                                  "train_one_epoch is right and its own training learns, so q5_4 keeps 6"),
-    "q5_3_missing_y": _q({"backprop_one": Edit(_BP_DELTA, "delta = y_hat")}, {"q5_3": 3, "q5_4": 3},
-                         "the output error y_hat without the - y: the gradient checks fail (update 3 kept); its own "
-                         "training cannot learn the labels, so the accuracy step of q5_4 fails, measured on its own "
-                         "training (train_one_epoch's step keeps 3)", questions=["q5_3", "q5_4"]),
-    "q5_3_no_sigmoid_prime": _q({"backprop_one": Edit(_BP_BACK, "delta = delta @ weights[l]")}, {"q5_3": 3},
-                                "the error carried back through W^T without the sigmoid' factor: the gradient checks "
-                                "fail; its update and its training (which still learns) are right"),
-    "q5_3_output_sigmoid_prime": _q({"backprop_one": Edit(_BP_DELTA, "delta = (y_hat - one_hot(y)) * sigmoid_prime(weights[-1] @ a + biases[-1])")},
-                                    {"q5_3": 3},
-                                    "an extra sigmoid' on the softmax output (as for a sigmoid output layer): the "
-                                    "gradient checks fail; its update and its training (which still learns) are right"),
-    "q5_3_update_last_layer_only": _q({"backprop_one": Edit(_LOOP + _UPDATE, "weights[-1] -= learning_rate * grad_weights[-1]\n"
-                                                                     "    biases[-1] -= learning_rate * grad_biases[-1]")},
-                                      {"q5_3": 7},
-                                      "train_one_sample updates only the last layer (the starter code's bug): the update "
-                                      "check fails; training the last layer alone still clears the accuracy bar"),
-    "q5_3_learning_rate_sign": _f({"backprop_one": Edit(_UPDATE, _UPDATE.replace("-=", "+="))}, {"q5_3": 7, "q5_4": 3},
-                                  "param += learning_rate * gradient: gradient ascent; train_one_epoch is right (3), "
-                                  "its own training does not learn (accuracy 0)", questions=["q5_3", "q5_4"]),
-    "q5_3_update_not_in_place": _f({"backprop_one": Edit(_UPDATE, "W = W - learning_rate * dW\n        b = b - learning_rate * db")},
-                                   {"q5_3": 7, "q5_4": 3},
-                                   "W = W - lr * dW rebinds the loop variable: no parameter ever changes; train_one_epoch "
-                                   "is right (3), its own training does not learn (accuracy 0)", questions=["q5_3", "q5_4"]),
-    "q5_3_biases_not_updated": _f({"backprop_one": Edit(_UPDATE, _UPDATE.split("\n")[0])}, {"q5_3": 7},
-                                  "train_one_sample updates the weights but not the biases: the update check fails; "
-                                  "train_one_epoch and the training (which still learns) are right"),
-    "q5_4_shuffled": _f({"train_one_epoch": Edit("    for i, (x, y) in enumerate(zip(X, Y)):",
-                                                 "    order = np.random.default_rng(SEED).permutation(len(Y))  # shuffle, as for SGD\n"
-                                                 "    for i, (x, y) in enumerate(zip(X[order], Y[order])):")},
-                        {"q5_4": 0}, "train_one_epoch shuffles the samples (the text says in order): it does not call "
-                                     "train_one_sample on the samples in order, so the accuracy points are not counted either"),
-    "q5_4_skips_first_sample": _f({"train_one_epoch": Edit("enumerate(zip(X, Y))", "enumerate(zip(X[1:], Y[1:]))")},
-                                  {"q5_4": 0}, "train_one_epoch starts at the second sample (off by one)"),
-    "q5_4_rescaled_pixels": _f({"train_one_epoch": Edit("train_one_sample(x, y, weights, biases, learning_rate)",
-                                                        "train_one_sample(x / 255.0, y, weights, biases, learning_rate)")},
-                               {"q5_4": 0}, "train_one_epoch rescales the pixels to [0, 1] (the after-submission "
-                                            "exercise): better accuracy, but not the trajectory the text asks for"),
+    "q5_1_variance_n_in": _q(
+        {"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / np.sqrt(n_in)")},
+        {"q5_1": 3},
+        "variance 1/n_in (Xavier/LeCun habit): the same as 1/max on 784-32-32-10, wrong where "
+        "n_out > n_in: only the statistics check (2) fails; the draws are default_rng(seed)'s, "
+        "at the scale the student chose",
+    ),
+    "q5_1_std_not_variance": _q(
+        {"init_params": Edit("std = 1.0 / np.sqrt(max(n_in, n_out))", "std = 1.0 / max(n_in, n_out)")},
+        {"q5_1": 3},
+        "std = 1/max(n_in, n_out): the variance read as the standard deviation: the statistics "
+        "check (2) fails, the draws (up to their scale) pass (its own training still reaches "
+        "0.639 after 3 epochs, so q5_4 keeps its points if the trajectory check starts from the grader's weights)",
+    ),
+    "q5_1_rng_per_layer": _q(
+        {
+            "init_params": Edit(
+                ("    rng = np.random.default_rng(seed)\n", ""),
+                ("        std = ", "        rng = np.random.default_rng(seed)\n        std = "),
+            )
+        },
+        {"q5_1": 3},
+        "a new default_rng(seed) for every layer: every layer starts the same stream (trained: 0.717)",
+    ),
+    "q5_1_transposed_draw": _q(
+        {"init_params": Edit("rng.normal(0.0, std, size=(n_out, n_in))", "rng.normal(0.0, std, size=(n_in, n_out)).T")},
+        {"q5_1": 3},
+        "draws (n_in, n_out) and transposes: right shape and statistics, other draws (trained: 0.689)",
+    ),
+    "q5_1_nonzero_biases": _q(
+        {"init_params": Edit("biases.append(np.zeros(n_out))", "biases.append(np.full(n_out, 0.01))")},
+        {"q5_1": 4},
+        "small positive biases (0.01) instead of zeros (trained: 0.712)",
+    ),
+    "q5_2_sigmoid_output": _q(
+        {"forward_one": Edit(_FWD, "y_hat = softmax(sigmoid(weights[-1] @ a + biases[-1]))")},
+        {"q5_2": 2},
+        "forward_one puts the output layer through a sigmoid before the softmax (evaluate does "
+        "not call forward_one in this base, so it keeps its 2 points)",
+    ),
+    "q5_2_label_not_one_hot": _q(
+        {"forward_one": Edit("cross_entropy(one_hot(y), y_hat)", "cross_entropy(y, y_hat)")},
+        {"q5_2": 2},
+        "cross_entropy given the integer label instead of its one-hot vector",
+    ),
+    "q5_2_guess_is_label": _q(
+        {"forward_one": Edit("one_hot(np.argmax(y_hat))", "np.argmax(y_hat)")},
+        {"q5_2": 2},
+        "forward_one returns the predicted label, not a one-hot guess",
+    ),
+    "q5_2_evaluate_error_rate": _q(
+        {
+            "forward_one": Edit(
+                "return total_loss / len(Y), correct / len(Y)", "return total_loss / len(Y), 1 - correct / len(Y)"
+            )
+        },
+        {"q5_2": 3},
+        "evaluate returns the error rate instead of the accuracy",
+    ),
+    "q5_2_evaluate_total_loss": _q(
+        {"forward_one": Edit("return total_loss / len(Y), correct / len(Y)", "return total_loss, correct / len(Y)")},
+        {"q5_2": 3},
+        "evaluate returns the total loss, not the average",
+    ),
+    "q5_3_sigmoid_prime_of_a": _q(
+        {"backprop_one": Edit("sigmoid_prime(zs[l - 1])", "sigmoid_prime(activations[l])")},
+        {"q5_3": 3},
+        "sigmoid'(a) instead of sigmoid'(z) (a = sigmoid(z) used twice): the gradient checks "
+        "(7) fail; train_one_sample applies its own gradient correctly (update 3 kept), "
+        "train_one_epoch is right and its own training learns, so q5_4 keeps 6",
+    ),
+    "q5_3_missing_y": _q(
+        {"backprop_one": Edit(_BP_DELTA, "delta = y_hat")},
+        {"q5_3": 3, "q5_4": 3},
+        "the output error y_hat without the - y: the gradient checks fail (update 3 kept); its own "
+        "training cannot learn the labels, so the accuracy step of q5_4 fails, measured on its own "
+        "training (train_one_epoch's step keeps 3)",
+        questions=["q5_3", "q5_4"],
+    ),
+    "q5_3_no_sigmoid_prime": _q(
+        {"backprop_one": Edit(_BP_BACK, "delta = delta @ weights[l]")},
+        {"q5_3": 3},
+        "the error carried back through W^T without the sigmoid' factor: the gradient checks "
+        "fail; its update and its training (which still learns) are right",
+    ),
+    "q5_3_output_sigmoid_prime": _q(
+        {"backprop_one": Edit(_BP_DELTA, "delta = (y_hat - one_hot(y)) * sigmoid_prime(weights[-1] @ a + biases[-1])")},
+        {"q5_3": 3},
+        "an extra sigmoid' on the softmax output (as for a sigmoid output layer): the "
+        "gradient checks fail; its update and its training (which still learns) are right",
+    ),
+    "q5_3_update_last_layer_only": _q(
+        {
+            "backprop_one": Edit(
+                _LOOP + _UPDATE,
+                "weights[-1] -= learning_rate * grad_weights[-1]\n    biases[-1] -= learning_rate * grad_biases[-1]",
+            )
+        },
+        {"q5_3": 7},
+        "train_one_sample updates only the last layer (the starter code's bug): the update "
+        "check fails; training the last layer alone still clears the accuracy bar",
+    ),
+    "q5_3_learning_rate_sign": _f(
+        {"backprop_one": Edit(_UPDATE, _UPDATE.replace("-=", "+="))},
+        {"q5_3": 7, "q5_4": 3},
+        "param += learning_rate * gradient: gradient ascent; train_one_epoch is right (3), "
+        "its own training does not learn (accuracy 0)",
+        questions=["q5_3", "q5_4"],
+    ),
+    "q5_3_update_not_in_place": _f(
+        {"backprop_one": Edit(_UPDATE, "W = W - learning_rate * dW\n        b = b - learning_rate * db")},
+        {"q5_3": 7, "q5_4": 3},
+        "W = W - lr * dW rebinds the loop variable: no parameter ever changes; train_one_epoch "
+        "is right (3), its own training does not learn (accuracy 0)",
+        questions=["q5_3", "q5_4"],
+    ),
+    "q5_3_biases_not_updated": _f(
+        {"backprop_one": Edit(_UPDATE, _UPDATE.split("\n")[0])},
+        {"q5_3": 7},
+        "train_one_sample updates the weights but not the biases: the update check fails; "
+        "train_one_epoch and the training (which still learns) are right",
+    ),
+    "q5_4_shuffled": _f(
+        {
+            "train_one_epoch": Edit(
+                "    for i, (x, y) in enumerate(zip(X, Y)):",
+                "    order = np.random.default_rng(SEED).permutation(len(Y))  # shuffle, as for SGD\n"
+                "    for i, (x, y) in enumerate(zip(X[order], Y[order])):",
+            )
+        },
+        {"q5_4": 0},
+        "train_one_epoch shuffles the samples (the text says in order): it does not call "
+        "train_one_sample on the samples in order, so the accuracy points are not counted either",
+    ),
+    "q5_4_skips_first_sample": _f(
+        {"train_one_epoch": Edit("enumerate(zip(X, Y))", "enumerate(zip(X[1:], Y[1:]))")},
+        {"q5_4": 0},
+        "train_one_epoch starts at the second sample (off by one)",
+    ),
+    "q5_4_rescaled_pixels": _f(
+        {
+            "train_one_epoch": Edit(
+                "train_one_sample(x, y, weights, biases, learning_rate)",
+                "train_one_sample(x / 255.0, y, weights, biases, learning_rate)",
+            )
+        },
+        {"q5_4": 0},
+        "train_one_epoch rescales the pixels to [0, 1] (the after-submission "
+        "exercise): better accuracy, but not the trajectory the text asks for",
+    ),
 }
 
 # Mutants with disjoint questions, put into one notebook each (same base); every fault keeps its own row.
 COMBINED = {
-    "quick_mix_1": ["q1a_no_factor_2", "q1b_median", "q2a_mean", "q2a_shapes_loss_1", "q2b_closed_form",
-                    "q3a_dataset1_wrong_kink", "q3b_sign", "q3c_relu_missing", "q3d_relu_prime_at_0",
-                    "q5_1_variance_n_in", "q5_2_sigmoid_output", "q5_3_sigmoid_prime_of_a"],
-    "quick_mix_2": ["q1a_norm_not_squared", "q1b_wrong_axis", "q2a_squared", "q2a_shapes_mixed",
-                    "q3a_dataset2_wrong_slope", "q3b_no_factor_2", "q3c_relu_on_output", "q3d_missing_x",
-                    "q5_1_std_not_variance", "q5_2_label_not_one_hot", "q5_3_missing_y"],
-    "quick_mix_3": ["q1b_sum_not_mean", "q2a_abs_of_sum", "q2a_shapes_X_transposed", "q3a_dataset2_missing_offset",
-                    "q3b_mean", "q3c_no_output_bias", "q3d_W_O_pre_activation", "q5_1_rng_per_layer",
-                    "q5_2_guess_is_label", "q5_3_no_sigmoid_prime"],
-    "quick_mix_4": ["q3c_wrong_theta", "q3d_b_O_zero", "q5_1_transposed_draw", "q5_2_evaluate_error_rate",
-                    "q5_3_output_sigmoid_prime"],
+    "quick_mix_1": [
+        "q1a_no_factor_2",
+        "q1b_median",
+        "q2a_mean",
+        "q2a_shapes_loss_1",
+        "q2b_closed_form",
+        "q3a_dataset1_wrong_kink",
+        "q3b_sign",
+        "q3c_relu_missing",
+        "q3d_relu_prime_at_0",
+        "q5_1_variance_n_in",
+        "q5_2_sigmoid_output",
+        "q5_3_sigmoid_prime_of_a",
+    ],
+    "quick_mix_2": [
+        "q1a_norm_not_squared",
+        "q1b_wrong_axis",
+        "q2a_squared",
+        "q2a_shapes_mixed",
+        "q3a_dataset2_wrong_slope",
+        "q3b_no_factor_2",
+        "q3c_relu_on_output",
+        "q3d_missing_x",
+        "q5_1_std_not_variance",
+        "q5_2_label_not_one_hot",
+        "q5_3_missing_y",
+    ],
+    "quick_mix_3": [
+        "q1b_sum_not_mean",
+        "q2a_abs_of_sum",
+        "q2a_shapes_X_transposed",
+        "q3a_dataset2_missing_offset",
+        "q3b_mean",
+        "q3c_no_output_bias",
+        "q3d_W_O_pre_activation",
+        "q5_1_rng_per_layer",
+        "q5_2_guess_is_label",
+        "q5_3_no_sigmoid_prime",
+    ],
+    "quick_mix_4": [
+        "q3c_wrong_theta",
+        "q3d_b_O_zero",
+        "q5_1_transposed_draw",
+        "q5_2_evaluate_error_rate",
+        "q5_3_output_sigmoid_prime",
+    ],
     "quick_mix_5": ["q5_1_nonzero_biases", "q5_2_evaluate_total_loss", "q5_3_update_last_layer_only"],
     "full_mix_1": ["q4_missing_relu", "q4_last_batch_loss", "q4_probs_logits", "q5_4_shuffled"],
     "full_mix_2": ["q4_log_softmax_output", "q4_train_sum", "q4_probs_softmax_axis_0", "q5_4_skips_first_sample"],
@@ -1354,8 +1846,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.check:
         problems = self_check(args.student)
-        print("\n".join(problems) or f"ok: {len(CORRECT)} correct styles, {len(MUTANTS)} mutants, "
-                                      f"{len(COMBINED)} combined notebooks")
+        print(
+            "\n".join(problems)
+            or f"ok: {len(CORRECT)} correct styles, {len(MUTANTS)} mutants, {len(COMBINED)} combined notebooks"
+        )
         if problems:
             return 1
     if args.matrix:

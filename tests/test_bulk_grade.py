@@ -59,13 +59,17 @@ def expected_hardest(rows):
     share = {q: sum(s[q] / POINTS[q] for s in completed) / len(completed) for q in POINTS}
     full = {q: sum(s[q] == POINTS[q] for s in completed) / len(completed) for q in POINTS}
     ranked = sorted(POINTS, key=lambda q: (share[q], full[q], q))
-    assert (share[ranked[0]], full[ranked[0]]) != (share[ranked[1]], full[ranked[1]]), "the mixed folder must have one hardest question"
+    assert (share[ranked[0]], full[ranked[0]]) != (share[ranked[1]], full[ranked[1]]), (
+        "the mixed folder must have one hardest question"
+    )
     return ranked[0]
 
 
 def write_mixed_folder(folder, release):
     student = release / "student" / build_release.NOTEBOOK
-    nbformat.write(nbformat.read(release / "solutions" / build_release.NOTEBOOK, as_version=4), folder / "solution.ipynb")
+    nbformat.write(
+        nbformat.read(release / "solutions" / build_release.NOTEBOOK, as_version=4), folder / "solution.ipynb"
+    )
     nbformat.write(nbformat.read(student, as_version=4), folder / "blank.ipynb")
     for file, name in MUTANT_FILES.items():
         nbformat.write(student_corpus.build_mutant(name, student), folder / file)
@@ -86,7 +90,9 @@ def read_csv(path):
 def run(folder, out, zip_path, **kwargs):
     stream = io.StringIO()
     started = time.monotonic()
-    rows, export = grade_folder(folder, out, zip_path, jobs=2, timeout=LIMIT, extra_env=ROUTE_ENV, stream=stream, **kwargs)
+    rows, export = grade_folder(
+        folder, out, zip_path, jobs=2, timeout=LIMIT, extra_env=ROUTE_ENV, stream=stream, **kwargs
+    )
     return {r.key: r for r in rows}, stream.getvalue(), time.monotonic() - started
 
 
@@ -106,7 +112,14 @@ def test_csv_row_by_row(mixed, fresh_zip):
     table = read_csv(out / "final_grades.csv")
     header, points_row, body = table[0], table[1], table[2:]
     assert header == ["file", *QUESTIONS, "total_points_earned", "percent_correct", "grading_status", "flag"]
-    assert points_row == ["points-per-question", *[str(POINTS[q]) for q in QUESTIONS], str(sum(POINTS.values())), "1.0", "--", "--"]
+    assert points_row == [
+        "points-per-question",
+        *[str(POINTS[q]) for q in QUESTIONS],
+        str(sum(POINTS.values())),
+        "1.0",
+        "--",
+        "--",
+    ]
     expected = expected_rows()
     assert [r[0] for r in body] == sorted(expected), "one row per upload, in Otter's order (sorted by file)"
     possible = sum(POINTS.values())
@@ -173,7 +186,9 @@ def test_log_and_report_state_the_throughput_and_the_workers(mixed):
     n = len(expected_rows())
     # jobs=2 given: the log says so, and how many were graded how fast
     assert re.search(r"^2 workers \(JOBS given\)", log, re.M), log
-    rate = re.search(rf"^throughput: {n} submissions graded in .+: ([\d.]+) submissions per hour with 2 workers", log, re.M)
+    rate = re.search(
+        rf"^throughput: {n} submissions graded in .+: ([\d.]+) submissions per hour with 2 workers", log, re.M
+    )
     assert rate and float(rate.group(1)) > 0, log
     page = (out / "report.html").read_text()
     assert f'<p id="throughput">This run: {n} submissions graded in' in page and "submissions per hour" in page
@@ -189,12 +204,14 @@ def test_report_names_the_hardest_question(mixed):
     assert re.findall(r'<strong class="question">(.*?)</strong>', named) == [hardest], named
     assert re.search(r"<tr class=\"hardest\"><td>q3d</td>", page)
     # self-contained: no external asset
-    assert not re.search(r'<(link|script|img)\b|\bsrc=|url\(', page), "the report must load nothing"
+    assert not re.search(r"<(link|script|img)\b|\bsrc=|url\(", page), "the report must load nothing"
     # q3d's check failed most often comes first, with the number of graded submissions that failed it
     failed = {}
     for key, (status, _) in expected_rows().items():
         if status == "Completed":
-            output = next(t["output"] for t in json.loads((out / key / "results.json").read_text())["tests"] if t["name"] == "q3d")
+            output = next(
+                t["output"] for t in json.loads((out / key / "results.json").read_text())["tests"] if t["name"] == "q3d"
+            )
             for check in re.findall(r"^failed \(\d+/\d+\): (.*)$", output, re.M):
                 failed.setdefault(check, set()).add(key)
     top = min(failed, key=lambda check: (-len(failed[check]), check))
@@ -212,7 +229,10 @@ def test_report_links_the_code_similarity_report(mixed):
     similar = (out / "similarity.html").read_text()
     compared = [k for k in rows if k not in ("corrupt.ipynb", "unreadable.ipynb")]
     assert f"{len(compared)} submissions with code" in similar
-    assert "corrupt.ipynb" in similar.split("Not compared", 1)[1] and "unreadable.ipynb" in similar.split("Not compared", 1)[1]
+    assert (
+        "corrupt.ipynb" in similar.split("Not compared", 1)[1]
+        and "unreadable.ipynb" in similar.split("Not compared", 1)[1]
+    )
 
 
 @pytest.mark.route
@@ -311,9 +331,12 @@ def test_otter_grade_command_in_the_readme_matches_the_installed_cli():
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"^(otter grade .+)$", readme, re.M) + re.findall(r"`(otter grade -[^`]+)`", readme)
     assert commands, "the README shows otter grade's command"
-    helptext = subprocess.run([str(gradescope.PYTHON), "-m", "otter", "grade", "--help"], capture_output=True, text=True,
-                              check=True).stdout
+    helptext = subprocess.run(
+        [str(gradescope.PYTHON), "-m", "otter", "grade", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in commands:
         for option in re.findall(r"(?<=\s)(--?[a-z][\w-]*)", command):
-            assert re.search(rf"(^|[\s,]){re.escape(option)}[\s,\[]", helptext), f"otter grade has no {option}: {command}"
+            assert re.search(rf"(^|[\s,]){re.escape(option)}[\s,\[]", helptext), (
+                f"otter grade has no {option}: {command}"
+            )
         assert "-n hw1" in command and "-a autograder/hw1-autograder.zip" in command

@@ -65,8 +65,10 @@ def graded_cheats(fresh_zip, tmp_path_factory):
     # the longest first (more training, or a busy loop until a limit; then the partial control's training), so
     # that the two workers end together instead of one grading a long cheat alone at the end
     busy = sorted((c for c in chosen if not c.waits), key=lambda c: (not c.long, c.control != "partial"))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as side, \
-            concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool:
+    with (
+        concurrent.futures.ThreadPoolExecutor(max_workers=1) as side,
+        concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool,
+    ):
         asleep = side.submit(grade_waiting, waiting)
         results = dict(zip([c.name for c in busy], pool.map(grade_busy, busy)))
         results.update(zip([c.name for c in waiting], asleep.result()))
@@ -88,8 +90,11 @@ def test_cheat_gains_nothing(graded_cheats, cheat):
     if cheat.flagged:  # training on the public test set: detected, not prevented
         assert result.flags, f"{cheat.name} was not flagged: {cheat.why}"
         return
-    gains = {q: result.scores[q] - control.scores[q] for q in control.scores
-             if result.scores[q] > control.scores[q] and q not in cheat.undetectable_on}
+    gains = {
+        q: result.scores[q] - control.scores[q]
+        for q in control.scores
+        if result.scores[q] > control.scores[q] and q not in cheat.undetectable_on
+    }
     assert not gains, f"{cheat.name} ({cheat.why}) gained {gains} over {cheat.control}:\n{result.failures()}"
 
 

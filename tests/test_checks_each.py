@@ -16,7 +16,6 @@ import textwrap
 
 import numpy as np
 import pytest
-
 import trusted_copy
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -24,7 +23,9 @@ sys.path.insert(0, str(ROOT / "assignment"))
 
 import hw1_probes  # noqa: E402
 
-checks, handover, I, R, verdict = (trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict"))
+checks, handover, I, R, verdict = (
+    trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict")
+)
 Mismatch = R.Mismatch
 DATASETS = I.Datasets()
 
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.skipif(not _have_data(), reason="the verified datasets 
 
 # ---------------------------------------------------------------- a reference answer to every question
 
-P1_P3 = '''
+P1_P3 = """
 def grad_squared_norm(x):
     return 2 * x
 
@@ -90,9 +91,9 @@ theta0 = {"W_H": np.array([-1.0, 1.0, 1.0, -1.0]), "b_H": np.array([1.0, 1.0, -1
           "W_O": np.array([-1.0, -1.0, -1.0, 1.0]), "b_O": 1.0}
 f_at_2 = relu_net(2, theta0)
 grad_at_2 = grad_f(2, theta0)
-'''
+"""
 
-P4 = '''
+P4 = """
 class FashionMLP(nn.Module):
     def __init__(self):
         super().__init__()
@@ -148,7 +149,7 @@ sample_idx = rng.choice(10000, size=3, replace=False)
 model.eval()
 with torch.no_grad():
     sample_probs = torch.softmax(model(to_input(torch.as_tensor(_test_images[sample_idx]))), dim=1).numpy()
-'''
+"""
 
 P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87 bar
 
@@ -165,7 +166,9 @@ def reference_namespace():
     env = {"DATASETS": DATASETS, "EPOCHS": P4_EPOCHS}
     exec("import numpy as np\nimport torch\nimport torch.nn as nn\nSEED = 42\n", env)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads
+    torch.set_num_threads(
+        1
+    )  # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads
     try:  # that wait for each other at every small matrix product took minutes there instead of seconds)
         for source in (P1_P3, P4, _p5_reference()):
             exec(textwrap.dedent(source), env)
@@ -212,6 +215,7 @@ def graded(reference):
 # {(question, what): (change, message)}: change(out, inp) edits a deep copy of the reference's hand-over in place;
 # the check must fail with a message matching ``message`` (a regular expression).
 
+
 def _scale(factor):
     return lambda value: np.asarray(value) * factor
 
@@ -219,6 +223,7 @@ def _scale(factor):
 def _set(key, value):
     def change(out, inp):
         out[key] = value
+
     return change
 
 
@@ -226,6 +231,7 @@ def _each_case(key_of, edit):
     def change(out, inp):
         key = key_of(out, inp)
         out[key] = edit(out[key])
+
     return change
 
 
@@ -308,38 +314,91 @@ def _own_training_zero(out, inp):
 
 WRONG = {
     ("q1a", "gradient on random vectors"): (_each_case(_first("x"), _scale(0.5)), "grad_squared_norm on a random"),
-    ("q1b", "minimiser on random data"): (_each_case(_first("X"), lambda v: np.asarray(v) + 1), "the objective's gradient at best_mu"),
-    ("q2a", "l1 loss on random inputs"): (lambda out, inp: out.update({k: float(v) ** 2 for k, v in out.items() if k[:4] in ("flat", "colu")}),
-                                          r"l1_loss is wrong on random inputs .*tried 1-D and column vectors"),
-    ("q2a_shapes", "shapes for random sizes"): (_each_case(_first(""), lambda s: {**s, "X": s["X"][::-1]}), "the shape of X is wrong"),
+    ("q1b", "minimiser on random data"): (
+        _each_case(_first("X"), lambda v: np.asarray(v) + 1),
+        "the objective's gradient at best_mu",
+    ),
+    ("q2a", "l1 loss on random inputs"): (
+        lambda out, inp: out.update({k: float(v) ** 2 for k, v in out.items() if k[:4] in ("flat", "colu")}),
+        r"l1_loss is wrong on random inputs .*tried 1-D and column vectors",
+    ),
+    ("q2a_shapes", "shapes for random sizes"): (
+        _each_case(_first(""), lambda s: {**s, "X": s["X"][::-1]}),
+        "the shape of X is wrong",
+    ),
     ("q2b", "answer"): (_set("value", True), "l1_closed_form_exists is not correct"),
-    ("q3a", "dataset 1 fitted exactly"): (lambda out, inp: out["theta_dataset1"].update(b_O=7.0), r"theta_dataset1 misses \d+ of the 13 data points"),
-    ("q3a", "dataset 2 fitted exactly"): (lambda out, inp: out["theta_dataset2"].update(b_O=0.5), r"theta_dataset2 misses \d+ of the 11 data points"),
-    ("q3b", "grad_loss with the grader's f and grad f"): (_each_case(_first("case"), _grad_dict_scaled), "grad_loss on"),
-    ("q3c", "relu_net on random inputs, and f_at_2"): (_each_case(_first("case"), lambda v: float(v) + 1), "relu_net on random theta and x"),
+    ("q3a", "dataset 1 fitted exactly"): (
+        lambda out, inp: out["theta_dataset1"].update(b_O=7.0),
+        r"theta_dataset1 misses \d+ of the 13 data points",
+    ),
+    ("q3a", "dataset 2 fitted exactly"): (
+        lambda out, inp: out["theta_dataset2"].update(b_O=0.5),
+        r"theta_dataset2 misses \d+ of the 11 data points",
+    ),
+    ("q3b", "grad_loss with the grader's f and grad f"): (
+        _each_case(_first("case"), _grad_dict_scaled),
+        "grad_loss on",
+    ),
+    ("q3c", "relu_net on random inputs, and f_at_2"): (
+        _each_case(_first("case"), lambda v: float(v) + 1),
+        "relu_net on random theta and x",
+    ),
     ("q3d", "gradient at x = 2, theta0"): (_each_case(lambda out, inp: "grad_at_2", _grad_dict_scaled), "grad_at_2"),
-    ("q3d", "gradient on random theta"): (_each_case(_first("case"), _grad_dict_scaled), r"grad_f on a random theta and x \(case 1 of"),
+    ("q3d", "gradient on random theta"): (
+        _each_case(_first("case"), _grad_dict_scaled),
+        r"grad_f on a random theta and x \(case 1 of",
+    ),
     ("q4_arch", "dense layer sizes"): (_dense_shape, r"the dense layers \(in_features, out_features\) are"),
-    ("q4_arch", "forward pass"): (_each_case(lambda out, inp: "outputs", lambda v: np.maximum(np.asarray(v), 0)),
-                                  "the model's output on random images"),
-    ("q4_train", "train_epoch: one SGD epoch"): (_each_case(lambda out, inp: "train_loss", lambda v: float(v) * 1.1),
-                                                 "the mean training loss that train_epoch returns"),
-    ("q4_train", "test_epoch: mean loss"): (_each_case(lambda out, inp: "test_loss", lambda v: float(v) * 1.1),
-                                            "the mean loss that test_epoch returns"),
-    ("q4_acc", f"test accuracy >= {checks.P4_BARS[0]:.2f}"): (_random_layers, rf"test accuracy 0\.\d+ .* is below {checks.P4_BARS[0]:.2f}"),
-    ("q4_acc", f"test accuracy >= {checks.P4_BARS[1]:.2f}"): (_random_layers, rf"test accuracy 0\.\d+ .* is below {checks.P4_BARS[1]:.2f}"),
-    ("q4_probs", "a probability distribution per image"): (_repeated_index, "sample_idx must be 3 distinct indices into testdata"),
-    ("q4_probs", "the softmax of the model's outputs"): (_rows_swapped, r"sample_probs \(the softmax of the model's outputs"),
+    ("q4_arch", "forward pass"): (
+        _each_case(lambda out, inp: "outputs", lambda v: np.maximum(np.asarray(v), 0)),
+        "the model's output on random images",
+    ),
+    ("q4_train", "train_epoch: one SGD epoch"): (
+        _each_case(lambda out, inp: "train_loss", lambda v: float(v) * 1.1),
+        "the mean training loss that train_epoch returns",
+    ),
+    ("q4_train", "test_epoch: mean loss"): (
+        _each_case(lambda out, inp: "test_loss", lambda v: float(v) * 1.1),
+        "the mean loss that test_epoch returns",
+    ),
+    ("q4_acc", f"test accuracy >= {checks.P4_BARS[0]:.2f}"): (
+        _random_layers,
+        rf"test accuracy 0\.\d+ .* is below {checks.P4_BARS[0]:.2f}",
+    ),
+    ("q4_acc", f"test accuracy >= {checks.P4_BARS[1]:.2f}"): (
+        _random_layers,
+        rf"test accuracy 0\.\d+ .* is below {checks.P4_BARS[1]:.2f}",
+    ),
+    ("q4_probs", "a probability distribution per image"): (
+        _repeated_index,
+        "sample_idx must be 3 distinct indices into testdata",
+    ),
+    ("q4_probs", "the softmax of the model's outputs"): (
+        _rows_swapped,
+        r"sample_probs \(the softmax of the model's outputs",
+    ),
     ("q5_1", "shapes and zero biases"): (_nonzero_bias, "the biases must start at zero"),
     ("q5_1", "mean and variance"): (_weights_doubled, r"the weights' variance is not 1/max\(n_in, n_out\)"),
-    ("q5_1", "the draws of default_rng(seed)"): (_weights_shuffled, r"weights\[0\] are not the draws that the question describes"),
+    ("q5_1", "the draws of default_rng(seed)"): (
+        _weights_shuffled,
+        r"weights\[0\] are not the draws that the question describes",
+    ),
     ("q5_2", "forward_one"): (_loss_off, "the loss of forward_one"),
     ("q5_2", "evaluate"): (_accuracy_off, "the accuracy of evaluate"),
     ("q5_3", "gradients against autograd"): (_autograd_case, "the weight gradient of layer 0 on a real MNIST sample"),
-    ("q5_3", "gradients against centred differences"): (_fd_case, "the bias gradient of layer 0 disagrees with centred differences"),
+    ("q5_3", "gradients against centred differences"): (
+        _fd_case,
+        "the bias gradient of layer 0 disagrees with centred differences",
+    ),
     ("q5_3", "train_one_sample's update"): (_update_off, r"the update of weights\[0\]"),
-    ("q5_4", "train_one_epoch calls train_one_sample once per sample, in order"): (_one_call_short, "calls train_one_sample .* times, not once per sample"),
-    ("q5_4", f"trained weights reach {checks.P5_ACCURACY_BAR:.2f} test accuracy"): (_own_training_zero, "your train_one_sample, run by the grader"),
+    ("q5_4", "train_one_epoch calls train_one_sample once per sample, in order"): (
+        _one_call_short,
+        "calls train_one_sample .* times, not once per sample",
+    ),
+    ("q5_4", f"trained weights reach {checks.P5_ACCURACY_BAR:.2f} test accuracy"): (
+        _own_training_zero,
+        "your train_one_sample, run by the grader",
+    ),
 }
 
 EVERY_CHECK = [(question, what) for question, cases in checks.CASES.items() for what, _, _ in cases]
@@ -359,16 +418,18 @@ def test_check_passes_on_the_reference_for_its_full_points(graded, case):
     question, what = case
     (results, flags) = graded
     shares = {w: points for w, points, _ in checks.case_points(question)}
-    assert [(w, points, passed, message) for w, points, passed, message in results[question] if w == what] == \
-        [(what, shares[what], True, "")]
+    assert [(w, points, passed, message) for w, points, passed, message in results[question] if w == what] == [
+        (what, shares[what], True, "")
+    ]
     assert flags == []
 
 
 def test_the_reference_gets_every_autograded_point(graded):
     results, _ = graded
     points = checks.question_points()
-    assert {q: sum(p for _, p, passed, _ in cases if passed) for q, cases in results.items()} == \
-        {q: points[q] for q in checks.CASES}
+    assert {q: sum(p for _, p, passed, _ in cases if passed) for q, cases in results.items()} == {
+        q: points[q] for q in checks.CASES
+    }
 
 
 @pytest.mark.parametrize("case", EVERY_CHECK, ids=_id)

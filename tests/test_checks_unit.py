@@ -95,6 +95,7 @@ def namespace(*sources):
 
 # ---------------------------------------------------------------- Problem 5, in float64 and in float32
 
+
 def _notebook_helpers():
     """The notebook's own Problem 5 helpers (sigmoid, softmax, one_hot, ...), as the student release gives them."""
     import nbformat
@@ -106,7 +107,7 @@ def _notebook_helpers():
 
 P5_HELPERS = _notebook_helpers()
 
-P5_FLOAT64 = '''
+P5_FLOAT64 = """
 def init_params(sizes, seed):
     rng = np.random.default_rng(seed)
     weights, biases = [], []
@@ -154,10 +155,10 @@ def train_one_sample(x, y, weights, biases, learning_rate=0.003):
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     for x, y in zip(X, Y):
         train_one_sample(x, y, weights, biases, learning_rate)
-'''
+"""
 
 # the same in float32 throughout (deep learning's default precision): a correct submission
-P5_FLOAT32 = '''
+P5_FLOAT32 = """
 def init_params(sizes, seed):
     rng = np.random.default_rng(seed)
     weights, biases = [], []
@@ -208,13 +209,13 @@ def train_one_sample(x, y, weights, biases, learning_rate=0.003):
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     for x, y in zip(X, Y):
         train_one_sample(x, y, weights, biases, learning_rate)
-'''
+"""
 
-TRAIN_OWN_WEIGHTS = '''
+TRAIN_OWN_WEIGHTS = """
 _mnist = DATASETS("MNIST", "train")
 weights, biases = init_params([784, 32, 32, 10], 80085)
 train_one_epoch(_mnist[0][:20000].reshape(-1, 784), _mnist[1][:20000], weights, biases, 0.003)
-'''
+"""
 
 P5 = ("q5_1", "q5_2", "q5_3", "q5_4")
 
@@ -251,8 +252,11 @@ def test_float32_answers_are_handed_over_with_their_dtype(work, tmp_path):
 def test_float64_tolerance_still_applies_to_float64_answers(work, tmp_path):
     # float32 gradients handed over as float64 arrays (cast at the end): the float64 tolerances apply, and the
     # float32 rounding fails them; so the precision is read from the answer, not granted to everyone
-    code = _edit(P5_FLOAT32, "    return grad_weights, grad_biases",
-                 "    return [g.astype(np.float64) for g in grad_weights], [g.astype(np.float64) for g in grad_biases]")
+    code = _edit(
+        P5_FLOAT32,
+        "    return grad_weights, grad_biases",
+        "    return [g.astype(np.float64) for g in grad_weights], [g.astype(np.float64) for g in grad_biases]",
+    )
     result = verdicts(work, tmp_path, p5_env(code, train=False), "q5_3")
     assert "gradients against autograd" in failed(result, "q5_3")
 
@@ -274,8 +278,11 @@ def test_bias_not_updated_loses_only_the_update_check(work, tmp_path):
 
 
 def test_shuffling_train_one_epoch_loses_q5_4_only(work, tmp_path):
-    code = _edit(P5_FLOAT64, "    for x, y in zip(X, Y):\n        train_one_sample",
-                 "    order = np.random.default_rng(0).permutation(len(Y))\n    for x, y in zip(X[order], Y[order]):\n        train_one_sample")
+    code = _edit(
+        P5_FLOAT64,
+        "    for x, y in zip(X, Y):\n        train_one_sample",
+        "    order = np.random.default_rng(0).permutation(len(Y))\n    for x, y in zip(X[order], Y[order]):\n        train_one_sample",
+    )
     result = verdicts(work, tmp_path, p5_env(code), "q5_3", "q5_4")
     assert failed(result, "q5_3") == []
     assert len(failed(result, "q5_4")) == 2
@@ -302,7 +309,7 @@ def test_nan_weights_fail_draws_and_statistics(work, tmp_path):
 
 # cheats that the consistency checks must stop
 
-AUTOGRAD_UPDATE = '''
+AUTOGRAD_UPDATE = """
 def train_one_sample(x, y, weights, biases, learning_rate=0.003):
     # backprop_one is broken: update with torch's gradients instead
     Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in weights]
@@ -315,24 +322,26 @@ def train_one_sample(x, y, weights, biases, learning_rate=0.003):
     for l in range(3):
         weights[l] -= learning_rate * grads[l].numpy()
         biases[l] -= learning_rate * grads[3 + l].numpy()
-'''
+"""
 
-ZERO_BACKPROP = '''
+ZERO_BACKPROP = """
 def backprop_one(x, y, weights, biases):
     return [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
-'''
+"""
 
-PLANTED_WEIGHTS = '''
+PLANTED_WEIGHTS = """
 _mnist = DATASETS("MNIST", "train")
 weights, biases = init_params([784, 32, 32, 10], 80085)
 _reference_code = {"np": np}
 exec(REFERENCE_P5, _reference_code)
 _reference_code["train_one_epoch"](_mnist[0][:20000].reshape(-1, 784), _mnist[1][:20000], weights, biases, 0.003)
-'''
+"""
 
 
 def test_autograd_update_with_broken_backprop_earns_nothing_from_it(work, tmp_path):
-    broken = _edit(P5_FLOAT64, "delta = (weights[l].T @ delta) * sigmoid_prime(zs[l - 1])", "delta = weights[l].T @ delta")
+    broken = _edit(
+        P5_FLOAT64, "delta = (weights[l].T @ delta) * sigmoid_prime(zs[l - 1])", "delta = weights[l].T @ delta"
+    )
     env = p5_env(broken, AUTOGRAD_UPDATE)
     result = verdicts(work, tmp_path, env, "q5_3", "q5_4")
     assert "train_one_sample's update" in failed(result, "q5_3")
@@ -349,11 +358,15 @@ def test_weights_trained_elsewhere_do_not_count_when_own_training_does_not_learn
 
 
 def test_train_one_epoch_with_autograd_is_inconsistent(work, tmp_path):
-    code = P5_FLOAT64 + '''
+    code = (
+        P5_FLOAT64
+        + """
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     for x, y in zip(X, Y):
         _autograd_step(x, y, weights, biases, learning_rate)
-''' + AUTOGRAD_UPDATE.replace("def train_one_sample", "def _autograd_step")
+"""
+        + AUTOGRAD_UPDATE.replace("def train_one_sample", "def _autograd_step")
+    )
     broken = _edit(code, "delta = (weights[l].T @ delta) * sigmoid_prime(zs[l - 1])", "delta = weights[l].T @ delta")
     result = verdicts(work, tmp_path, p5_env(broken), "q5_4")
     assert len(failed(result, "q5_4")) == 2
@@ -368,25 +381,33 @@ def test_train_one_epoch_is_judged_with_the_grader_stand_in(work, tmp_path):
     both = noop + "\n\ndef train_one_epoch(X, Y, weights, biases, learning_rate=0.003):\n    pass\n"
     result = verdicts(work, tmp_path, p5_env(both, train=False), "q5_4")
     assert len(failed(result, "q5_4")) == 2
-    copies = _edit(P5_FLOAT64, "        train_one_sample(x, y, weights, biases, learning_rate)",
-                   "        train_one_sample(x, y, [w.copy() for w in weights], [b.copy() for b in biases], learning_rate)")
+    copies = _edit(
+        P5_FLOAT64,
+        "        train_one_sample(x, y, weights, biases, learning_rate)",
+        "        train_one_sample(x, y, [w.copy() for w in weights], [b.copy() for b in biases], learning_rate)",
+    )
     result = verdicts(work, tmp_path, p5_env(copies, train=False), "q5_4")
     assert "in place" in result["q5_4"]["train_one_epoch calls train_one_sample once per sample, in order"]
-    rescaled = _edit(P5_FLOAT64, "        train_one_sample(x, y, weights, biases, learning_rate)",
-                     "        train_one_sample(x / 255.0, y, weights, biases, learning_rate)")
+    rescaled = _edit(
+        P5_FLOAT64,
+        "        train_one_sample(x, y, weights, biases, learning_rate)",
+        "        train_one_sample(x / 255.0, y, weights, biases, learning_rate)",
+    )
     result = verdicts(work, tmp_path, p5_env(rescaled, train=False), "q5_4")
     assert len(failed(result, "q5_4")) == 2
 
 
 def test_zero_gradient_and_a_step_that_does_nothing_fail_the_update(work, tmp_path):
-    code = P5_FLOAT64 + ZERO_BACKPROP + "\n\ndef train_one_sample(x, y, weights, biases, learning_rate=0.003):\n    pass\n"
+    code = (
+        P5_FLOAT64 + ZERO_BACKPROP + "\n\ndef train_one_sample(x, y, weights, biases, learning_rate=0.003):\n    pass\n"
+    )
     result = verdicts(work, tmp_path, p5_env(code, train=False), "q5_3")
     assert "train_one_sample's update" in failed(result, "q5_3")
 
 
 # ---------------------------------------------------------------- Problem 3 in float32
 
-P3_FLOAT32 = '''
+P3_FLOAT32 = """
 def relu_net(x, theta):
     t = {k: np.asarray(v, dtype=np.float32) for k, v in theta.items()}
     z = np.maximum(np.float32(0), np.multiply.outer(np.asarray(x, dtype=np.float32), t["W_H"]) + t["b_H"])
@@ -412,7 +433,7 @@ theta0 = {"W_H": np.array([-1.0, 1.0, 1.0, -1.0]), "b_H": np.array([1.0, 1.0, -1
           "W_O": np.array([-1.0, -1.0, -1.0, 1.0]), "b_O": 1.0}
 f_at_2 = relu_net(2, theta0)
 grad_at_2 = grad_f(2, theta0)
-'''
+"""
 
 
 def test_p3_in_float32_gets_every_check(work, tmp_path):
@@ -428,7 +449,7 @@ def test_p3_wrong_in_float32_still_fails(work, tmp_path):
 
 # ---------------------------------------------------------------- Problem 4
 
-P4_MODEL = '''
+P4_MODEL = """
 class FashionMLP(nn.Module):
     def __init__(self):
         super().__init__()
@@ -448,16 +469,16 @@ def to_input(images):
 
 
 _images = DATASETS("FashionMNIST", "test")[0]
-'''
+"""
 
-PROBS = '''
+PROBS = """
 rng = np.random.default_rng(SEED)
 sample_idx = @PICK@
 model.eval()
 with torch.no_grad():
     outputs = model(to_input(torch.as_tensor(_images[np.asarray(sample_idx)]).unsqueeze(1)))
 sample_probs = torch.softmax(outputs, dim=1).numpy()
-'''
+"""
 
 
 def p4_env(*sources):
@@ -468,8 +489,9 @@ def p4_env(*sources):
     return env
 
 
-@pytest.mark.parametrize("pick", ["rng.choice(10000, size=3, replace=False)", "rng.permutation(10000)[:3]",
-                                  "rng.integers(0, 10000, size=3)"])
+@pytest.mark.parametrize(
+    "pick", ["rng.choice(10000, size=3, replace=False)", "rng.permutation(10000)[:3]", "rng.integers(0, 10000, size=3)"]
+)
 def test_q4_probs_any_draw_of_three_indices(work, tmp_path, pick):
     result = verdicts(work, tmp_path, p4_env(PROBS.replace("@PICK@", pick)), "q4_probs")
     assert failed(result, "q4_probs") == []
@@ -490,11 +512,17 @@ def test_q4_probs_softmax_in_forward_is_judged_on_its_own_outputs(work, tmp_path
 
 
 def test_q4_probs_logits_and_forged_outputs_fail(work, tmp_path):
-    env = p4_env(PROBS.replace("@PICK@", "rng.choice(10000, size=3, replace=False)") + "\nsample_probs = outputs.numpy()\n")
-    assert failed(verdicts(work, tmp_path, env, "q4_probs"), "q4_probs") == ["a probability distribution per image",
-                                                                               "the softmax of the model's outputs"]
+    env = p4_env(
+        PROBS.replace("@PICK@", "rng.choice(10000, size=3, replace=False)") + "\nsample_probs = outputs.numpy()\n"
+    )
+    assert failed(verdicts(work, tmp_path, env, "q4_probs"), "q4_probs") == [
+        "a probability distribution per image",
+        "the softmax of the model's outputs",
+    ]
     # uniform probabilities with model outputs forged to match them (their log), patched into the probe
-    env = p4_env(PROBS.replace("@PICK@", "rng.choice(10000, size=3, replace=False)") + "\nsample_probs = np.full((3, 10), 0.1)\n")
+    env = p4_env(
+        PROBS.replace("@PICK@", "rng.choice(10000, size=3, replace=False)") + "\nsample_probs = np.full((3, 10), 0.1)\n"
+    )
     saved = hw1_probes._model_outputs
     hw1_probes._model_outputs = lambda model, images: np.log(np.full((len(images), 10), 0.1))
     try:
@@ -504,7 +532,7 @@ def test_q4_probs_logits_and_forged_outputs_fail(work, tmp_path):
     assert failed(result, "q4_probs") == ["the softmax of the model's outputs"]
 
 
-TRAIN_EPOCH = '''
+TRAIN_EPOCH = """
 def train_epoch(model, loader, loss_fn, optimizer, scheduler=None):
     model.train()
     losses, sizes = [], []
@@ -526,7 +554,7 @@ def test_epoch(model, loader, loss_fn):
             losses.append(loss_fn(model(@INPUT@), labels).item())
             sizes.append(len(labels))
     return @MEAN@
-'''
+"""
 PER_BATCH, PER_IMAGE = "float(np.mean(losses))", "float(np.dot(losses, sizes) / sum(sizes))"
 
 
@@ -542,13 +570,19 @@ def test_q4_train_means_differ_on_the_grader_batches(work):
     inp = verdict.Context(DATASETS, work, work).inputs("q4_train")
     assert len(inp["train_labels"]) % 64 and len(inp["test_labels"]) % 64, "the last batches must be partial"
     chain = [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
-    (per_image, per_batch), _ = R.fashion_reference_epoch(chain, inp["train_images"], inp["train_labels"], float(inp["lr"]))
+    (per_image, per_batch), _ = R.fashion_reference_epoch(
+        chain, inp["train_images"], inp["train_labels"], float(inp["lr"])
+    )
     assert not np.isclose(per_image, per_batch, **R.TOLERANCES["float32"])
 
 
 def test_q4_train_dropping_the_last_batch_fails(work, tmp_path):
     code = TRAIN_EPOCH.replace("@MEAN@", PER_BATCH).replace("@INPUT@", "to_input(images)")
-    code = _edit(code, "    for images, labels in loader:\n        optimizer", "    for images, labels in list(loader)[:-1]:\n        optimizer")
+    code = _edit(
+        code,
+        "    for images, labels in loader:\n        optimizer",
+        "    for images, labels in list(loader)[:-1]:\n        optimizer",
+    )
     result = verdicts(work, tmp_path, p4_env(code), "q4_train")
     assert failed(result, "q4_train") == ["train_epoch: one SGD epoch"]
 
@@ -570,8 +604,13 @@ def test_missing_or_nan_parts_of_a_hand_over_fail(work):
     inp = ctx.inputs("q5_4")
     n = inp["X"].shape[0]
     start = [[inp[f"start_W{l}"] for l in range(3)], [inp[f"start_b{l}"] - n * float(inp["lr"]) for l in range(3)]]
-    good = {"calls": n, "xs": inp["X"].astype(float), "ys": inp["Y"].astype(float), "rates": np.full(n, float(inp["lr"])),
-            "end": start}
+    good = {
+        "calls": n,
+        "xs": inp["X"].astype(float),
+        "ys": inp["Y"].astype(float),
+        "rates": np.full(n, float(inp["lr"])),
+        "end": start,
+    }
     checks.q5_4_trajectory(inp, {"trajectory": good}, ctx)
     for key in good:  # every part is compared: a missing one is a failure
         with pytest.raises(Mismatch):
@@ -582,7 +621,9 @@ def test_missing_or_nan_parts_of_a_hand_over_fail(work):
             checks.q5_4_trajectory(inp, {"trajectory": bad}, ctx)
     inp3 = ctx.inputs("q5_3")
     with pytest.raises(Mismatch):  # no gradient handed over: the update is not judged against nothing
-        checks.q5_3_update(inp3, {"update": [[inp3[f"update_W{l}"] for l in range(3)], [inp3[f"update_b{l}"] for l in range(3)]]}, ctx)
+        checks.q5_3_update(
+            inp3, {"update": [[inp3[f"update_W{l}"] for l in range(3)], [inp3[f"update_b{l}"] for l in range(3)]]}, ctx
+        )
 
 
 def test_every_check_fails_on_an_empty_or_partial_hand_over(work):
@@ -590,7 +631,7 @@ def test_every_check_fails_on_an_empty_or_partial_hand_over(work):
     ctx = verdict.Context(DATASETS, work, work)
     for question, cases in checks.CASES.items():
         inp = ctx.inputs(question)
-        for what, _, check in cases:
+        for _what, _, check in cases:
             for out in ({}, {"@dtypes": ["float32"]}, {"layers": [], "trained": [[], []], "own": [[], []]}):
                 ctx.cache = {}
                 with pytest.raises(Mismatch):

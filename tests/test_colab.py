@@ -33,16 +33,26 @@ def code_cell(nb, text):
 def test_the_kernel_ran_as_on_colab_without_the_notebook_on_disk(colab_run):
     folder, nb = colab_run
     assert not list(folder.glob("*.ipynb")), "the notebook must not be on the kernel's disk"
-    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from otter.check.utils import IPythonInterpreter\nprint(IPythonInterpreter.COLAB.value.running())")])
+    probe = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "from otter.check.utils import IPythonInterpreter\nprint(IPythonInterpreter.COLAB.value.running())"
+            )
+        ]
+    )
     ran = self_check_runs.execute(probe, folder.parent / "probe", colab=True)
     assert "True" in self_check_runs.printed(ran.cells[0]), "Otter must recognise the stand-in as Colab"
 
 
 def test_no_cell_raises_on_colab(colab_run):
     _, nb = colab_run
-    errors = [(c.source[:60], o.get("ename"), o.get("evalue")) for c in nb.cells if c.cell_type == "code"
-              for o in c.outputs if o.output_type == "error"]
+    errors = [
+        (c.source[:60], o.get("ename"), o.get("evalue"))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type == "error"
+    ]
     assert not errors, errors
 
 
@@ -58,6 +68,8 @@ def test_every_self_check_runs_and_passes_on_colab(colab_run):
 def test_the_submission_cell_says_what_to_download_and_upload_on_colab(colab_run):
     folder, nb = colab_run
     printed = self_check_runs.printed(code_cell(nb, "grader.export("))
-    assert "File -> Download -> Download .ipynb, and upload that .ipynb to the HW1 autograder on Gradescope" in printed, printed
+    assert (
+        "File -> Download -> Download .ipynb, and upload that .ipynb to the HW1 autograder on Gradescope" in printed
+    ), printed
     assert "File -> Print -> Save as PDF, upload that PDF to HW1 written" in printed, printed
     assert not list(folder.glob("*.zip")), "nothing is zipped on Colab"

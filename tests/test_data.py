@@ -14,6 +14,7 @@ UNREACHABLE = ["http://127.0.0.1:9/"]  # nothing listens there: the download fai
 @pytest.fixture
 def notebook_setup(fresh_release, monkeypatch):
     """The student notebook's setup cell, run here: its imports, DATA_DIR and load_split."""
+
     def run(data_dir):
         monkeypatch.setenv("HW1_DATA_DIR", str(data_dir))
         nb = nbformat.read(fresh_release / "student" / build_release.NOTEBOOK, as_version=4)
@@ -22,6 +23,7 @@ def notebook_setup(fresh_release, monkeypatch):
         for dataset in ("MNIST", "FashionMNIST"):
             monkeypatch.setattr(getattr(namespace["torchvision"].datasets, dataset), "mirrors", UNREACHABLE)
         return namespace
+
     return run
 
 

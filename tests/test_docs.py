@@ -9,7 +9,6 @@ import shutil
 import subprocess
 
 import pytest
-
 import self_check_runs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -78,8 +77,9 @@ def test_the_readme_warns_otter_users_that_plain_otter_assign_scores_0():
     text = " ".join(line.lstrip("> ") for line in README.read_text().splitlines())
     warning = re.search(r"build with `make release`, never with plain `otter assign`.{0,1200}", text)
     assert warning, "README.md must warn Otter users to build with make release, not plain otter assign"
-    assert re.search(r"scores 0", warning.group(0)) and "run_autograder" in warning.group(0), \
+    assert re.search(r"scores 0", warning.group(0)) and "run_autograder" in warning.group(0), (
         "the warning must say that the zip scores 0, and why (the route's run_autograder)"
+    )
 
 
 def test_the_generated_blocks_have_their_markers():
@@ -87,13 +87,16 @@ def test_the_generated_blocks_have_their_markers():
     assert readme.count(SETTINGS_BEGIN) == 1 and readme.count(SETTINGS_END) == 1
     assert readme.index(SETTINGS_BEGIN) < readme.index(SETTINGS_END)
     checks = (ROOT / "docs" / "checks.md").read_text()
-    assert checks.count(self_check_runs.BEGIN) == 1 and checks.count(self_check_runs.END) == 1, \
+    assert checks.count(self_check_runs.BEGIN) == 1 and checks.count(self_check_runs.END) == 1, (
         "tests/self_check_runs.py --doc writes its table between these markers in docs/checks.md"
+    )
 
 
 @pytest.mark.skipif(not shutil.which("pandoc"), reason="pandoc is not installed")
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_pandoc_renders_the_page_with_the_anchors_we_expect(page):
-    html = subprocess.run(["pandoc", "-f", "gfm", "-t", "html", "--wrap=none", str(page)], capture_output=True, text=True, check=True).stdout
+    html = subprocess.run(
+        ["pandoc", "-f", "gfm", "-t", "html", "--wrap=none", str(page)], capture_output=True, text=True, check=True
+    ).stdout
     ids = set(re.findall(r'<h\d\s+id="([^"]+)"', html))
     assert anchors(page) <= ids, f"anchors pandoc does not give: {anchors(page) - ids}"

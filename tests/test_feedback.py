@@ -33,7 +33,11 @@ def entry(result, name):
 def sections(summary):
     """{heading's first words: [its indented lines]} of the summary, and its leading lines."""
     blocks = summary.split("\n\n")
-    return blocks[0].split("\n"), {b.split("\n")[0].split(",")[0].split(" (")[0]: b.split("\n")[1:] for b in blocks[1:-1]}, blocks[-1]
+    return (
+        blocks[0].split("\n"),
+        {b.split("\n")[0].split(",")[0].split(" (")[0]: b.split("\n")[1:] for b in blocks[1:-1]},
+        blocks[-1],
+    )
 
 
 def listed(lines):
@@ -61,13 +65,19 @@ def check_common(result):
     checked = listed(parts["Your notebook's own self-checks"])
     for groups in (handed, checked):  # every autograded question exactly once, nothing else
         assert sorted(q for qs in groups.values() for q in qs) == sorted(QUESTIONS), groups
-    assert tail == "Per-question results and points are shown " + {
-        "after_published": "when your instructor publishes the grades.", "after_due_date": "after the due date."}[
-        policy.HIDDEN_RESULTS_VISIBILITY]
+    assert (
+        tail
+        == "Per-question results and points are shown "
+        + {"after_published": "when your instructor publishes the grades.", "after_due_date": "after the due date."}[
+            policy.HIDDEN_RESULTS_VISIBILITY
+        ]
+    )
     for label, questions in handed.items():  # the summary agrees with the hidden verdict
         for question in questions:
             stopped = "no answer was handed over: the notebook stopped" in entry(result, question)["output"]
-            nothing = label.startswith(("no answer: your notebook stopped", "no answer: the question's check did not finish"))
+            nothing = label.startswith(
+                ("no answer: your notebook stopped", "no answer: the question's check did not finish")
+            )
             assert stopped == nothing, (question, label)
     hidden_words = {t["output"] for t in result.raw["tests"] if t["name"] in QUESTIONS}
     assert not any(words in result.visible for words in hidden_words if words)  # hidden results stay hidden
@@ -120,7 +130,9 @@ def crash_result(fresh_zip, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("crash")
     nbformat.write(notebook(*CRASH), out / "crash.ipynb")
-    return gradescope.run_as_gradescope(out / "crash.ipynb", out / "graded", fresh_zip, user="hw1crash", extra_env=QUICK)
+    return gradescope.run_as_gradescope(
+        out / "crash.ipynb", out / "graded", fresh_zip, user="hw1crash", extra_env=QUICK
+    )
 
 
 def test_a_crashing_notebook_sees_where_it_stopped_and_that_nothing_was_handed_over(crash_result):

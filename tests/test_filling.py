@@ -1,10 +1,9 @@
 """The corpora's one filling engine (tests/filling.py): what the cheats and the graded corpus build on."""
 
-import nbformat
-import pytest
-
 import cheats
 import filling
+import nbformat
+import pytest
 import student_corpus
 
 
@@ -30,5 +29,6 @@ def test_blanks_fill_only_the_cells_that_hold_nothing_but_the_placeholder(studen
     blank = [i for i in filling.placeholder_cells(student) if student.cells[i].source.strip() == "..."]
     assert blank and all(nb.cells[i].source == "pass\n" for i in blank)
     assert filling.placeholder_cells(nb) == [i for i in filling.placeholder_cells(student) if i not in blank]
-    assert [c.source for i, c in enumerate(nb.cells) if i not in blank] == \
-        [c.source for i, c in enumerate(student.cells) if i not in blank]
+    assert [c.source for i, c in enumerate(nb.cells) if i not in blank] == [
+        c.source for i, c in enumerate(student.cells) if i not in blank
+    ]

@@ -55,7 +55,7 @@ def test_readme_kill_matrix_is_the_corpus():
     import student_corpus
 
     readme = (ROOT / "docs" / "testing.md").read_text()  # the mutants' table lives with the corpora
-    for name, fault, questions, base in student_corpus.kill_matrix():
+    for name, _fault, _questions, _base in student_corpus.kill_matrix():
         assert f"| {name} |" in readme, f"docs/testing.md's mutant table lacks {name}"
 
 
@@ -83,7 +83,11 @@ def grader_source_lines():
     for path in (ROOT / "assignment" / "hw1_trusted").glob("*.py"):
         for line in path.read_text().splitlines():
             line = line.strip()
-            if len(line) >= 20 and not line.startswith(("#", '"""', "raise Mismatch(", "f\"", "\"")) and "Mismatch(" not in line:
+            if (
+                len(line) >= 20
+                and not line.startswith(("#", '"""', "raise Mismatch(", 'f"', '"'))
+                and "Mismatch(" not in line
+            ):
                 lines.add(line)
     return lines
 
@@ -95,14 +99,20 @@ def test_failure_output_never_gives_an_answer_away(graded_corpus):
     for name, result in graded_corpus.items():
         for question in QUESTIONS:
             output = result.output(question)
-            assert "Traceback" not in output and "hw1_trusted" not in output and 'File "' not in output, (name, question, output)
+            assert "Traceback" not in output and "hw1_trusted" not in output and 'File "' not in output, (
+                name,
+                question,
+                output,
+            )
             leaked = [line for line in forbidden if line in output]
             assert not leaked, f"{name} {question} shows grader source: {leaked}"
             for line in output.splitlines():  # numbers only about the student's own results
                 if re.search(r"-?\d+\.\d{3,}", line):
                     assert re.search(r"accuracy|relative error", line), f"{name} {question} shows a number: {line}"
             if question == "q2b":
-                assert not re.search(r"\b(True|False)\b", output), f"{name}: the q2b message gives the answer away: {output}"
+                assert not re.search(r"\b(True|False)\b", output), (
+                    f"{name}: the q2b message gives the answer away: {output}"
+                )
 
 
 @pytest.mark.route

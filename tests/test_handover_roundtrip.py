@@ -12,7 +12,6 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-
 import trusted_copy
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -20,7 +19,9 @@ sys.path.insert(0, str(ROOT / "assignment"))
 
 import hw1_probes  # noqa: E402
 
-checks, handover, I, R, verdict = (trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict"))
+checks, handover, I, R, verdict = (
+    trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict")
+)
 
 
 @pytest.fixture
@@ -138,7 +139,9 @@ def test_an_array_bomb_is_refused_before_it_inflates(answers):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:  # 300 MB of zeros in a small file
         with z.open("a0.npy", "w", force_zip64=True) as member:
-            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (300 * 2**20 // 8,)})
+            np.lib.format.write_array_header_1_0(
+                member, {"descr": "<f8", "fortran_order": False, "shape": (300 * 2**20 // 8,)}
+            )
             zeros = bytes(2**20)
             for _ in range(300):
                 member.write(zeros)

@@ -64,7 +64,7 @@ def require_sandbox():
         pytest.skip("; ".join(reasons))
 
 
-ATTACK = r'''
+ATTACK = r"""
 import glob, os, pathlib, signal, socket, subprocess, sys, time
 TOKEN, CHECKOUTS, SPIN = {token!r}, {checkouts!r}, 25
 me, own = os.getuid(), os.path.realpath(os.getcwd())
@@ -181,9 +181,9 @@ for s in spinners:
     s.wait()
 print(doors, sorted(stolen)[:5], seen[:5], cmdlines[:5], foreign[:5], reached, hog.returncode)
 l1_closed_form_exists = not all(doors.values())  # the right answer only if every door was shut
-'''
+"""
 
-BOMB = r'''
+BOMB = r"""
 import io, os, zipfile
 import numpy as np
 _savez = np.savez
@@ -201,7 +201,7 @@ def savez(path, **arrays):  # the probes' writer: q1a's arrays become a bomb, 1 
                     f.write(bytes(2**24))
 
 np.savez = savez
-'''
+"""
 
 
 def attacker(checkouts):
@@ -238,8 +238,11 @@ def world_readable_checkout(release, fresh_zip):
 
 
 def limits_used(log):
-    found = re.search(r"the student phase used ([\d.]+) CPU s in ([\d.]+) s, was throttled (\d+) times, "
-                      r"peaked at (\d+) MB, OOM kills: (\d+)", log)
+    found = re.search(
+        r"the student phase used ([\d.]+) CPU s in ([\d.]+) s, was throttled (\d+) times, "
+        r"peaked at (\d+) MB, OOM kills: (\d+)",
+        log,
+    )
     assert found, log[-3000:]
     cpu, wall, throttled, peak, ooms = found.groups()
     return float(cpu), float(wall), int(throttled), int(peak), int(ooms)
@@ -257,19 +260,23 @@ def test_two_gradings_at_once_one_attacking_the_other(fresh_release, fresh_zip, 
         zip_path = checkout / "autograder" / fresh_zip.name
         submissions = [Submission(p.name, p) for p in sorted(folder.iterdir())]
         env = {**QUICK, "HW1_STUDENT_MEMORY_MB": str(STUDENT_MB)}
-        rows = pool.run_pool(submissions, zip_path, gradebook.autograder_id(zip_path), 2, 600,
-                                   extra_env=env, user_base="hw1iso")
+        rows = pool.run_pool(
+            submissions, zip_path, gradebook.autograder_id(zip_path), 2, 600, extra_env=env, user_base="hw1iso"
+        )
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
     honest, attack = rows["honest.ipynb"], rows["attacker.ipynb"]
     assert honest.status == attack.status == "Completed", (honest.grading_status, attack.grading_status)
 
     # the honest neighbour keeps its exact score
-    assert honest.result.scores == {**{q: 0 for q in POINTS}, "q1a": POINTS["q1a"], "q2b": POINTS["q2b"]}, \
+    assert honest.result.scores == {**{q: 0 for q in POINTS}, "q1a": POINTS["q1a"], "q2b": POINTS["q2b"]}, (
         honest.result.visible + honest.result.failures()
+    )
     # every door was shut: the attacker's q2b answer is right only then; its bombed q1a is refused unread
     assert attack.result.scores["q2b"] == POINTS["q2b"], attack.result.output("q2b")
-    assert attack.result.scores["q1a"] == 0 and "refused unread" in attack.result.output("q1a"), attack.result.output("q1a")
+    assert attack.result.scores["q1a"] == 0 and "refused unread" in attack.result.output("q1a"), attack.result.output(
+        "q1a"
+    )
     assert attack.result.total == POINTS["q2b"]
     assert leftovers() == []
 
@@ -298,8 +305,9 @@ def test_without_namespaces_or_cgroups_the_route_still_grades(fresh_zip, tmp_pat
     path = tmp_path / "spy.ipynb"
     nbformat.write(notebook(SPY.format(ag=str(out / "autograder"))), path)
     try:
-        result = gradescope.run_as_gradescope(path, out, fresh_zip, user="hw1isofb",
-                                  extra_env={**QUICK, "HW1_SANDBOX": "none", "HW1_CGROUP": "none"})
+        result = gradescope.run_as_gradescope(
+            path, out, fresh_zip, user="hw1isofb", extra_env={**QUICK, "HW1_SANDBOX": "none", "HW1_CGROUP": "none"}
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     assert result.scores["q2b"] == POINTS["q2b"] and result.total == POINTS["q2b"], result.output("q2b")
@@ -343,7 +351,9 @@ def test_a_handover_bomb_is_refused_before_it_inflates(tmp_path):
     with zipfile.ZipFile(tmp_path / "big.npz", "w", zipfile.ZIP_DEFLATED) as z:  # 300 MB of zeros, 300 KB compressed
         with z.open("a0.npy", "w", force_zip64=True) as f:
             header = io.BytesIO()
-            np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (300 * 2**20,)})
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "|u1", "fortran_order": False, "shape": (300 * 2**20,)}
+            )
             f.write(header.getvalue())
             for _ in range(30):
                 f.write(bytes(10 * 2**20))
@@ -363,11 +373,21 @@ def test_trusted_steps_have_a_time_and_a_memory_limit():
     started = time.monotonic()
     slow = route.run_limited([sys.executable, "-c", "import time; time.sleep(60)"], {}, "test-slow", timeout=2)
     assert slow.returncode is None and time.monotonic() - started < 20
-    hog = route.run_limited([sys.executable, "-c", "b = bytearray(2**30); b[::4096] = b'x' * len(b[::4096]); print('held')"],
-                            {}, "test-hog", timeout=60, memory=256 * 2**20)
+    hog = route.run_limited(
+        [sys.executable, "-c", "b = bytearray(2**30); b[::4096] = b'x' * len(b[::4096]); print('held')"],
+        {},
+        "test-hog",
+        timeout=60,
+        memory=256 * 2**20,
+    )
     assert hog.returncode == -9, hog.returncode  # the cgroup's OOM killer
-    fine = route.run_limited([sys.executable, "-c", "b = bytearray(2**26); b[::4096] = b'x' * len(b[::4096])"],
-                             {}, "test-fine", timeout=60, memory=256 * 2**20)
+    fine = route.run_limited(
+        [sys.executable, "-c", "b = bytearray(2**26); b[::4096] = b'x' * len(b[::4096])"],
+        {},
+        "test-fine",
+        timeout=60,
+        memory=256 * 2**20,
+    )
     assert fine.returncode == 0
     stale = [p for p in pathlib.Path("/sys/fs/cgroup").rglob(f"hw1-{route.SANDBOX_USER}-{os.getpid()}-test-*")]
     assert stale == [], stale

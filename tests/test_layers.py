@@ -11,8 +11,14 @@ import pytest
 # what makes a test slow: the session's release fixtures, and the calls that grade through the route or build
 RELEASE_FIXTURES = {"fresh_release", "fresh_zip"}
 ROUTE_FIXTURES = {"graded_corpus", "spy_result_dir"}
-ROUTE_CALLS = ("run_as_gradescope(", "grade_folder(", "grade_corpus_folder(", "run_pool(", "grade_one_submission(",
-               "grade_upload(")
+ROUTE_CALLS = (
+    "run_as_gradescope(",
+    "grade_folder(",
+    "grade_corpus_folder(",
+    "run_pool(",
+    "grade_one_submission(",
+    "grade_upload(",
+)
 BUILD_CALLS = ("build_release.build(",)
 LAYERS = {"route", "release"}
 

@@ -26,9 +26,12 @@ def write_export(path, rows, max_points, questions, split_name=False):
             first, _, last = name.partition(" ")
             ident = [first, last, sid, email, ""] if split_name else [name, sid, email]
             graded = status == "Graded"
-            writer.writerow(ident + [score, max_points, status]
-                            + (["123456", "2023-09-29 16:59:00 -0400", "00:00:00", "3", "1"] if status != "Missing" else [""] * 5)
-                            + [("1.0" if graded else "") for _ in questions])
+            writer.writerow(
+                ident
+                + [score, max_points, status]
+                + (["123456", "2023-09-29 16:59:00 -0400", "00:00:00", "3", "1"] if status != "Missing" else [""] * 5)
+                + [("1.0" if graded else "") for _ in questions]
+            )
 
 
 CODE_ROWS = [
@@ -47,7 +50,11 @@ WRITTEN_ROWS = [
 
 def readme_command():
     """The merge command as the README gives it."""
-    (line,) = [l.strip() for l in (ROOT / "README.md").read_text().splitlines() if l.strip().startswith("python -m tools.merge_grades ")]
+    (line,) = [
+        l.strip()
+        for l in (ROOT / "README.md").read_text().splitlines()
+        if l.strip().startswith("python -m tools.merge_grades ")
+    ]
     return line
 
 
@@ -55,16 +62,30 @@ def run_readme_command(folder):
     command = shlex.split(readme_command())
     command[0] = sys.executable
     # run where the exports are, as a TA would from the repository's root: the tools package on the path
-    return subprocess.run(command, cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        command, cwd=folder, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
+    )
 
 
 @pytest.fixture
 def exports(tmp_path):
     """The two exports under the names the README's command reads."""
-    code_name, written_name = [p for p in shlex.split(readme_command()) if p.endswith(".csv") and not p.startswith("-")][:2]
-    write_export(tmp_path / code_name, CODE_ROWS, CODE_MAX, [f"{i}: q{i} ({p}.0 pts)" for i, p in enumerate((2, 2, 3), 1)],
-                 split_name=True)
-    write_export(tmp_path / written_name, WRITTEN_ROWS, WRITTEN_MAX, ["1: 1(a), derivation (2.0 pts)", "2: Q5, written (4.0 pts)"])
+    code_name, written_name = [
+        p for p in shlex.split(readme_command()) if p.endswith(".csv") and not p.startswith("-")
+    ][:2]
+    write_export(
+        tmp_path / code_name,
+        CODE_ROWS,
+        CODE_MAX,
+        [f"{i}: q{i} ({p}.0 pts)" for i, p in enumerate((2, 2, 3), 1)],
+        split_name=True,
+    )
+    write_export(
+        tmp_path / written_name,
+        WRITTEN_ROWS,
+        WRITTEN_MAX,
+        ["1: 1(a), derivation (2.0 pts)", "2: Q5, written (4.0 pts)"],
+    )
     return tmp_path, tmp_path / code_name, tmp_path / written_name
 
 
@@ -91,10 +112,18 @@ def test_the_readme_command_merges_both_exports_into_one_gradebook(exports):
     assert book["barbara@uni.edu"]["Notes"] == "not in the code export"
 
 
-@pytest.mark.parametrize("problem, change", [
-    ("not graded yet", lambda rows: [(n, s, e, "", "Ungraded") if n == "Grace Hopper" else (n, s, e, t, st) for n, s, e, t, st in rows]),
-    ("appears twice", lambda rows: rows + [rows[0]]),
-])
+@pytest.mark.parametrize(
+    "problem, change",
+    [
+        (
+            "not graded yet",
+            lambda rows: [
+                (n, s, e, "", "Ungraded") if n == "Grace Hopper" else (n, s, e, t, st) for n, s, e, t, st in rows
+            ],
+        ),
+        ("appears twice", lambda rows: rows + [rows[0]]),
+    ],
+)
 def test_the_merge_stops_on_an_ungraded_or_duplicate_written_row(exports, problem, change):
     folder, _, written_csv = exports
     write_export(written_csv, change(WRITTEN_ROWS), WRITTEN_MAX, [])

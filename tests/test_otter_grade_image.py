@@ -12,11 +12,10 @@ import shutil
 import zipfile
 
 import dill
+import otter.grade
 import pytest
 import yaml
 from otter.test_files import GradingResults
-
-import otter.grade
 
 DOCKERFILE = pathlib.Path(otter.grade.__file__).parent / "Dockerfile"
 
@@ -29,7 +28,9 @@ def replay(zip_path, image):
     at_setup = None
     for line in DOCKERFILE.read_text().splitlines():
         if line.startswith("RUN") and "setup.sh" in line:
-            at_setup = {p.relative_to(image).as_posix() for p in image.rglob("*") if p.is_file() and "context" not in p.parts}
+            at_setup = {
+                p.relative_to(image).as_posix() for p in image.rglob("*") if p.is_file() and "context" not in p.parts
+            }
         match = re.match(r"ADD (.+) (\S+)$", line)
         if not match:
             continue
@@ -52,19 +53,33 @@ def test_image_holds_the_trusted_route_and_setup_needs_nothing_later(fresh_zip, 
     at_setup = replay(fresh_zip, tmp_path)
     ag = tmp_path / "autograder"
     run_autograder = (ag / "run_autograder").read_text()
-    assert "hw1_trusted/__main__.py\" route" in run_autograder
-    for name in ("__main__.py", "route.py", "checks.py", "verdict.py", "sandbox.py", "student_phase.py", "secret_seed", "points.json", "AUTOGRADER_ID"):
+    assert 'hw1_trusted/__main__.py" route' in run_autograder
+    for name in (
+        "__main__.py",
+        "route.py",
+        "checks.py",
+        "verdict.py",
+        "sandbox.py",
+        "student_phase.py",
+        "secret_seed",
+        "points.json",
+        "AUTOGRADER_ID",
+    ):
         assert (ag / "source" / "files" / "hw1_trusted" / name).is_file(), name
     assert (ag / "source" / "files" / "hw1_probes.py").is_file()
     assert sorted(p.name for p in (ag / "source" / "tests").glob("*.py"))
     # setup.sh runs before files/ and tests/ exist: it may use only what was copied before it
-    assert at_setup is not None and "autograder/source/setup.sh" in at_setup and "autograder/source/environment.yml" in at_setup
+    assert (
+        at_setup is not None
+        and "autograder/source/setup.sh" in at_setup
+        and "autograder/source/environment.yml" in at_setup
+    )
     setup = (ag / "source" / "setup.sh").read_text()
     assert "files/" not in setup and "/tests" not in setup
     # run_autograder's default interpreter is the one setup.sh creates, outside /root
     env_name = yaml.safe_load((ag / "source" / "environment.yml").read_text())["name"]
-    default_python = re.search(r'HW1_PYTHON:-([^}]+)}', run_autograder).group(1)
-    assert default_python == f"/opt/hw1-python/envs/{env_name}/bin/python" and 'PREFIX=/opt/hw1-python' in setup
+    default_python = re.search(r"HW1_PYTHON:-([^}]+)}", run_autograder).group(1)
+    assert default_python == f"/opt/hw1-python/envs/{env_name}/bin/python" and "PREFIX=/opt/hw1-python" in setup
 
 
 @pytest.mark.route

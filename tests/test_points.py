@@ -39,8 +39,9 @@ def markdown_with(nb, text):
 
 def test_readme_points_section_is_generated_from_the_master():
     readme = (ROOT / "README.md").read_text()
-    assert points.sync_readme(readme, build_release.ASSIGNMENT / NB, CASES) == readme, \
+    assert points.sync_readme(readme, build_release.ASSIGNMENT / NB, CASES) == readme, (
         "README's points section is stale: run make release"
+    )
 
 
 def test_master_text_carries_no_written_point_values():
@@ -73,12 +74,16 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
     student = nbformat.read(out / "student" / NB, as_version=4)
     assert "(4 points)" in markdown_with(student, "**2(a), code")
     assert "(1 point)" in markdown_with(student, "**2(a), shapes")
-    assert "(3 points)" in markdown_with(student, "**2(b), written") and "(1 point)" in markdown_with(student, "**2(c), written")
+    assert "(3 points)" in markdown_with(student, "**2(b), written") and "(1 point)" in markdown_with(
+        student, "**2(c), written"
+    )
     assert "(12 points)" in markdown_with(student, "## Problem 2:")
     with zipfile.ZipFile(out / "autograder" / build_release.ZIP_NAME) as z:
         given = json.loads(z.read("files/hw1_trusted/points.json"))
         assert (given["q2a"], given["q2a_shapes"]) == (4, 1)
-        assert "points = 4" in z.read("tests/q2a.py").decode() and "points = 1" in z.read("tests/q2a_shapes.py").decode()
+        assert (
+            "points = 4" in z.read("tests/q2a.py").decode() and "points = 1" in z.read("tests/q2a_shapes.py").decode()
+        )
     table = points.readme_block(assignment / NB, CASES)
     assert "| q2a | 4 | auto | l1 loss on random inputs: 4 |" in table
     assert "| q2a_shapes | 1 | auto | shapes for random sizes: 1 |" in table
@@ -88,11 +93,17 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
     assert re.search(r"^ +5 +9-10 +1 +2\(c\), written +\(q2c_written\)$", readme, flags=re.M)
 
     # the verdict gives the new points: a student who answers 2(a) gets 4 + 1, and the other questions keep theirs
-    answered = student_corpus.fill(student, {"l1_loss": student_corpus.L1_NORM, "l1_shapes": student_corpus.SHAPES_1D},
-                                   complete=False)
+    answered = student_corpus.fill(
+        student, {"l1_loss": student_corpus.L1_NORM, "l1_shapes": student_corpus.SHAPES_1D}, complete=False
+    )
     nbformat.write(answered, tmp_path / "hw1.ipynb")
-    result = gradescope.run_as_gradescope(tmp_path / "hw1.ipynb", tmp_path / "graded", out / "autograder" / build_release.ZIP_NAME,
-                              user="hw1points", extra_env={"HW1_PHASE_TIMEOUT": "240"})
+    result = gradescope.run_as_gradescope(
+        tmp_path / "hw1.ipynb",
+        tmp_path / "graded",
+        out / "autograder" / build_release.ZIP_NAME,
+        user="hw1points",
+        extra_env={"HW1_PHASE_TIMEOUT": "240"},
+    )
     assert (result.scores["q2a"], result.max_scores["q2a"]) == (4, 4), result.output("q2a")
     assert (result.scores["q2a_shapes"], result.max_scores["q2a_shapes"]) == (1, 1), result.output("q2a_shapes")
     assert result.max_scores["q4_acc"] == 10 and result.possible == 73
@@ -105,10 +116,23 @@ def test_build_refuses_problems_that_no_longer_add_up(tmp_path):
         build_release.prepare_sources(tmp_path / "build", assignment)
 
 
-@pytest.mark.parametrize("test, old, new, message", [
-    ("test_q2a_returns_scalar", "points: 0", "points: 1", r"q2a: test_q2a_returns_scalar is a public test with points 1"),
-    ("test_q3c_probe", "hidden: true", "hidden: true\npoints: 2", r"q3c: test_q3c_probe is a hidden test that declares points"),
-])
+@pytest.mark.parametrize(
+    "test, old, new, message",
+    [
+        (
+            "test_q2a_returns_scalar",
+            "points: 0",
+            "points: 1",
+            r"q2a: test_q2a_returns_scalar is a public test with points 1",
+        ),
+        (
+            "test_q3c_probe",
+            "hidden: true",
+            "hidden: true\npoints: 2",
+            r"q3c: test_q3c_probe is a hidden test that declares points",
+        ),
+    ],
+)
 def test_build_refuses_a_test_that_declares_points(tmp_path, test, old, new, message):
     def give_points(source):
         return source.replace(old, new) if f"def {test}(" in source else source
@@ -120,7 +144,8 @@ def test_build_refuses_a_test_that_declares_points(tmp_path, test, old, new, mes
 
 def test_check_points_are_shared_exactly():
     assert points.question_points(build_release.ASSIGNMENT / NB) == {
-        q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
+        q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]
+    }
     checks = build_release.hidden_checks(build_release.ASSIGNMENT)
     assert checks.split(10, [1, 1]) == [5, 5]
     assert checks.split(4, [2, 1]) == [2.67, 1.33] and sum(checks.split(4, [2, 1])) == 4

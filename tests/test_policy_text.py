@@ -33,19 +33,32 @@ def seconds(amount, unit):
 @pytest.mark.release
 def test_the_notebook_states_policys_bars(student):
     text = markdown(student)
-    (low, high), = set(re.findall(r"earns half of the question's points at (\d+(?:\.\d+)?) and the other half at (\d+(?:\.\d+)?)", text))
+    ((low, high),) = set(
+        re.findall(
+            r"earns half of the question's points at (\d+(?:\.\d+)?) and the other half at (\d+(?:\.\d+)?)", text
+        )
+    )
     assert (float(low), float(high)) == tuple(POLICY.P4_BARS)
-    assert {float(b) for b in re.findall(r"test-accuracy bars, (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", text)[0]} == set(POLICY.P4_BARS)
-    assert re.findall(r"half at a test accuracy of (\d+(?:\.\d+)?) .*?the other half at (\d+(?:\.\d+)?)", text) == [(low, high)]
-    assert {float(b) for b in re.findall(r"must reach a MNIST test accuracy of (\d+(?:\.\d+)?)", text)} == {POLICY.P5_ACCURACY_BAR}
+    assert {float(b) for b in re.findall(r"test-accuracy bars, (\d+(?:\.\d+)?) and (\d+(?:\.\d+)?)", text)[0]} == set(
+        POLICY.P4_BARS
+    )
+    assert re.findall(r"half at a test accuracy of (\d+(?:\.\d+)?) .*?the other half at (\d+(?:\.\d+)?)", text) == [
+        (low, high)
+    ]
+    assert {float(b) for b in re.findall(r"must reach a MNIST test accuracy of (\d+(?:\.\d+)?)", text)} == {
+        POLICY.P5_ACCURACY_BAR
+    }
     assert {float(b) for b in re.findall(r"Q4's accuracy bar is (\d+(?:\.\d+)?)", text)} == {POLICY.P5_ACCURACY_BAR}
 
 
 @pytest.mark.release
 def test_the_notebook_states_policys_time_limits(student):
     text = markdown(student)
-    limits = re.findall(r"every cell must\s+finish within (\d+) (minutes?|seconds),? and the whole notebook within (\d+) "
-                        r"(minutes?|seconds)", text.replace("**", ""))
+    limits = re.findall(
+        r"every cell must\s+finish within (\d+) (minutes?|seconds),? and the whole notebook within (\d+) "
+        r"(minutes?|seconds)",
+        text.replace("**", ""),
+    )
     assert len(limits) == 2, limits  # the introduction and Problem 4
     for cell_amount, cell_unit, nb_amount, nb_unit in limits:
         assert seconds(cell_amount, cell_unit) == POLICY.CELL_TIMEOUT
@@ -64,8 +77,15 @@ def test_the_notebook_says_when_hidden_results_appear(student):
 def test_the_public_checks_use_policys_bars(fresh_release):
     def literal(path, name):
         tree = ast.parse(path.read_text())
-        (value,) = [node.value for node in ast.walk(tree) if isinstance(node, ast.Assign)
-                    and any(getattr(t, "id", None) == name or (isinstance(t, ast.Tuple) and name in [e.id for e in t.elts]) for t in node.targets)]
+        (value,) = [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and any(
+                getattr(t, "id", None) == name or (isinstance(t, ast.Tuple) and name in [e.id for e in t.elts])
+                for t in node.targets
+            )
+        ]
         return ast.literal_eval(value)
 
     tests = fresh_release / "student" / "tests"

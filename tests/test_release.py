@@ -21,7 +21,11 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 def deterministic_files(release):
     """{relative path: bytes} of what a build makes byte for byte on any machine: student/ and the zip."""
-    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted((release / "student").rglob("*")) if p.is_file()}
+    files = {
+        p.relative_to(release).as_posix(): p.read_bytes()
+        for p in sorted((release / "student").rglob("*"))
+        if p.is_file()
+    }
     files["autograder/" + build_release.ZIP_NAME] = (release / "autograder" / build_release.ZIP_NAME).read_bytes()
     return files
 
@@ -76,7 +80,9 @@ def test_executed_shape_ignores_numbers_and_sees_everything_else(fresh_release, 
     # positive and negative controls of the comparison above, on the fresh solutions
     path = fresh_release / "solutions" / NB
     nb = nbformat.read(path, as_version=4)
-    streams = [(c, o) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream" and NUMBER.search(o.text)]
+    streams = [
+        (c, o) for c in nb.cells for o in c.get("outputs", []) if o.output_type == "stream" and NUMBER.search(o.text)
+    ]
     assert streams, "the solutions print numbers"
     streams[0][1].text = NUMBER.sub("7.25", streams[0][1].text)
     nbformat.write(nb, tmp_path / "numbers.ipynb")
@@ -87,7 +93,9 @@ def test_executed_shape_ignores_numbers_and_sees_everything_else(fresh_release, 
     assert executed_shape(tmp_path / "no_plot.ipynb") != executed_shape(path), "a lost plot must count"
     streams[0][1].text = streams[0][1].text.replace("epoch", "round").replace("accuracy", "score") + "extra line\n"
     nbformat.write(nb, tmp_path / "words.ipynb")
-    assert executed_shape(tmp_path / "words.ipynb") != executed_shape(tmp_path / "no_plot.ipynb"), "changed words must count"
+    assert executed_shape(tmp_path / "words.ipynb") != executed_shape(tmp_path / "no_plot.ipynb"), (
+        "changed words must count"
+    )
 
 
 @pytest.mark.release
@@ -101,7 +109,9 @@ def test_solutions_notebook_is_executed_with_outputs(folder, fresh_release):
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, f"the solutions notebook raised: {errors[0].ename}: {errors[0].evalue}"
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 4, "the solutions should show their plots (datasets, l1 demo, loss curves, probabilities, digit)"
+    assert len(images) >= 4, (
+        "the solutions should show their plots (datasets, l1 demo, loss curves, probabilities, digit)"
+    )
 
 
 def read_zip_text(zip_path, name):
@@ -123,16 +133,22 @@ def pinned(lines):
 def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
     environment = yaml.safe_load(read_zip_text(fresh_zip, "environment.yml"))
     python = [d for d in environment["dependencies"] if isinstance(d, str) and d.startswith("python=")]
-    assert python == [f"python={sys.version_info.major}.{sys.version_info.minor}"], "Gradescope's Python differs from the tested one"
+    assert python == [f"python={sys.version_info.major}.{sys.version_info.minor}"], (
+        "Gradescope's Python differs from the tested one"
+    )
     pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     assert pip[0] == "--index-url https://download.pytorch.org/whl/cpu", "Gradescope must take torch from the CPU index"
     pins = dict(line.split("==") for line in pip if "==" in line)
     assert pins["torch"].endswith("+cpu") and pins["torchvision"].endswith("+cpu")
-    assert not [name for name in pins if name.startswith(("nvidia-", "cuda-")) or name == "triton"], "CUDA-only packages"
+    assert not [name for name in pins if name.startswith(("nvidia-", "cuda-")) or name == "triton"], (
+        "CUDA-only packages"
+    )
     # every other installed package of the tested environment is pinned at its tested version
     installed = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()}
     for name, version in pins.items():
-        assert installed.get(name) == version.removesuffix("+cpu"), f"the zip pins {name}=={version}, the tests run {installed.get(name)}"
+        assert installed.get(name) == version.removesuffix("+cpu"), (
+            f"the zip pins {name}=={version}, the tests run {installed.get(name)}"
+        )
     lock = [l for l in (ROOT / "requirements-lock.txt").read_text().splitlines() if "==" in l]
     assert len(pins) == len(lock) >= 100
 
@@ -150,7 +166,9 @@ def torch_check(fresh_zip):
 
 
 @pytest.mark.release
-@pytest.mark.parametrize("torch_version, passes", [("2.14.1+cpu", True), ("2.14.1", False), ("2.14.1+cu130", False), ("2.13.0+cpu", False)])
+@pytest.mark.parametrize(
+    "torch_version, passes", [("2.14.1+cpu", True), ("2.14.1", False), ("2.14.1+cu130", False), ("2.13.0+cpu", False)]
+)
 def test_setup_sh_refuses_any_torch_but_the_cpu_build(fresh_zip, tmp_path, torch_version, passes):
     """The CPU index cannot be reached from here: the check runs against stand-in torch packages."""
     import subprocess
@@ -158,8 +176,12 @@ def test_setup_sh_refuses_any_torch_but_the_cpu_build(fresh_zip, tmp_path, torch
     for name, version in (("torch", torch_version), ("torchvision", "0.29.1+cpu")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "__init__.py").write_text(f"__version__ = {version!r}\n")
-    run = subprocess.run([sys.executable, "-c", torch_check(fresh_zip)], env={"PYTHONPATH": str(tmp_path)},
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-c", torch_check(fresh_zip)],
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
     assert (run.returncode == 0) == passes, run.stdout + run.stderr
     if not passes:
         assert "not the CPU builds" in run.stderr
@@ -178,7 +200,11 @@ def test_zip_carries_every_test_of_the_master(fresh_zip):
     with zipfile.ZipFile(fresh_zip) as z:
         names = z.namelist()
         test_sources = {n: z.read(n).decode() for n in names if n.startswith("tests/")}
-    assert "files/hw1_probes.py" in names and "files/hw1_trusted/checks.py" in names and "files/hw1_trusted/secret_seed" in names
+    assert (
+        "files/hw1_probes.py" in names
+        and "files/hw1_trusted/checks.py" in names
+        and "files/hw1_trusted/secret_seed" in names
+    )
     questions = master_notebook.autograded_questions()
     assert sorted(test_sources) == sorted(f"tests/{q}.py" for q in questions)
     for name in master_notebook.test_function_names():
@@ -187,7 +213,11 @@ def test_zip_carries_every_test_of_the_master(fresh_zip):
     assert hidden == len(master_notebook.test_function_names(hidden=True)) == len(questions), "one probe per question"
     for name, src in test_sources.items():
         # public tests never carry points: the verdict is the trusted phase's alone
-        assert re.findall(r"@test_case\(points=([^,]+), hidden=False", src) in ([], ["0"], ["0"] * src.count("hidden=False")), name
+        assert re.findall(r"@test_case\(points=([^,]+), hidden=False", src) in (
+            [],
+            ["0"],
+            ["0"] * src.count("hidden=False"),
+        ), name
 
 
 @pytest.mark.release

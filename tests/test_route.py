@@ -15,7 +15,6 @@ import zipfile
 import grading
 import nbformat
 import pytest
-
 import trusted_copy
 
 from tools import build_release, gradescope, master_notebook
@@ -32,7 +31,7 @@ def notebook(*sources):
     return nb
 
 
-SPY = r'''
+SPY = r"""
 import os, pathlib, subprocess, sys
 AG = pathlib.Path({ag!r})
 findings = {{"uid is not 0": os.getuid() != 0}}
@@ -54,7 +53,7 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], start_n
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print(findings)
 l1_closed_form_exists = not all(findings.values())  # the right answer only if every door was shut
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +85,7 @@ def test_results_carry_the_autograder_stamp(spy_result, fresh_zip):
     assert stamp[:12] in spy_result.visible
 
 
-KILLER = r'''
+KILLER = r"""
 import os, signal, glob
 # try to end every process this user may signal, and to read any other grading's sandbox
 for pattern in ("/tmp/hw1-sandbox-*/handover/*", "/tmp/hw1-trusted-*/*"):
@@ -100,7 +99,7 @@ try:
     os.kill(-1, signal.SIGKILL)
 except ProcessLookupError:
     pass
-'''
+"""
 
 
 @pytest.mark.route
@@ -115,21 +114,30 @@ def test_two_gradings_at_once_stay_isolated(fresh_zip, tmp_path_factory):
     assert results["a_killer"].total == 0
 
 
+@pytest.mark.route
 def test_inputs_that_cannot_be_drawn_grade_nothing_and_run_nothing_of_the_student(fresh_zip, tmp_path):
     # the trusted process that draws the inputs (and later makes the verdict) fails on missing datasets: the route
     # says so in its own words, runs no student phase and leaves no trusted process or cgroup behind
     empty = tmp_path / "no-data"
     empty.mkdir()
-    result = gradescope.run_as_gradescope(gradescope.SOLUTIONS, tmp_path / "out", fresh_zip, user="hw1nodata",
-                              extra_env={**QUICK, "HW1_DATA_ROOT": str(empty)})
+    result = gradescope.run_as_gradescope(
+        gradescope.SOLUTIONS,
+        tmp_path / "out",
+        fresh_zip,
+        user="hw1nodata",
+        extra_env={**QUICK, "HW1_DATA_ROOT": str(empty)},
+    )
     assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
     assert all("could not prepare its inputs" in result.output(q) for q in POINTS), result.failures()
     assert "isolation" not in result.raw["extra_data"]  # the student phase never started
     user = gradescope.sandbox_user("hw1nodata")
-    leftover = subprocess.run(["pgrep", "-f", f"{tmp_path}/out/autograder"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(
+        ["pgrep", "-f", f"{tmp_path}/out/autograder"], capture_output=True, text=True
+    ).stdout.split()
     assert leftover == [], leftover
-    groups = subprocess.run(["find", "/sys/fs/cgroup", "-name", f"hw1-{user}-*"], capture_output=True,
-                            text=True).stdout.split()
+    groups = subprocess.run(
+        ["find", "/sys/fs/cgroup", "-name", f"hw1-{user}-*"], capture_output=True, text=True
+    ).stdout.split()
     assert groups == [], groups
 
 
@@ -167,8 +175,22 @@ def test_two_notebooks_are_refused(fresh_zip, tmp_path):
 def test_plain_otter_run_is_not_a_grading_route(fresh_release, fresh_zip, tmp_path):
     """Otter's own runner executes the probes in the student's kernel: they refuse, so it grades nothing."""
     solution = fresh_release / "solutions" / build_release.NOTEBOOK
-    subprocess.run([gradescope.PYTHON, "-m", "otter", "run", "--no-logo", "-a", str(fresh_zip), "-o", str(tmp_path), str(solution)],
-                   capture_output=True, text=True)
+    subprocess.run(
+        [
+            gradescope.PYTHON,
+            "-m",
+            "otter",
+            "run",
+            "--no-logo",
+            "-a",
+            str(fresh_zip),
+            "-o",
+            str(tmp_path),
+            str(solution),
+        ],
+        capture_output=True,
+        text=True,
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     assert sum(t.get("score", 0) for t in results["tests"]) == 0
 
@@ -184,17 +206,22 @@ def crash_notebook(crash):
     )
 
 
-@pytest.mark.parametrize("crash, survives", [
-    ("import os; os._exit(3)", False),
-    ("while True:\n    pass", True),
-    ("raise RuntimeError('boom')", True),
-    ("import sys; sys.exit(1)", True),  # the kernel turns SystemExit into an error in that cell and goes on
-])
+@pytest.mark.parametrize(
+    "crash, survives",
+    [
+        ("import os; os._exit(3)", False),
+        ("while True:\n    pass", True),
+        ("raise RuntimeError('boom')", True),
+        ("import sys; sys.exit(1)", True),  # the kernel turns SystemExit into an error in that cell and goes on
+    ],
+)
 @pytest.mark.route
 def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_path):
     path = tmp_path / "crash.ipynb"
     nbformat.write(crash_notebook(crash), path)
-    result = gradescope.run_as_gradescope(path, tmp_path / "out", fresh_zip, extra_env={**QUICK, "HW1_CELL_TIMEOUT": "15"})
+    result = gradescope.run_as_gradescope(
+        path, tmp_path / "out", fresh_zip, extra_env={**QUICK, "HW1_CELL_TIMEOUT": "15"}
+    )
     assert result.scores["q1a"] == POINTS["q1a"], "answers handed over before the crash are kept"
     assert result.scores["q2b"] == (POINTS["q2b"] if survives else 0)
     assert result.total == result.scores["q1a"] + result.scores["q2b"]
@@ -245,17 +272,25 @@ def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
     # The quota comes from the route's own cgroup helper, the one that limits the student phase.
     sandbox = trusted_copy.module("sandbox")
 
-    script = ("from tools.trusted import trusted_module\n"
-              "route = trusted_module('route')\n"
-              "print(route.cgroup_cpu_limit(), route.cpu_quota())\n")
+    script = (
+        "from tools.trusted import trusted_module\n"
+        "route = trusted_module('route')\n"
+        "print(route.cgroup_cpu_limit(), route.cpu_quota())\n"
+    )
     cgroup = None
     if fraction:
         cgroup, why = sandbox.Cgroup.create(f"hw1-test-{os.getpid()}", cpus=fraction)
         if cgroup is None:  # a container without a writable cgroup filesystem
             pytest.skip(f"cannot create a cgroup here: {why}")
     try:
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
-                             check=True, preexec_fn=cgroup.join if cgroup else None)
+        run = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+            preexec_fn=cgroup.join if cgroup else None,
+        )
     finally:
         if cgroup:
             cgroup.remove()

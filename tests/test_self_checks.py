@@ -7,7 +7,6 @@ out, the README's measured table covers it). The wrong answers are the corpus's 
 """
 
 import pytest
-
 import self_check_runs
 import student_corpus
 
@@ -34,8 +33,13 @@ def fault_question(mutant):
 def runs(fresh_release, tmp_path_factory):
     """{label: {question: (passed, message)}} for the mutant groups and every correct style, two kernels at a time."""
     student = fresh_release / "student" / "hw1.ipynb"
-    work = [(f"group{i}", self_check_runs.grouped_mutant(names, student), UP_TO, False) for i, names in enumerate(GROUPS)]
-    work += [(f"correct_{name}", student_corpus.build_correct(name, student), UP_TO, False) for name in student_corpus.CORRECT]
+    work = [
+        (f"group{i}", self_check_runs.grouped_mutant(names, student), UP_TO, False) for i, names in enumerate(GROUPS)
+    ]
+    work += [
+        (f"correct_{name}", student_corpus.build_correct(name, student), UP_TO, False)
+        for name in student_corpus.CORRECT
+    ]
     done = self_check_runs.run_many(work, fresh_release, tmp_path_factory.mktemp("self-checks"))
     return {label: found for label, (found, _) in done.items()}
 
@@ -60,4 +64,3 @@ def test_no_self_check_fails_on_a_correct_style(runs, style):
     assert sorted(found) == sorted(UP_TO), f"not every check ran: {sorted(found)}"
     failing = {q: m for q, (ok, m) in found.items() if not ok}
     assert not failing, f"correct style {style}: {failing}"
-

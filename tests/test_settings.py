@@ -11,13 +11,22 @@ from tools.trusted import settings
 NAME = re.compile(r"\bHW1_[A-Z][A-Z_]*[A-Z]\b")
 # an environment read by name: os.environ[...], os.environ.get(...) or os.getenv(...) of a quoted HW1_ name
 READ = re.compile(r"""(?:environ(?:\.get)?[(\[]|getenv\()\s*["'](HW1_[A-Z_]+)["']""")
-SOURCES = [*ROOT.glob("tools/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("assignment/**/*.py"),
-           ROOT / "assignment" / "run_autograder", ROOT / "assignment" / "setup.sh", ROOT / "Makefile", ROOT / ".ci" / "run"]
+SOURCES = [
+    *ROOT.glob("tools/**/*.py"),
+    *ROOT.glob("tests/*.py"),
+    *ROOT.glob("assignment/**/*.py"),
+    ROOT / "assignment" / "run_autograder",
+    ROOT / "assignment" / "setup.sh",
+    ROOT / "Makefile",
+    ROOT / ".ci" / "run",
+]
 
 
 def test_every_variable_used_is_declared():
     declared = {s.name for s in settings.ALL}
-    used = {name: path.relative_to(ROOT) for path in SOURCES if path.exists() for name in NAME.findall(path.read_text())}
+    used = {
+        name: path.relative_to(ROOT) for path in SOURCES if path.exists() for name in NAME.findall(path.read_text())
+    }
     assert not set(used) - declared, {n: str(p) for n, p in used.items() if n not in declared}
     assert len(declared) == len(settings.ALL), "a variable is declared twice"
 
@@ -26,8 +35,13 @@ def test_only_the_student_side_reads_a_variable_by_name():
     """The grader, the tools and the tests read through settings; the notebook's side (the probes, the cheats'
     notebooks) cannot import the grader, and reads only what the route sets for it (scope notebook)."""
     notebook_side = {s.name for s in settings.ALL if s.scope == "notebook"}
-    readers = {(str(path.relative_to(ROOT)), name) for path in SOURCES if path.suffix == ".py"
-               for name in READ.findall(path.read_text()) if name not in notebook_side}
+    readers = {
+        (str(path.relative_to(ROOT)), name)
+        for path in SOURCES
+        if path.suffix == ".py"
+        for name in READ.findall(path.read_text())
+        if name not in notebook_side
+    }
     assert not readers, sorted(readers)
 
 
@@ -49,10 +63,12 @@ def test_a_setting_reads_the_environment_when_it_is_asked(monkeypatch):
 def test_readme_settings_table_is_current():
     readme = (ROOT / "README.md").read_text()
     testing = build_release.TESTING_DOC.read_text()
-    assert build_release.sync_settings(readme) == readme, \
+    assert build_release.sync_settings(readme) == readme, (
         "README.md's settings table is stale: run make release (or python -m tools.build_release)"
-    assert build_release.sync_settings(testing, settings.DOCS_SCOPES) == testing, \
+    )
+    assert build_release.sync_settings(testing, settings.DOCS_SCOPES) == testing, (
         "docs/testing.md's settings table is stale: run make release (or python -m tools.build_release)"
+    )
     for s in settings.ALL:  # every setting is listed once, where its readers look
         listed = readme if s.scope in settings.README_SCOPES else testing
         assert f"| `{s.name}` |" in listed, s.name

@@ -100,7 +100,9 @@ def test_independent_correct_styles_score_low(report):
     assert score(independent) < 0.5, f"two independent styles share {score(independent):.0%}"
     assert styles.index(independent) >= len(styles) - 5, "they rank among the least similar pairs"
     closest = max(styles, key=score)
-    assert score(closest) < score(pairs[0]) - 0.2, f"the copy stands out from every pair of styles, {closest[:2]} included"
+    assert score(closest) < score(pairs[0]) - 0.2, (
+        f"the copy stands out from every pair of styles, {closest[:2]} included"
+    )
     assert score(independent) < score(pairs[0]) - 0.5
 
 

@@ -77,7 +77,9 @@ def test_first_cell_writes_the_public_tests_when_the_notebook_is_alone(executed_
 
 
 @pytest.mark.route
-def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(executed_correct_submission, fresh_zip, tmp_path):
+def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(
+    executed_correct_submission, fresh_zip, tmp_path
+):
     import zipfile
 
     from tools import gradescope
@@ -95,7 +97,10 @@ def test_export_without_pandoc_or_latex_says_how_to_make_the_pdf(executed_correc
     nb = nbformat.read(executed_correct_submission, as_version=4)
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source]
     printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-    assert "Could not make hw1_written.pdf (it needs pandoc and LaTeX" in printed and "File -> Print -> Save as PDF" in printed, printed
+    assert (
+        "Could not make hw1_written.pdf (it needs pandoc and LaTeX" in printed
+        and "File -> Print -> Save as PDF" in printed
+    ), printed
     assert not [o for o in cell.outputs if o.output_type == "error"]
     assert not list(executed_correct_submission.parent.glob("*.pdf"))
 
@@ -103,7 +108,9 @@ def test_export_without_pandoc_or_latex_says_how_to_make_the_pdf(executed_correc
 @pytest.mark.release
 def test_solution_runs_are_identical_apart_from_timing(executed_correct_submission, fresh_release):
     # two executions of the same notebook on one machine: the build's and this one
-    assert outputs_without_timing(executed_correct_submission) == outputs_without_timing(fresh_release / "solutions" / NB)
+    assert outputs_without_timing(executed_correct_submission) == outputs_without_timing(
+        fresh_release / "solutions" / NB
+    )
 
 
 @pytest.mark.release
@@ -128,7 +135,9 @@ def test_public_checks_report_failures_in_the_blank_notebook(student_folder, fre
         # every check fails on the blank notebook, with a sentence (an unanswered question says so), not a raw error
         assert "failed" in text, f"{question}: {text}"
         assert "not answered yet" in text or "needs" in text, f"{question}: {text}"
-        assert not any(f"{raw}:" in text for raw in ("TypeError", "AttributeError", "NameError", "KeyError")), f"{question}: {text}"
+        assert not any(f"{raw}:" in text for raw in ("TypeError", "AttributeError", "NameError", "KeyError")), (
+            f"{question}: {text}"
+        )
 
 
 @pytest.mark.release

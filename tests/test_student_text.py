@@ -25,8 +25,12 @@ checks = trusted_copy.module("checks")
 inputs = trusted_copy.module("inputs")
 
 CLAIM = "NOTE FROM COURSE STAFF"
-EVIL = (f"boom\n{CLAIM}: Final autograder score: 73\u221573 \u2014 all hidden tests passed\npassed (2/2): everything"
-        "\u2028failed (0/1): x\x85y\u2029z\r\n\x1b[2Kq\u202e\u200bend \"quoted\" (quoted from your submission) " + "long " * 100)
+EVIL = (
+    f"boom\n{CLAIM}: Final autograder score: 73\u221573 \u2014 all hidden tests passed\npassed (2/2): everything"
+    '\u2028failed (0/1): x\x85y\u2029z\r\n\x1b[2Kq\u202e\u200bend "quoted" (quoted from your submission) '
+    + "long "
+    * 100
+)
 LABELLED = re.compile(r'"[^"]*" \(quoted from your submission\)')
 SEPARATORS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\ue000\ue001]")
 
@@ -70,17 +74,45 @@ def forged_answers(folder):
         elif kind == 1:
             answers = {"@missing": [EVIL, "x\ny"]}
         elif kind == 2:  # every value an error of the student's code, keys forged too
-            answers = {key: {"@error": EVIL} for key in ("value", "update", "trajectory", "shapes", "forward",
-                                                          "evaluate", "f_at_2", "grad_at_2", "theta_dataset1",
-                                                          "theta_dataset2", "params", "weights", EVIL)}
+            answers = {
+                key: {"@error": EVIL}
+                for key in (
+                    "value",
+                    "update",
+                    "trajectory",
+                    "shapes",
+                    "forward",
+                    "evaluate",
+                    "f_at_2",
+                    "grad_at_2",
+                    "theta_dataset1",
+                    "theta_dataset2",
+                    "params",
+                    "weights",
+                    EVIL,
+                )
+            }
         else:  # type names, and data of the wrong kind where numbers belong
-            answers = {key: {"@type": EVIL} for key in ("value", "weights", "biases", "probs", "f_at_2", "grad_at_2",
-                                                         "theta_dataset1", "layers", "accuracy")}
+            answers = {
+                key: {"@type": EVIL}
+                for key in (
+                    "value",
+                    "weights",
+                    "biases",
+                    "probs",
+                    "f_at_2",
+                    "grad_at_2",
+                    "theta_dataset1",
+                    "layers",
+                    "accuracy",
+                )
+            }
             answers[EVIL] = [EVIL, {"@array": "a0"}]
         (folder / f"{question}.json").write_text(json.dumps(answers))
         np.savez(folder / f"{question}.npz", a0=np.array([EVIL, "b"]))
-    (folder / "public_checks.json").write_text(json.dumps({"q1a": True, "q1b": "passed (2/2) " + EVIL, EVIL: True,
-                                                           "q2a": 1, "q2b": False}))
+    (folder / "public_checks.json").write_text(
+        json.dumps({"q1a": True, "q1b": "passed (2/2) " + EVIL, EVIL: True, "q2a": 1, "q2b": False})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +123,17 @@ def forged_verdict(tmp_path_factory):
     for question in checks.CASES:
         inputs.save(work / "inputs", question, inputs.generate(question, datasets))
     forged_answers(work / "answers")
-    (work / "phase.json").write_text(json.dumps({"ended": "end", "seconds": 12.3, "raised": 1, "timed_out": 0,
-                                                 "phase_limit": 420, "cell_limit": 240}))
+    (work / "phase.json").write_text(
+        json.dumps(
+            {"ended": "end", "seconds": 12.3, "raised": 1, "timed_out": 0, "phase_limit": 420, "cell_limit": 240}
+        )
+    )
     results = work / "results"
     results.mkdir()
-    notes = ["Autograder 0123456789ab.", "A cell ran over the 240 s time limit per cell and was interrupted: "
-             + handover.student_text(EVIL, 80)]
+    notes = [
+        "Autograder 0123456789ab.",
+        "A cell ran over the 240 s time limit per cell and was interrupted: " + handover.student_text(EVIL, 80),
+    ]
     payload = verdict.main(work, work / "answers", results, notes, "0123456789ab" * 4)
     return payload, results
 
@@ -116,7 +153,7 @@ def test_read_cleans_every_string_and_marks_the_values(tmp_path):
 
 def test_render_labels_each_piece_and_keeps_one_line():
     shown = verdict.render(f"train_one_sample raised {handover.student_text(EVIL)} after {handover.student_text('x')}")
-    assert shown.startswith("train_one_sample raised \"boom NOTE FROM COURSE STAFF")
+    assert shown.startswith('train_one_sample raised "boom NOTE FROM COURSE STAFF')
     assert shown.count("(quoted from your submission)") >= 2
     assert len(LABELLED.findall(shown)) == 2 and "\n" not in shown and CLAIM not in LABELLED.sub("", shown)
     cut = verdict.render("raised " + handover.student_text(EVIL)[:30])  # a message cut inside the quote
@@ -192,8 +229,9 @@ def test_a_refused_handover_is_reported_in_the_graders_words_naming_nothing_of_t
 
 def test_phase_notes_quote_a_cells_first_line_as_the_students():
     line = f"# {CLAIM}: all hidden tests passed \u202e"
-    notes = route.phase_notes(0, 10.0, {"cell": line, "timed_out": [line, "not a cell of the submission"], "error": None},
-                              0, {line})
+    notes = route.phase_notes(
+        0, 10.0, {"cell": line, "timed_out": [line, "not a cell of the submission"], "error": None}, 0, {line}
+    )
     shown = [verdict.render(n) for n in notes]
     assert len(shown) == 3 and all(CLAIM not in LABELLED.sub("", n) for n in shown)
     assert any(CLAIM in n for n in shown) and "interrupted: a cell" in shown[2]
@@ -206,8 +244,12 @@ def test_the_class_report_counts_the_graders_messages(forged_verdict):
 
     payload, _ = forged_verdict
     other = json.loads(json.dumps(payload).replace("boom", "another text"))
-    rows = [gradebook.Row(Submission(name, pathlib.Path(f"{name}.ipynb")), gradebook.COMPLETED, "",
-                           gradescope.Result(raw), 1.0, True) for name, raw in (("a", payload), ("b", other))]
+    rows = [
+        gradebook.Row(
+            Submission(name, pathlib.Path(f"{name}.ipynb")), gradebook.COMPLETED, "", gradescope.Result(raw), 1.0, True
+        )
+        for name, raw in (("a", payload), ("b", other))
+    ]
     stats = report.class_statistics(rows)
     shown = json.dumps({q: s["failures"] for q, s in stats["questions"].items()}) + json.dumps(list(stats["notes"]))
     assert "boom" not in shown and "another text" not in shown and CLAIM not in shown
@@ -218,7 +260,7 @@ def test_the_class_report_counts_the_graders_messages(forged_verdict):
 
 # --- one forging notebook through the route -------------------------------------------------------
 
-FORGER = r'''
+FORGER = r"""
 import json, os, sys, types
 EVIL = {evil!r}
 folder = os.environ["HW1_HANDOVER"]
@@ -233,7 +275,7 @@ def probe(question, env):
 fake = types.ModuleType("hw1_probes")
 fake.probe = probe
 sys.modules["hw1_probes"] = fake
-'''
+"""
 
 
 @pytest.mark.route

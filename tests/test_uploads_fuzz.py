@@ -46,19 +46,23 @@ def patch_headers(data, name, **fields):
     local = data.find(b"PK\x03\x04")
     while local >= 0:
         nlen = struct.unpack_from("<H", data, local + 26)[0]
-        if bytes(data[local + 30:local + 30 + nlen]) == encoded:
+        if bytes(data[local + 30 : local + 30 + nlen]) == encoded:
             break
         local = data.find(b"PK\x03\x04", local + 4)
     # central header: sig(4) made(2) version(2) flags(2) method(2) time(2) date(2) crc(4) csize(4) usize(4) nlen(2)...
     central = data.find(b"PK\x01\x02")
     while central >= 0:
         nlen = struct.unpack_from("<H", data, central + 28)[0]
-        if bytes(data[central + 46:central + 46 + nlen]) == encoded:
+        if bytes(data[central + 46 : central + 46 + nlen]) == encoded:
             break
         central = data.find(b"PK\x01\x02", central + 4)
     assert local >= 0 and central >= 0, name
-    for key, (local_at, central_at, fmt) in {"flags": (6, 8, "<H"), "method": (8, 10, "<H"), "crc": (14, 16, "<I"),
-                                             "usize": (22, 24, "<I")}.items():
+    for key, (local_at, central_at, fmt) in {
+        "flags": (6, 8, "<H"),
+        "method": (8, 10, "<H"),
+        "crc": (14, 16, "<I"),
+        "usize": (22, 24, "<I"),
+    }.items():
         if key in fields:
             if key == "flags":
                 value = struct.unpack_from(fmt, data, local + local_at)[0] | fields[key]
@@ -72,7 +76,7 @@ def patch_headers(data, name, **fields):
 def bad_crc():
     data = zip_of([("hw1.ipynb", GOOD)], zipfile.ZIP_STORED)
     at = data.find(b'"cells"')  # one byte of the stored notebook changes; the CRC no longer fits
-    return data[:at] + b"'" + data[at + 1:]
+    return data[:at] + b"'" + data[at + 1 :]
 
 
 def bomb(declared=None):
@@ -118,12 +122,20 @@ DAMAGED = {  # file name: bytes; each must be refused with one sentence
     "json_array.ipynb": b"[1, 2, 3]",
     "nbformat_99.ipynb": json.dumps({"cells": [], "metadata": {}, "nbformat": 99, "nbformat_minor": 0}).encode(),
     "nbformat_2.ipynb": json.dumps({"worksheets": [], "metadata": {}, "nbformat": 2, "nbformat_minor": 0}).encode(),
-    "cells_not_dicts.ipynb": json.dumps({"cells": [1, "x = 1", None, []], "metadata": {}, "nbformat": 4,
-                                         "nbformat_minor": 5}).encode(),
-    "cell_source_int.ipynb": json.dumps({"cells": [{"cell_type": "code", "source": 5, "metadata": {}, "outputs": [],
-                                                    "execution_count": None}],
-                                         "metadata": {}, "nbformat": 4, "nbformat_minor": 4}).encode(),
-    "cells_not_list.ipynb": json.dumps({"cells": {"a": 1}, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode(),
+    "cells_not_dicts.ipynb": json.dumps(
+        {"cells": [1, "x = 1", None, []], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    ).encode(),
+    "cell_source_int.ipynb": json.dumps(
+        {
+            "cells": [{"cell_type": "code", "source": 5, "metadata": {}, "outputs": [], "execution_count": None}],
+            "metadata": {},
+            "nbformat": 4,
+            "nbformat_minor": 4,
+        }
+    ).encode(),
+    "cells_not_list.ipynb": json.dumps(
+        {"cells": {"a": 1}, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    ).encode(),
     "no_code.ipynb": json.dumps(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("hi")])).encode(),
     "binary.ipynb": bytes(range(256)) * 64,
     "utf16_no_bom.ipynb": GOOD.decode().encode("utf-16-le"),
@@ -196,6 +208,7 @@ def test_bombs_and_many_members_are_refused_quickly(tmp_path):
 
 # --- through the route: results.json with the sentence ------------------------------------------
 
+
 @pytest.mark.route
 @pytest.mark.parametrize("name", ["bad_crc.zip", "encrypted.zip"])
 def test_the_route_writes_the_refusal_for_a_damaged_zip(fresh_zip, tmp_path, name):
@@ -205,8 +218,12 @@ def test_the_route_writes_the_refusal_for_a_damaged_zip(fresh_zip, tmp_path, nam
     path.write_bytes(DAMAGED[name])
     result = gradescope.run_as_gradescope(path, tmp_path / "graded", fresh_zip, user="hw1fuzz")
     assert result.total == 0 and result.tests
-    expected = {"bad_crc.zip": "could not be unpacked (the zip file is damaged)",
-                "encrypted.zip": "is encrypted (password-protected)"}[name]
+    expected = {
+        "bad_crc.zip": "could not be unpacked (the zip file is damaged)",
+        "encrypted.zip": "is encrypted (password-protected)",
+    }[name]
     for question, test in result.tests.items():
-        assert f"not graded: the notebook in \"{name}\" (quoted from your submission) {expected}" in test["output"], question
+        assert f'not graded: the notebook in "{name}" (quoted from your submission) {expected}' in test["output"], (
+            question
+        )
     assert expected in result.visible

@@ -61,20 +61,25 @@ def png_outputs(cells):
 
 # --- a student's notebook, filled in -------------------------------------------------------------------------
 
+
 def written_answer(name):
-    return (f"Answer to {name}: by the chain rule, $\\nabla_w \\|Xw - y\\|_2^2 = 2X^\\top (Xw - y)$, so\n\n"
-            f"$$\\sum_{{i=1}}^n \\big(y_i - \\hat y_i\\big)^2 \\ge 0 \\quad\\text{{and}}\\quad \\sigma'(z) = \\sigma(z)\\,(1 - \\sigma(z)).$$\n\n"
-            f"Comment on {name}: the model is confident where $p_{{\\max}} > 0.9$ and hesitates between shirts and pullovers.")
+    return (
+        f"Answer to {name}: by the chain rule, $\\nabla_w \\|Xw - y\\|_2^2 = 2X^\\top (Xw - y)$, so\n\n"
+        f"$$\\sum_{{i=1}}^n \\big(y_i - \\hat y_i\\big)^2 \\ge 0 \\quad\\text{{and}}\\quad \\sigma'(z) = \\sigma(z)\\,(1 - \\sigma(z)).$$\n\n"
+        f"Comment on {name}: the model is confident where $p_{{\\max}} > 0.9$ and hesitates between shirts and pullovers."
+    )
 
 
 def plot_answer(name):
-    return ("import matplotlib.pyplot as plt\n\n"
-            "fig, ax = plt.subplots(figsize=(5, 3))\n"
-            "ax.plot([1, 2, 3, 4], [0.92, 0.51, 0.42, 0.37], 'o-', label='train loss')\n"
-            "ax.plot([1, 2, 3, 4], [0.81, 0.58, 0.55, 0.56], 's-', label='test loss')\n"
-            f"ax.set(xlabel='epoch', ylabel='loss', title='{name}')\n"
-            "ax.legend()\n"
-            "plt.show()")
+    return (
+        "import matplotlib.pyplot as plt\n\n"
+        "fig, ax = plt.subplots(figsize=(5, 3))\n"
+        "ax.plot([1, 2, 3, 4], [0.92, 0.51, 0.42, 0.37], 'o-', label='train loss')\n"
+        "ax.plot([1, 2, 3, 4], [0.81, 0.58, 0.55, 0.56], 's-', label='test loss')\n"
+        f"ax.set(xlabel='epoch', ylabel='loss', title='{name}')\n"
+        "ax.legend()\n"
+        "plt.show()"
+    )
 
 
 def filled_student_notebook(student_notebook):
@@ -103,9 +108,10 @@ def run_submission_cell(folder, env):
     """
     nb = nbformat.read(folder / NB, as_version=4)
     (init,) = [c for c in nb.cells if c.cell_type == "code" and "otter.Notebook(" in c.source]
-    submit = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(init.source),
-                                             nbformat.v4.new_code_cell(submission_cell(nb).source)],
-                                      metadata=nb.metadata)
+    submit = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(init.source), nbformat.v4.new_code_cell(submission_cell(nb).source)],
+        metadata=nb.metadata,
+    )
     path = folder / "submit-cell.ipynb"
     nbformat.write(submit, path)
     build_release.execute_notebook(path, env, export=True)
@@ -127,8 +133,9 @@ def student_run(tex_tools, fresh_release, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def solutions_pdf(tex_tools, fresh_release, tmp_path_factory):
-    return pdfs.export(fresh_release / "solutions" / NB, tmp_path_factory.mktemp("pdfs") / "solutions.pdf",
-                       drop_placeholders=True)
+    return pdfs.export(
+        fresh_release / "solutions" / NB, tmp_path_factory.mktemp("pdfs") / "solutions.pdf", drop_placeholders=True
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +156,7 @@ def made(request, fresh_release):
 
 # --- the tests -----------------------------------------------------------------------------------------------
 
+
 def test_the_pdf_questions_are_the_manual_questions_of_the_master():
     manual = [(q["name"], q["points"]) for q in master_notebook.questions() if q["manual"]]
     assert [(q["name"], q["points"]) for q in QUESTIONS] == manual and manual
@@ -160,7 +168,9 @@ def test_the_readme_gives_the_current_gradescope_outline():
         return "\n".join(line.strip() for line in text.splitlines())
 
     readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
-    assert lines(pdfs.outline(QUESTIONS)) in lines(readme), "README's Gradescope outline is stale: paste the one make pdfs prints"
+    assert lines(pdfs.outline(QUESTIONS)) in lines(readme), (
+        "README's Gradescope outline is stale: paste the one make pdfs prints"
+    )
 
 
 @pytest.mark.release
@@ -198,8 +208,9 @@ def test_only_the_manual_questions_are_in_the_pdf(made):
 def test_the_maths_is_typeset(made):
     kind, pdf, source = made
     regions = question_cells(nbformat.read(source, as_version=4))
-    assert any("$" in c.source for cells in regions.values() for c in cells if c.cell_type == "markdown"), \
+    assert any("$" in c.source for cells in regions.values() for c in cells if c.cell_type == "markdown"), (
         "the questions should hold maths for this test to mean something"
+    )
     text = "".join(pdfs.page_texts(pdf))
     assert "$" not in text, "raw $...$ left in the PDF: " + re.findall(r".{0,40}\$.{0,40}", text)[0]
     commands = re.findall(r".{0,30}\\[A-Za-z]+", text)
@@ -230,8 +241,11 @@ def test_the_students_answers_and_comments_are_on_their_questions_pages(student_
     nb = nbformat.read(folder / NB, as_version=4)
     for name, cells in question_cells(nb).items():
         if any(c.cell_type == "markdown" and f"Answer to {name}:" in c.source for c in cells):
-            pages = " ".join(texts[starts[name] - 1:starts[name] + 1])
-            assert f"Answer to {name}: by the chain rule" in pages and f"Comment on {name}: the model is confident" in pages, name
+            pages = " ".join(texts[starts[name] - 1 : starts[name] + 1])
+            assert (
+                f"Answer to {name}: by the chain rule" in pages
+                and f"Comment on {name}: the model is confident" in pages
+            ), name
             assert "Type your answer here" not in pages
 
 
@@ -245,7 +259,9 @@ def test_a_latex_failure_is_told_and_the_code_zip_is_still_written(student_run, 
     answer.source += "\n\nA broken formula: $\\frac{1}{\\undefinedcommand x}$"
     nbformat.write(nb, folder / NB)
     printed = run_submission_cell(folder, data_environment(threads=1))
-    assert "Could not make hw1_written.pdf (LaTeX failed" in printed and "File -> Print -> Save as PDF" in printed, printed
+    assert "Could not make hw1_written.pdf (LaTeX failed" in printed and "File -> Print -> Save as PDF" in printed, (
+        printed
+    )
     assert not (folder / "hw1_written.pdf").exists()
     (export,) = folder.glob("hw1_*.zip")
     with zipfile.ZipFile(export) as z:

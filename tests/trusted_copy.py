@@ -21,8 +21,9 @@ def trusted():
     global _COPY
     if _COPY is None:
         folder = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-copy-"))
-        shutil.copytree(ROOT / "assignment" / "hw1_trusted", folder / "hw1_trusted",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "assignment" / "hw1_trusted", folder / "hw1_trusted", ignore=shutil.ignore_patterns("__pycache__")
+        )
         (folder / "hw1_trusted" / "points.json").write_text(points.points_json(ROOT / "assignment" / "hw1.ipynb"))
         _COPY = folder
     return load_trusted(_COPY)
@@ -31,4 +32,3 @@ def trusted():
 def module(name):
     trusted()
     return trusted_module(name, _COPY)
-

@@ -49,8 +49,8 @@ import time
 import psutil
 
 from tools import gradescope
-from tools.trusted import trusted_module
 from tools.gradescope import RELEASE_ZIP, SOLUTIONS
+from tools.trusted import trusted_module
 
 GOAL_RATIO = 1.03
 BOUND_AT_FRACTION = 8 * 60  # the whole grading at half a CPU ends within this (the route's time limits)
@@ -77,8 +77,12 @@ class PeakSampler(threading.Thread):
                     cmd = " ".join(p.info["cmdline"] or [])
                     if self.user and p.info["username"] == self.user:
                         student += p.info["memory_info"].rss
-                    elif (self.trusted_marker and f"{self.trusted_marker}/" in cmd and "hw1_trusted/__main__.py" in cmd
-                          and " route " not in cmd):
+                    elif (
+                        self.trusted_marker
+                        and f"{self.trusted_marker}/" in cmd
+                        and "hw1_trusted/__main__.py" in cmd
+                        and " route " not in cmd
+                    ):
                         trusted += p.info["memory_info"].rss
                 except (psutil.Error, TypeError):
                     pass
@@ -103,23 +107,35 @@ class PeakSampler(threading.Thread):
 def route_phases(timings):
     """{phase: seconds} and {phase: (start, end)} from results/timings.json (wall clock)."""
     route, reported = timings["route"], timings.get("student_phase_reported", {})
-    spans = {"inputs": (route["inputs_start"], route["inputs_end"]),
-             "verdict": (route["verdict_start"], route["verdict_end"])}
-    seconds = {"inputs": route["inputs_end"] - route["inputs_start"], "verdict": route["verdict_end"] - route["verdict_start"]}
+    spans = {
+        "inputs": (route["inputs_start"], route["inputs_end"]),
+        "verdict": (route["verdict_start"], route["verdict_end"]),
+    }
+    seconds = {
+        "inputs": route["inputs_end"] - route["inputs_start"],
+        "verdict": route["verdict_end"] - route["verdict_start"],
+    }
     split = reported.get("seconds", {})
     if "first_cell" in reported and "student" in split:
         # the phase's start-up (its interpreter, Otter, the kernel) and Otter's set-up cell; the notebook's own
         # imports run in its first cells and count as the student's, as they do under plain otter run
-        seconds["kernel start and imports"] = reported["first_cell"] - route["student_start"] + split.get("otter_setup", 0)
+        seconds["kernel start and imports"] = (
+            reported["first_cell"] - route["student_start"] + split.get("otter_setup", 0)
+        )
         seconds["student's cells"] = split["student"]
         seconds["checks and probes"] = split.get("checks", 0)
         seconds["phase end"] = route["student_end"] - reported.get("last_cell_end", route["student_end"])
         spans["kernel start and imports"] = (route["student_start"], reported["first_cell"])
-        spans["student's cells"] = spans["checks and probes"] = (reported["first_cell"], reported.get("last_cell_end", route["student_end"]))
+        spans["student's cells"] = spans["checks and probes"] = (
+            reported["first_cell"],
+            reported.get("last_cell_end", route["student_end"]),
+        )
     else:  # the phase reported nothing (a dead kernel): its whole time
         seconds["student's cells"] = route["student_end"] - route["student_start"]
         spans["student's cells"] = (route["student_start"], route["student_end"])
-    seconds["between phases"] = ((route["student_start"] - route["inputs_end"]) + (route["verdict_start"] - route["student_end"]))
+    seconds["between phases"] = (route["student_start"] - route["inputs_end"]) + (
+        route["verdict_start"] - route["student_end"]
+    )
     return seconds, spans
 
 
@@ -130,9 +146,14 @@ def grade_route(autograder_zip, extra_env=None):
         sampler = PeakSampler(user=gradescope.sandbox_user("hw1student"), trusted_marker=out)
         sampler.start()
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
-                       check=True, cwd=gradescope.ROOT, stdout=subprocess.DEVNULL, preexec_fn=account.join,
-                       env={**os.environ, **(extra_env or {})})
+        subprocess.run(
+            [sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
+            check=True,
+            cwd=gradescope.ROOT,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=account.join,
+            env={**os.environ, **(extra_env or {})},
+        )
         wall = time.perf_counter() - started
         result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
         marks = pathlib.Path(out) / "autograder" / "results" / "timings.json"
@@ -155,10 +176,25 @@ def grade_route(autograder_zip, extra_env=None):
 def plain_env():
     """The environment the route gives the student's kernel, minus the route's own variables."""
     threads = str(max(1, len(CPU.split(","))))
-    return {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
-            "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_DATA_DIR": str(gradescope.DATA_ROOT),
-            **{name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                          "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "HW1_THREADS")}}
+    return {
+        "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HW1_DATA_DIR": str(gradescope.DATA_ROOT),
+        **{
+            name: threads
+            for name in (
+                "OMP_NUM_THREADS",
+                "MKL_NUM_THREADS",
+                "OPENBLAS_NUM_THREADS",
+                "NUMEXPR_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS",
+                "HW1_THREADS",
+            )
+        },
+    }
 
 
 class Accounted:
@@ -188,9 +224,14 @@ def grade_plain(autograder_zip):
     otter = pathlib.Path(sys.executable).with_name("otter")
     with tempfile.TemporaryDirectory(prefix="hw1-bench-plain-") as out, Accounted("plain") as account:
         started = time.perf_counter()
-        process = psutil.Popen(["taskset", "-c", CPU, str(otter), "run", "-a", str(autograder_zip), "-o", out, str(SOLUTIONS)],
-                               env=plain_env(), cwd=out, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               preexec_fn=account.join)
+        process = psutil.Popen(
+            ["taskset", "-c", CPU, str(otter), "run", "-a", str(autograder_zip), "-o", out, str(SOLUTIONS)],
+            env=plain_env(),
+            cwd=out,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=account.join,
+        )
         sampler = PeakSampler(root_pid=process.pid)
         sampler.start()
         log = process.communicate()[0].decode(errors="replace")
@@ -213,9 +254,14 @@ def grade_at_fraction(fraction):
     try:
         with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out], check=True,
-                           preexec_fn=group.join, cwd=gradescope.ROOT, stdout=subprocess.DEVNULL,
-                           env=dict(os.environ))
+            subprocess.run(
+                [sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out],
+                check=True,
+                preexec_fn=group.join,
+                cwd=gradescope.ROOT,
+                stdout=subprocess.DEVNULL,
+                env=dict(os.environ),
+            )
             wall = time.perf_counter() - started
             result = gradescope.Result(json.loads((pathlib.Path(out) / "results.json").read_text()))
     finally:
@@ -236,8 +282,11 @@ def sandbox_startup(repeat=20):
         for _ in range(repeat):
             group, _ = sandbox.Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=1, memory=2**31, pids=512)
             started = time.perf_counter()
-            subprocess.run(sandbox.namespace_argv(tools, root, readonly, 65534, 65534, ["/bin/true"], 2**31), check=True,
-                           preexec_fn=group.join if group else None)
+            subprocess.run(
+                sandbox.namespace_argv(tools, root, readonly, 65534, 65534, ["/bin/true"], 2**31),
+                check=True,
+                preexec_fn=group.join if group else None,
+            )
             if group:
                 group.remove()
             times["sandboxed"].append(time.perf_counter() - started)
@@ -248,7 +297,9 @@ def sandbox_startup(repeat=20):
 
 
 def floor_mb():
-    process = psutil.Popen(["taskset", "-c", CPU, sys.executable, "-c", "import torch, torchvision, time; time.sleep(1)"])
+    process = psutil.Popen(
+        ["taskset", "-c", CPU, sys.executable, "-c", "import torch, torchvision, time; time.sleep(1)"]
+    )
     peak = 0
     while process.poll() is None:
         try:
@@ -265,12 +316,24 @@ def show(values, digits=1):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=3, help="route and plain otter run gradings, alternately (at least 3)")
-    parser.add_argument("--cpu-fraction", type=float, default=0, help="then one route grading at this CPU quota (0: skip)")
-    parser.add_argument("--without-sandbox", type=int, default=0, help="then N route gradings without the sandbox (0: skip)")
-    parser.add_argument("--sandbox-startup", action="store_true", help="then the sandbox's start and end around /bin/true")
-    parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP,
-                        help="the autograder zip, for both sides (default: the committed release's)")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="route and plain otter run gradings, alternately (at least 3)"
+    )
+    parser.add_argument(
+        "--cpu-fraction", type=float, default=0, help="then one route grading at this CPU quota (0: skip)"
+    )
+    parser.add_argument(
+        "--without-sandbox", type=int, default=0, help="then N route gradings without the sandbox (0: skip)"
+    )
+    parser.add_argument(
+        "--sandbox-startup", action="store_true", help="then the sandbox's start and end around /bin/true"
+    )
+    parser.add_argument(
+        "--zip",
+        type=pathlib.Path,
+        default=RELEASE_ZIP,
+        help="the autograder zip, for both sides (default: the committed release's)",
+    )
     args = parser.parse_args()
     if args.pairs < 3:
         parser.error("--pairs: at least 3, so that one noisy pair cannot make the median")
@@ -281,8 +344,10 @@ def main():
     median = statistics.median
 
     load = os.getloadavg()
-    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (on {os.cpu_count()} CPUs); both sides on CPU {CPU}",
-          flush=True)
+    print(
+        f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (on {os.cpu_count()} CPUs); both sides on CPU {CPU}",
+        flush=True,
+    )
     floor = median([floor_mb() for _ in range(3)])
     routes, plains = [], []
     for k in range(args.pairs):
@@ -293,10 +358,14 @@ def main():
             else:
                 plains.append(grade_plain(args.zip))
         (wall, seconds, _, cpu), (plain_wall, _, plain_cpu) = routes[-1], plains[-1]
-        print(f"pair {k + 1} ({' then '.join(order)}): route {wall:.1f} s ({cpu:.1f} CPU s), plain otter run {plain_wall:.1f} s "
-              f"({plain_cpu:.1f} CPU s), ratio {wall / plain_wall:.3f} (CPU {cpu / plain_cpu:.3f}); route phases: "
-              + ", ".join(f"{p} {seconds[p]:.1f}" for p in (*ROUTE_PHASES, "phase end", "between phases") if p in seconds),
-              flush=True)
+        print(
+            f"pair {k + 1} ({' then '.join(order)}): route {wall:.1f} s ({cpu:.1f} CPU s), plain otter run {plain_wall:.1f} s "
+            f"({plain_cpu:.1f} CPU s), ratio {wall / plain_wall:.3f} (CPU {cpu / plain_cpu:.3f}); route phases: "
+            + ", ".join(
+                f"{p} {seconds[p]:.1f}" for p in (*ROUTE_PHASES, "phase end", "between phases") if p in seconds
+            ),
+            flush=True,
+        )
 
     walls, plain_walls = [r[0] for r in routes], [p[0] for p in plains]
     ratios = [w / p for w, p in zip(walls, plain_walls)]
@@ -311,9 +380,11 @@ def main():
     ratio = median(walls) / median(plain_walls)
     print(f"ratio of the medians:      {ratio:6.3f}     per pair {show(ratios, 3)}   goal <= {GOAL_RATIO}")
     cpus, plain_cpus = [r[3] for r in routes], [p[2] for p in plains]
-    print(f"CPU seconds (each side's whole process tree; robust to other load): route {median(cpus):.1f} {show(cpus)}, "
-          f"plain {median(plain_cpus):.1f} {show(plain_cpus)}, ratio of the medians {median(cpus) / median(plain_cpus):.3f}, "
-          f"per pair {show([c / p for c, p in zip(cpus, plain_cpus)], 3)}")
+    print(
+        f"CPU seconds (each side's whole process tree; robust to other load): route {median(cpus):.1f} {show(cpus)}, "
+        f"plain {median(plain_cpus):.1f} {show(plain_cpus)}, ratio of the medians {median(cpus) / median(plain_cpus):.3f}, "
+        f"per pair {show([c / p for c, p in zip(cpus, plain_cpus)], 3)}"
+    )
     print(f"memory floor, bare import torch, torchvision: {floor:.0f} MB; peaks above it (median MB; each pair):")
     for phase in (*ROUTE_PHASES, WAITING):
         if not all(phase in r[2] for r in routes):
@@ -328,19 +399,25 @@ def main():
     if args.without_sandbox:
         bare = [grade_route(args.zip, NO_SANDBOX) for _ in range(args.without_sandbox)]
         bare_walls = [b[0] for b in bare]
-        print(f"without the sandbox (no namespaces, no cgroup), {len(bare)} grading(s): {median(bare_walls):.1f} s "
-              f"{show(bare_walls)}; with it {median(walls):.1f} s: the sandbox's cost {median(walls) - median(bare_walls):+.1f} s")
+        print(
+            f"without the sandbox (no namespaces, no cgroup), {len(bare)} grading(s): {median(bare_walls):.1f} s "
+            f"{show(bare_walls)}; with it {median(walls):.1f} s: the sandbox's cost {median(walls) - median(bare_walls):+.1f} s"
+        )
     if args.sandbox_startup:
         startup, why = sandbox_startup()
         if startup is None:
             print(f"sandbox: none here ({why})")
         else:
-            print(f"sandbox start and end (bubblewrap + cgroup) around /bin/true: {1000 * startup['sandboxed']:.0f} ms, "
-                  f"against {1000 * startup['bare']:.0f} ms without (medians of 20)")
+            print(
+                f"sandbox start and end (bubblewrap + cgroup) around /bin/true: {1000 * startup['sandboxed']:.0f} ms, "
+                f"against {1000 * startup['bare']:.0f} ms without (medians of 20)"
+            )
     if args.cpu_fraction:
         wall, result = grade_at_fraction(args.cpu_fraction)
-        print(f"whole grading at {args.cpu_fraction:g} CPU (cgroup quota): {wall:.1f} s, {result.total:g}/{result.possible:g} "
-              f"points   bound <= {BOUND_AT_FRACTION} s")
+        print(
+            f"whole grading at {args.cpu_fraction:g} CPU (cgroup quota): {wall:.1f} s, {result.total:g}/{result.possible:g} "
+            f"points   bound <= {BOUND_AT_FRACTION} s"
+        )
 
 
 if __name__ == "__main__":

@@ -63,7 +63,9 @@ def prepare_sources(build, assignment=ASSIGNMENT):
     nbformat.write(nb, src / NOTEBOOK)
     points.check(src / NOTEBOOK, hidden_checks(assignment).CASES)
     points.fill(src / NOTEBOOK)
-    points.fill_policy(src / NOTEBOOK, points.load_policy(assignment))  # the bars, limits and visibility students are told
+    points.fill_policy(
+        src / NOTEBOOK, points.load_policy(assignment)
+    )  # the bars, limits and visibility students are told
     (src / "hw1_trusted" / "points.json").write_text(points.points_json(src / NOTEBOOK))
     return src / NOTEBOOK
 
@@ -104,8 +106,13 @@ def setup_sh(assignment=ASSIGNMENT):
     MD5 = trusted_module("data", assignment).MD5
     sums = "\n".join(f"{md5}  {name}/raw/{filename}" for name, files in MD5.items() for filename, md5 in files.items())
     pins = dict(line.split("==") for line in lock.LOCK.read_text().splitlines() if "==" in line)
-    return ((assignment / "setup.sh").read_text().replace("@MD5SUMS@", sums)
-            .replace("@TORCH@", pins["torch"]).replace("@TORCHVISION@", pins["torchvision"]))
+    return (
+        (assignment / "setup.sh")
+        .read_text()
+        .replace("@MD5SUMS@", sums)
+        .replace("@TORCH@", pins["torch"])
+        .replace("@TORCHVISION@", pins["torchvision"])
+    )
 
 
 def trusted_entries(src):
@@ -113,8 +120,11 @@ def trusted_entries(src):
 
     src: the prepared sources (prepare_sources), which hold the generated points.json."""
     trusted = src / "hw1_trusted"
-    entries = {f"files/hw1_trusted/{p.name}": p.read_bytes() for p in sorted(trusted.iterdir())
-               if p.is_file() and (p.suffix == ".py" or p.name in ("secret_seed", "points.json"))}
+    entries = {
+        f"files/hw1_trusted/{p.name}": p.read_bytes()
+        for p in sorted(trusted.iterdir())
+        if p.is_file() and (p.suffix == ".py" or p.name in ("secret_seed", "points.json"))
+    }
     entries["run_autograder"] = (src / "run_autograder").read_bytes()
     entries["setup.sh"] = setup_sh(src).encode()
     return entries
@@ -137,7 +147,9 @@ def embed_public_tests(notebook, tests_dir):
     tests = {p.name: p.read_text() for p in sorted(pathlib.Path(tests_dir).glob("*.py"))}
     nb = nbformat.read(notebook, as_version=4)
     (cell,) = [c for c in nb.cells if c.cell_type == "code" and PUBLIC_TESTS_LINE in c.source]
-    cell.source = cell.source.replace(PUBLIC_TESTS_LINE, "PUBLIC_TESTS = " + json.dumps(tests, indent=1, sort_keys=True))
+    cell.source = cell.source.replace(
+        PUBLIC_TESTS_LINE, "PUBLIC_TESTS = " + json.dumps(tests, indent=1, sort_keys=True)
+    )
     nbformat.write(nb, notebook)
 
 
@@ -168,9 +180,22 @@ def execute_notebook(path, env, allow_errors=False, export=False):
             cell.metadata.setdefault("tags", []).append("skip-execution")
     nbformat.write(nb, path)
     subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--inplace",
-         "--ExecutePreprocessor.timeout=1800", *(["--allow-errors"] if allow_errors else []), str(path)],
-        check=True, env=env, cwd=path.parent,
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--inplace",
+            "--ExecutePreprocessor.timeout=1800",
+            *(["--allow-errors"] if allow_errors else []),
+            str(path),
+        ],
+        check=True,
+        env=env,
+        cwd=path.parent,
     )
 
 
@@ -183,8 +208,12 @@ def build(out, check_solution=True, assignment=ASSIGNMENT, solutions=True):
         master = prepare_sources(tmp, assignment)
         dist = tmp / "dist"
         # otter assign's own test run would run the probes in its kernel: the solution is graded through the route below
-        subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(dist)],
-                       check=True, env=env, cwd=master.parent)
+        subprocess.run(
+            [sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(dist)],
+            check=True,
+            env=env,
+            cwd=master.parent,
+        )
 
         for folder in ("student", "solutions", "autograder"):
             shutil.rmtree(out / folder, ignore_errors=True)
@@ -211,10 +240,13 @@ def build(out, check_solution=True, assignment=ASSIGNMENT, solutions=True):
 
         if check_solution:
             # the package's grading route, as Gradescope runs the zip
-            result = gradescope.run_as_gradescope(out / "solutions" / NOTEBOOK, tmp / "solution-graded", out / "autograder" / ZIP_NAME,
-                                      user="hw1build")  # a user of its own: gradings at once need one each
+            result = gradescope.run_as_gradescope(
+                out / "solutions" / NOTEBOOK, tmp / "solution-graded", out / "autograder" / ZIP_NAME, user="hw1build"
+            )  # a user of its own: gradings at once need one each
             if result.total != result.possible:
-                raise SystemExit(f"the solution scored {result.total}/{result.possible} through the grading route:\n{result.failures()}")
+                raise SystemExit(
+                    f"the solution scored {result.total}/{result.possible} through the grading route:\n{result.failures()}"
+                )
 
 
 SETTINGS_BEGIN = "<!-- BEGIN SETTINGS: generated by make release from assignment/hw1_trusted/settings.py -->"
@@ -236,8 +268,12 @@ def sync_readme(readme_text):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tools.build_release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT, help="where to write student/, solutions/, autograder/")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.build_release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=ROOT, help="where to write student/, solutions/, autograder/"
+    )
     args = parser.parse_args()
     build(args.out.resolve())
     if args.out.resolve() == ROOT:  # the README's generated sections follow the master notebook and the settings

@@ -68,11 +68,11 @@ def mnist_accuracy(images, labels, weights, biases, chunk=500):
     whole chunks at a time, so it does not trust the student's forward pass)."""
     correct = 0
     for start in range(0, len(images), chunk):
-        a = np.asarray(images[start:start + chunk], dtype=np.float64).reshape(-1, 784)
+        a = np.asarray(images[start : start + chunk], dtype=np.float64).reshape(-1, 784)
         for W, b in zip(weights[:-1], biases[:-1]):
             a = 1.0 / (1.0 + np.exp(-np.clip(a @ np.asarray(W, np.float64).T + b, -500, 500)))
         z = a @ np.asarray(weights[-1], np.float64).T + biases[-1]
-        correct += int((z.argmax(axis=1) == labels[start:start + chunk]).sum())
+        correct += int((z.argmax(axis=1) == labels[start : start + chunk]).sum())
     return correct / len(images)
 
 
@@ -81,13 +81,18 @@ def load_mnist():
     data_dir = settings.DATA_DIR.value()
     train = torchvision.datasets.MNIST(data_dir, train=True, download=True)
     test = torchvision.datasets.MNIST(data_dir, train=False, download=True)
-    return (train.data.numpy().reshape(-1, 784), train.targets.numpy(),
-            test.data.numpy().reshape(-1, 784), test.targets.numpy())
+    return (
+        train.data.numpy().reshape(-1, 784),
+        train.targets.numpy(),
+        test.data.numpy().reshape(-1, 784),
+        test.targets.numpy(),
+    )
 
 
 # ====================================================================== Problem 5
 # The notebook's solution, copied literally: it is the reference trajectory, and the time of
 # one of its steps is what a hidden test would cost inside the student's kernel.
+
 
 def nb_sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
@@ -151,25 +156,26 @@ def nb_train_one_epoch(X, Y, weights, biases, learning_rate=LR):
 # are the notebook's. ``equivalent`` says whether the choice is mathematically the same
 # algorithm (so only rounding differs) or a mistake the tests should catch.
 
+
 @dataclasses.dataclass(frozen=True)
 class Impl:
     name: str
     equivalent: bool
-    x_float: bool = True          # False: feed the uint8 row to numpy and let it promote
-    x_scale: float = 1.0          # 1/255: rescaled inputs, against the question's raw pixels
-    column: bool = False          # column vectors (n, 1): matrix-matrix products instead of matrix-vector
-    matvec_sum: bool = False      # forward W @ a as (W * a).sum(axis=1): numpy's pairwise summation, not BLAS
-    sigmoid: str = "clip"         # "clip" (the notebook's) | "tanh": 0.5 * (1 + tanh(z / 2))
-    softmax: str = "shift"        # "shift" | "noshift" | "logsumexp"
-    target: str = "one_hot"       # "one_hot": y_hat - one_hot(y) | "index": delta[y] -= 1 | "missing"
-    deriv: str = "z"              # sigma'(z) as "z": from z | "a": a * (1 - a) | "a_chain": (W.T @ d) * a * (1 - a)
-                                  # | "double": sigmoid_prime(a) | "none"
-    backward: str = "WT"          # "WT": W.T @ delta | "row": delta @ W | "W_square": W @ delta where W is square
-    update: str = "outer"         # "outer": W -= lr * outer(d, a) | "lr_first": W -= outer(lr * d, a) | "during_backprop"
-    layers: str = "all"           # which parameters move: "all" | "last" | "weights" | "biases"
+    x_float: bool = True  # False: feed the uint8 row to numpy and let it promote
+    x_scale: float = 1.0  # 1/255: rescaled inputs, against the question's raw pixels
+    column: bool = False  # column vectors (n, 1): matrix-matrix products instead of matrix-vector
+    matvec_sum: bool = False  # forward W @ a as (W * a).sum(axis=1): numpy's pairwise summation, not BLAS
+    sigmoid: str = "clip"  # "clip" (the notebook's) | "tanh": 0.5 * (1 + tanh(z / 2))
+    softmax: str = "shift"  # "shift" | "noshift" | "logsumexp"
+    target: str = "one_hot"  # "one_hot": y_hat - one_hot(y) | "index": delta[y] -= 1 | "missing"
+    deriv: str = "z"  # sigma'(z) as "z": from z | "a": a * (1 - a) | "a_chain": (W.T @ d) * a * (1 - a)
+    # | "double": sigmoid_prime(a) | "none"
+    backward: str = "WT"  # "WT": W.T @ delta | "row": delta @ W | "W_square": W @ delta where W is square
+    update: str = "outer"  # "outer": W -= lr * outer(d, a) | "lr_first": W -= outer(lr * d, a) | "during_backprop"
+    layers: str = "all"  # which parameters move: "all" | "last" | "weights" | "biases"
     lr_scale: float = 1.0
-    order: str = "in_order"       # "in_order" | "skip_first" | "shuffled"
-    dtype: type = np.float64      # float32 is not what the notebook asks for; shown for information
+    order: str = "in_order"  # "in_order" | "skip_first" | "shuffled"
+    dtype: type = np.float64  # float32 is not what the notebook asks for; shown for information
 
     def sig(self, z):
         if self.sigmoid == "tanh":
@@ -356,28 +362,50 @@ def part_a(quick, mnist):
                 results[v.name][k].append(trajectory_errors(*runs[k], *ref[k], W0, b0))
 
     # Equivalent code: the worst seed; wrong code: the seed where it comes closest.
-    for m, metric in enumerate(("||W - W_ref|| / ||W_ref - W0||", "||W - W_ref|| / ||W_ref||", "max |W - W_ref| entry")):
+    for m, metric in enumerate(
+        ("||W - W_ref|| / ||W_ref - W0||", "||W - W_ref|| / ||W_ref||", "max |W - W_ref| entry")
+    ):
         rows = []
         for v in impls:
             pick = max if v.equivalent else min
-            rows.append([("  " if v.equivalent else "x ") + v.name] + [pick(r[m] for r in results[v.name][k]) for k in ks])
-        table(f"A. P5 trajectory after the first K training samples from init_params(seed), lr {LR}: {metric}, "
-              f"max over the 3 weights and 3 biases; equivalent rows: worst of seeds {seeds}, wrong rows (x): best of them",
-              ["implementation"] + [f"K={k}" for k in ks], rows)
+            rows.append(
+                [("  " if v.equivalent else "x ") + v.name] + [pick(r[m] for r in results[v.name][k]) for k in ks]
+            )
+        table(
+            f"A. P5 trajectory after the first K training samples from init_params(seed), lr {LR}: {metric}, "
+            f"max over the 3 weights and 3 biases; equivalent rows: worst of seeds {seeds}, wrong rows (x): best of them",
+            ["implementation"] + [f"K={k}" for k in ks],
+            rows,
+        )
 
     # A tolerance halfway between the two, in log terms, rounded to a power of ten.
     summary = []
     for k in ks:
-        noise, noisy = max((max(r[0] for r in results[v.name][k]), v.name)
-                           for v in impls if v.equivalent and v is not FLOAT32)
+        noise, noisy = max(
+            (max(r[0] for r in results[v.name][k]), v.name) for v in impls if v.equivalent and v is not FLOAT32
+        )
         closest, which = min((min(r[0] for r in results[v.name][k]), v.name) for v in impls if not v.equivalent)
         f32 = max(r[0] for r in results[FLOAT32.name][k])
         tol = 10.0 ** round(np.log10(np.sqrt(noise * closest))) if noise else None
-        summary.append([f"K={k}", noise, noisy, closest, which, f32, tol,
-                        tol / noise if noise else None, closest / tol if noise else None])
-    table("A. summary of ||W - W_ref|| / ||W_ref - W0||: largest rounding error of equivalent code, closest wrong code, "
-          "a tolerance halfway (log) and its margins",
-          ["K", "rounding max", "from", "closest wrong", "which", "float32", "tol", "tol/rounding", "wrong/tol"], summary)
+        summary.append(
+            [
+                f"K={k}",
+                noise,
+                noisy,
+                closest,
+                which,
+                f32,
+                tol,
+                tol / noise if noise else None,
+                closest / tol if noise else None,
+            ]
+        )
+    table(
+        "A. summary of ||W - W_ref|| / ||W_ref - W0||: largest rounding error of equivalent code, closest wrong code, "
+        "a tolerance halfway (log) and its margins",
+        ["K", "rounding max", "from", "closest wrong", "which", "float32", "tol", "tol/rounding", "wrong/tol"],
+        summary,
+    )
 
     # The cost inside the student's kernel: the notebook's own step, timed over the largest K.
     W, b = nb_init_params(LAYER_SIZES, 80085)
@@ -385,8 +413,11 @@ def part_a(quick, mnist):
     start = time.perf_counter()
     nb_train_one_epoch(X[:k], Y[:k], W, b, LR)
     per_sample = (time.perf_counter() - start) / k
-    table("A. cost of the notebook's train_one_epoch here (one thread)", ["K", "seconds"],
-          [[f"K={k}", k * per_sample] for k in ks] + [["per sample (us)", per_sample * 1e6]])
+    table(
+        "A. cost of the notebook's train_one_epoch here (one thread)",
+        ["K", "seconds"],
+        [[f"K={k}", k * per_sample] for k in ks] + [["per sample (us)", per_sample * 1e6]],
+    )
 
 
 def train_p5(X, Y, seed, v, epochs):
@@ -443,32 +474,49 @@ def part_b(quick, mnist):
     rows.append(["spread over code (max-min)"] + [spreads.get(s) for s in seeds])
     for name in list(wrong) + ["no training"]:
         rows.append(["x " + name] + [acc.get((name, s)) for s in seeds])
-    table(f"B. P5 test accuracy (10,000 MNIST test images, raw pixels) after {epochs} epochs, by init seed",
-          ["implementation"] + [f"seed {s}" for s in seeds], rows)
+    table(
+        f"B. P5 test accuracy (10,000 MNIST test images, raw pixels) after {epochs} epochs, by init seed",
+        ["implementation"] + [f"seed {s}" for s in seeds],
+        rows,
+    )
 
     correct = [a for (n, s), a in acc.items() if n in names]
     rounding = max(spreads.values())
     ref = [acc[("notebook", s)] for s in seeds]
     last = [acc[("only last layer updated", s)] for s in wrong["only last layer updated"]]
-    table("B. summary", ["quantity", "value"], [
-        ["notebook code, over seeds: min", min(ref)], ["notebook code, over seeds: max", max(ref)],
-        ["all correct runs: min", min(correct)], ["all correct runs: max", max(correct)],
-        ["rounding spread (worst seed)", rounding],
-        ["bar with margin 3x rounding: <=", min(correct) - 3 * rounding],
-        ["only last layer: max over seeds", max(last)],
-        ["3-epoch run, notebook code (s)", float(np.median(seconds))],
-    ])
+    table(
+        "B. summary",
+        ["quantity", "value"],
+        [
+            ["notebook code, over seeds: min", min(ref)],
+            ["notebook code, over seeds: max", max(ref)],
+            ["all correct runs: min", min(correct)],
+            ["all correct runs: max", max(correct)],
+            ["rounding spread (worst seed)", rounding],
+            ["bar with margin 3x rounding: <=", min(correct) - 3 * rounding],
+            ["only last layer: max over seeds", max(last)],
+            ["3-epoch run, notebook code (s)", float(np.median(seconds))],
+        ],
+    )
 
 
 # ====================================================================== Problem 4
+
 
 class SequentialMLP(nn.Module):
     """The notebook's solution."""
 
     def __init__(self):
         super().__init__()
-        self.layers = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                                    nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+        self.layers = nn.Sequential(
+            nn.Linear(784, 256),
+            nn.ReLU(),
+            nn.Linear(256, 128),
+            nn.ReLU(),
+            nn.Linear(128, 64),
+            nn.ReLU(),
+            nn.Linear(64, 10),
+        )
 
     def forward(self, x):
         return self.layers(x.view(-1, 28 * 28))
@@ -479,8 +527,12 @@ class ExplicitMLP(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.fc1, self.fc2, self.fc3, self.fc4 = (nn.Linear(784, 256), nn.Linear(256, 128),
-                                                  nn.Linear(128, 64), nn.Linear(64, 10))
+        self.fc1, self.fc2, self.fc3, self.fc4 = (
+            nn.Linear(784, 256),
+            nn.Linear(256, 128),
+            nn.Linear(128, 64),
+            nn.Linear(64, 10),
+        )
 
     def forward(self, x):
         x = x.view(-1, 28 * 28)
@@ -521,17 +573,24 @@ def nll_of_log_softmax(scores, labels):
 class Recipe:
     name: str
     epochs: int
-    optimizer: object       # params -> optimizer
+    optimizer: object  # params -> optimizer
     scheduler: object = None  # (optimizer, steps per epoch, epochs) -> scheduler stepped per batch
 
 
 RECIPES = [
-    Recipe("reference: Adam 1e-3 + OneCycle 2e-3, 8 ep", 8, lambda p: torch.optim.Adam(p, lr=1e-3),
-           lambda o, n, e: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=2e-3, total_steps=e * n)),
+    Recipe(
+        "reference: Adam 1e-3 + OneCycle 2e-3, 8 ep",
+        8,
+        lambda p: torch.optim.Adam(p, lr=1e-3),
+        lambda o, n, e: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=2e-3, total_steps=e * n),
+    ),
     Recipe("demo: SGD lr 0.01, 3 ep", 3, lambda p: torch.optim.SGD(p, lr=0.01)),
-    Recipe("SGD mom 0.9 lr 0.05 + StepLR(3 ep, 0.1), 6 ep", 6,
-           lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
-           lambda o, n, e: torch.optim.lr_scheduler.StepLR(o, step_size=3 * n, gamma=0.1)),
+    Recipe(
+        "SGD mom 0.9 lr 0.05 + StepLR(3 ep, 0.1), 6 ep",
+        6,
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+        lambda o, n, e: torch.optim.lr_scheduler.StepLR(o, step_size=3 * n, gamma=0.1),
+    ),
     Recipe("Adam 1e-3, no schedule, 6 ep", 6, lambda p: torch.optim.Adam(p, lr=1e-3)),
 ]
 REFERENCE = RECIPES[0]
@@ -554,10 +613,12 @@ def train_p4(data, recipe, seed, model_class=SequentialMLP, loss_fn=None, optimi
     train_x, train_y, test_x, test_y = data
     epochs = epochs or recipe.epochs
     torch.manual_seed(seed)
-    train_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train_x.unsqueeze(1), train_y),
-                                               batch_size=64, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(test_x.unsqueeze(1), test_y),
-                                              batch_size=64, shuffle=False)
+    train_loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(train_x.unsqueeze(1), train_y), batch_size=64, shuffle=True
+    )
+    test_loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(test_x.unsqueeze(1), test_y), batch_size=64, shuffle=False
+    )
     torch.manual_seed(seed)
     model = model_class()
     loss_fn = loss_fn or nn.CrossEntropyLoss()
@@ -587,8 +648,8 @@ def fashion_accuracy(model, images, labels, chunk=500):
     correct = 0
     with torch.no_grad():
         for start in range(0, len(images), chunk):
-            x = images[start:start + chunk].unsqueeze(1).float() / 255  # as ToTensor makes them
-            correct += (model(x).argmax(dim=1) == labels[start:start + chunk]).sum().item()
+            x = images[start : start + chunk].unsqueeze(1).float() / 255  # as ToTensor makes them
+            correct += (model(x).argmax(dim=1) == labels[start : start + chunk]).sum().item()
     return correct / len(images)
 
 
@@ -612,15 +673,24 @@ def part_c(quick, data):
             acc[(recipe.name, seed)], params = train_p4(data, recipe, seed, epochs=epochs(recipe))
             if recipe is REFERENCE:
                 ref_params[seed] = params
-            print(f"  C: {recipe.name}, seed {seed}: {acc[(recipe.name, seed)]:.4f} "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"  C: {recipe.name}, seed {seed}: {acc[(recipe.name, seed)]:.4f} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
     torch.manual_seed(2023)
     untrained = fashion_accuracy(SequentialMLP(), data[2], data[3])
-    rows = [[r.name] + [acc.get((r.name, s)) for s in seeds] + [min(acc[(r.name, s)] for s in recipe_seeds[r.name])]
-            for r in RECIPES]
+    rows = [
+        [r.name] + [acc.get((r.name, s)) for s in seeds] + [min(acc[(r.name, s)] for s in recipe_seeds[r.name])]
+        for r in RECIPES
+    ]
     rows.append(["x no training"] + [None] * len(seeds) + [untrained])
-    table("C. P4 test accuracy (10,000 FashionMNIST test images), by torch seed" + (" [quick: <= 2 epochs]" if quick else ""),
-          ["recipe"] + [f"seed {s}" for s in seeds] + ["min"], rows)
+    table(
+        "C. P4 test accuracy (10,000 FashionMNIST test images), by torch seed"
+        + (" [quick: <= 2 epochs]" if quick else ""),
+        ["recipe"] + [f"seed {s}" for s in seeds] + ["min"],
+        rows,
+    )
 
     # Code that does the same operations in the same order gives the same bits after any number
     # of steps, so one epoch shows it; layers created in another order get other init draws
@@ -638,8 +708,11 @@ def part_c(quick, data):
     for name, kwargs in same_ops:
         _, params = train_p4(data, one_epoch, seeds[0], **kwargs)
         rows.append([name, max(float((p - q).abs().max()) for p, q in zip(params, short_ref))])
-    table(f"C. after 1 epoch at seed {seeds[0]}: max |parameter difference| from the Sequential reference",
-          ["variant", "d param"], rows)
+    table(
+        f"C. after 1 epoch at seed {seeds[0]}: max |parameter difference| from the Sequential reference",
+        ["variant", "d param"],
+        rows,
+    )
 
     other_rounding = [
         ("x @ W.T + b instead of addmm", dict(model_class=MatmulMLP), seeds[:2]),
@@ -655,32 +728,51 @@ def part_c(quick, data):
             rows.append([name, s, a, a - acc[(REFERENCE.name, s)], gap])
             rounding.append(abs(a - acc[(REFERENCE.name, s)]))
             print(f"  C: variant {name}, seed {s}: {a:.4f}", flush=True)
-    table("C. reference recipe, other code at the same seed: accuracy, difference from the Sequential "
-          "reference, max |parameter difference| after training",
-          ["variant", "seed", "acc", "d acc", "d param"], rows)
+    table(
+        "C. reference recipe, other code at the same seed: accuracy, difference from the Sequential "
+        "reference, max |parameter difference| after training",
+        ["variant", "seed", "acc", "d acc", "d param"],
+        rows,
+    )
 
     ref = [acc[(REFERENCE.name, s)] for s in seeds]
     spread = max(rounding)
-    table("C. summary (reference recipe unless said)", ["quantity", "value"], [
-        ["min over seeds", min(ref)], ["max over seeds", max(ref)], ["spread over seeds", max(ref) - min(ref)],
-        ["rounding spread: max |d acc| at the same seed", spread],
-        ["full bar 0.87: (min - 0.87) / rounding", (min(ref) - 0.87) / spread if spread else None],
-        ["lower bar 0.70: (min of all recipes - 0.70) / rounding", (min(acc.values()) - 0.70) / spread if spread else None],
-        ["untrained model", untrained],
-    ])
+    table(
+        "C. summary (reference recipe unless said)",
+        ["quantity", "value"],
+        [
+            ["min over seeds", min(ref)],
+            ["max over seeds", max(ref)],
+            ["spread over seeds", max(ref) - min(ref)],
+            ["rounding spread: max |d acc| at the same seed", spread],
+            ["full bar 0.87: (min - 0.87) / rounding", (min(ref) - 0.87) / spread if spread else None],
+            [
+                "lower bar 0.70: (min of all recipes - 0.70) / rounding",
+                (min(acc.values()) - 0.70) / spread if spread else None,
+            ],
+            ["untrained model", untrained],
+        ],
+    )
 
 
 def main(argv=None):
     if os.environ.get("OMP_NUM_THREADS") != "1":  # BLAS reads its thread caps when it loads: start again with them
         env = {**data_environment(threads=1), "PYTHONPATH": str(ROOT)}
-        os.execve(sys.executable, [sys.executable, "-m", "tools.calibration", *(sys.argv[1:] if argv is None else argv)], env)
-    parser = argparse.ArgumentParser(prog="python -m tools.calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        os.execve(
+            sys.executable, [sys.executable, "-m", "tools.calibration", *(sys.argv[1:] if argv is None else argv)], env
+        )
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--parts", nargs="+", choices="ABC", default=list("ABC"))
     parser.add_argument("--quick", action="store_true", help="few seeds, variants and epochs: checks that it runs")
     args = parser.parse_args(argv)
     mnist = load_mnist() if {"A", "B"} & set(args.parts) else None
-    runners = {"A": lambda: part_a(args.quick, mnist), "B": lambda: part_b(args.quick, mnist),
-               "C": lambda: part_c(args.quick, load_fashion())}
+    runners = {
+        "A": lambda: part_a(args.quick, mnist),
+        "B": lambda: part_b(args.quick, mnist),
+        "C": lambda: part_c(args.quick, load_fashion()),
+    }
     timings = []
     for part in sorted(args.parts):
         start = time.perf_counter()

@@ -84,8 +84,10 @@ def sandbox_user(name):
 
 def require_root():
     if sys.platform != "linux" or os.geteuid() != 0:
-        raise SystemExit("grading through the route needs Linux and root: the student's notebook runs as a separate, "
-                         "unprivileged user (run it with sudo, or in the course's Linux container)")
+        raise SystemExit(
+            "grading through the route needs Linux and root: the student's notebook runs as a separate, "
+            "unprivileged user (run it with sudo, or in the course's Linux container)"
+        )
 
 
 def place_data(root=DATA_ROOT):
@@ -95,10 +97,13 @@ def place_data(root=DATA_ROOT):
         return root
     cache = ensure_data_cache()
     if cache is None:
-        raise SystemExit("no local copy of the datasets: put FashionMNIST and MNIST (raw/*.gz) in ../shared/data or $HW1_SHARED_DATA")
+        raise SystemExit(
+            "no local copy of the datasets: put FashionMNIST and MNIST (raw/*.gz) in ../shared/data or $HW1_SHARED_DATA"
+        )
     for name in ("FashionMNIST", "MNIST"):
-        shutil.copytree(cache / name / "raw", root / name / "raw", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("*-ubyte"))
+        shutil.copytree(
+            cache / name / "raw", root / name / "raw", dirs_exist_ok=True, ignore=shutil.ignore_patterns("*-ubyte")
+        )
     extract_datasets(root, verify=True)
     for path in [root, *root.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
@@ -112,7 +117,7 @@ def layout(out, autograder_zip, submission):
     if ag.exists():
         shutil.rmtree(ag)
     ag.mkdir(mode=0o700, parents=True)  # root's alone before anything is in it: another grading's notebook may be
-    ag.chmod(0o700)                      # watching this machine's folders (the route's sandbox needs none of them)
+    ag.chmod(0o700)  # watching this machine's folders (the route's sandbox needs none of them)
     (ag / "source").mkdir(mode=0o700)
     with zipfile.ZipFile(autograder_zip) as z:
         z.extractall(ag / "source")
@@ -132,7 +137,9 @@ def layout(out, autograder_zip, submission):
 def extract_datasets(root, verify=False):
     """torchvision's extraction of the .gz files in root (and the grader's MD5 check of them), in a process of its
     own: the grading process never imports torch (python -m tools.data_cache)."""
-    subprocess.run([str(PYTHON), "-m", "tools.data_cache", str(root), *(["--verify"] if verify else [])], check=True, cwd=ROOT)
+    subprocess.run(
+        [str(PYTHON), "-m", "tools.data_cache", str(root), *(["--verify"] if verify else [])], check=True, cwd=ROOT
+    )
 
 
 _running, _running_lock = {}, threading.Lock()  # pid -> (run_autograder's process, its sandbox user)
@@ -166,8 +173,9 @@ def stop_running():
         stop(process, user)
 
 
-def run_as_gradescope(submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None,
-                      timeout=900):
+def run_as_gradescope(
+    submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None, timeout=900
+):
     """Grades one upload (a file, or a folder of files) as Gradescope runs the zip: its run_autograder, which runs
     the route inside (hw1_trusted/route.py grade_upload); returns its Result.
 
@@ -180,14 +188,21 @@ def run_as_gradescope(submission, out, autograder_zip=RELEASE_ZIP, user="hw1stud
     data_root = place_data() if isolated else local_data_root(out)
     ag = layout(out, autograder_zip, submission)
     user = sandbox_user(user)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HW1_PYTHON": str(PYTHON), "HW1_AUTOGRADER_DIR": str(ag),
-           "HW1_SANDBOX_USER": user, "HW1_DATA_ROOT": str(data_root), **(extra_env or {})}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HW1_PYTHON": str(PYTHON),
+        "HW1_AUTOGRADER_DIR": str(ag),
+        "HW1_SANDBOX_USER": user,
+        "HW1_DATA_ROOT": str(data_root),
+        **(extra_env or {}),
+    }
     command = [str(ag / "run_autograder")]
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", cpus, *command]
     # a session of its own: on a time-out (or when the caller stops it) the whole root side is killed at once
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     with _running_lock:
         _running[process.pid] = (process, user)
     try:
@@ -220,7 +235,9 @@ def local_data_root(out):
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tools.gradescope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.gradescope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("submission", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)
     parser.add_argument("--zip", type=pathlib.Path, default=RELEASE_ZIP)

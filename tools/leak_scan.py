@@ -15,7 +15,16 @@ import nbformat
 
 from tools import master_notebook
 
-MARKERS = ("# SOLUTION", "BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "hidden=True", "hw1_trusted", "hw1_probes", "secret_seed")
+MARKERS = (
+    "# SOLUTION",
+    "BEGIN SOLUTION",
+    "END SOLUTION",
+    "BEGIN PROMPT",
+    "hidden=True",
+    "hw1_trusted",
+    "hw1_probes",
+    "secret_seed",
+)
 
 
 def readable_text(path):

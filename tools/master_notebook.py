@@ -45,9 +45,15 @@ def questions(master=MASTER):
     for i, cell in enumerate(cells):
         if is_marker(cell, "# BEGIN QUESTION"):
             config = question_config(cell)
-            prompt = next((c.source for c in cells[i + 1:] if c.cell_type == "markdown"), "")
-            found.append({"name": config["name"], "points": config.get("points", 0), "manual": bool(config.get("manual")),
-                          "prompt": prompt})
+            prompt = next((c.source for c in cells[i + 1 :] if c.cell_type == "markdown"), "")
+            found.append(
+                {
+                    "name": config["name"],
+                    "points": config.get("points", 0),
+                    "manual": bool(config.get("manual")),
+                    "prompt": prompt,
+                }
+            )
     return found
 
 

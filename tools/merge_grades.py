@@ -44,9 +44,12 @@ def read_export(path, part, max_points):
     with open(path, newline="", encoding="utf-8-sig") as f:  # Gradescope's CSVs may start with a BOM
         reader = csv.DictReader(f)
         required = {"SID", "Email", "Total Score", "Max Points", "Status"}
-        if not required <= set(reader.fieldnames or ()) or not ({"Name"} <= set(reader.fieldnames) or
-                                                                  {"First Name", "Last Name"} <= set(reader.fieldnames)):
-            raise SystemExit(f"{path}: not a Gradescope grade export (it needs the columns Name, {', '.join(sorted(required))})")
+        if not required <= set(reader.fieldnames or ()) or not (
+            {"Name"} <= set(reader.fieldnames) or {"First Name", "Last Name"} <= set(reader.fieldnames)
+        ):
+            raise SystemExit(
+                f"{path}: not a Gradescope grade export (it needs the columns Name, {', '.join(sorted(required))})"
+            )
         for line, row in enumerate(reader, start=2):
             email = row["Email"].strip().lower()
             name = row.get("Name") or f"{row.get('First Name', '')} {row.get('Last Name', '')}".strip()
@@ -67,7 +70,13 @@ def read_export(path, part, max_points):
                 problems.append(f"{where}: the {part} submission is not graded yet")
             else:
                 score, note = _number(row["Total Score"]), None
-            rows[email] = {"name": name, "sid": row["SID"].strip(), "email": row["Email"].strip(), "score": score, "note": note}
+            rows[email] = {
+                "name": name,
+                "sid": row["SID"].strip(),
+                "email": row["Email"].strip(),
+                "score": score,
+                "note": note,
+            }
     return rows, problems
 
 
@@ -85,16 +94,24 @@ def merge(code_csv, written_csv):
         notes = [p["note"] for p in parts.values() if p is not None and p["note"]]
         notes += [f"not in the {part} export" for part, p in parts.items() if p is None]
         scores = {part: (p["score"] if p is not None else 0) for part, p in parts.items()}
-        book.append({"Name": known["name"], "SID": known["sid"] or (parts["written"] or {}).get("sid", ""),
-                     "Email": known["email"], f"Code ({code_max})": scores["code"],
-                     f"Written ({written_max})": scores["written"],
-                     f"Total ({code_max + written_max})": _number(str(scores["code"] + scores["written"])),
-                     "Notes": "; ".join(notes)})
+        book.append(
+            {
+                "Name": known["name"],
+                "SID": known["sid"] or (parts["written"] or {}).get("sid", ""),
+                "Email": known["email"],
+                f"Code ({code_max})": scores["code"],
+                f"Written ({written_max})": scores["written"],
+                f"Total ({code_max + written_max})": _number(str(scores["code"] + scores["written"])),
+                "Notes": "; ".join(notes),
+            }
+        )
     return sorted(book, key=lambda row: (row["Name"].lower(), row["Email"].lower()))
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tools.merge_grades", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.merge_grades", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("code_csv", type=pathlib.Path, help="HW1's grade export (the autograder)")
     parser.add_argument("written_csv", type=pathlib.Path, help="HW1 written's grade export (the PDF)")
     parser.add_argument("-o", "--out", type=pathlib.Path, default=pathlib.Path("hw1_gradebook.csv"))

@@ -83,7 +83,9 @@ def export(notebook, dest, drop_placeholders=False):
         source = pathlib.Path(tmp) / NOTEBOOK
         nb = nbformat.read(notebook, as_version=4)
         if drop_placeholders:
-            nb.cells = [c for c in nb.cells if not (c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", []))]
+            nb.cells = [
+                c for c in nb.cells if not (c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", []))
+            ]
         nbformat.write(nb, source)
         export_notebook(str(source), dest=str(dest), exporter_type="latex", filtering=True, pagebreaks=True)
     return dest
@@ -134,7 +136,9 @@ def outline(questions):
         first = PAGES_PER_QUESTION * i + 1
         title = re.sub(r"\s*\(\d+ points?[^)]*\)\.?$", "", q["title"])  # the points have their own column
         lines.append(f"{i + 1:>2}  {f'{first}-{first + 1}':<6} {q['points']:>6}  {title}  ({q['name']})")
-    lines.append(f"    total: {sum(q['points'] for q in questions)} points on {PAGES_PER_QUESTION * len(questions)} pages")
+    lines.append(
+        f"    total: {sum(q['points'] for q in questions)} points on {PAGES_PER_QUESTION * len(questions)} pages"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -145,23 +149,37 @@ def check(pdf, questions):
     if pages != expected:
         problems.append(f"{pdf.name}: {pages} pages, expected {expected} ({PAGES_PER_QUESTION} per manual question)")
     found, wanted = start_pages(pdf, questions), expected_start_pages(questions)
-    problems += [f"{pdf.name}: {name} starts on page {found[name]}, expected {page}" for name, page in wanted.items() if found[name] != page]
+    problems += [
+        f"{pdf.name}: {name} starts on page {found[name]}, expected {page}"
+        for name, page in wanted.items()
+        if found[name] != page
+    ]
     return problems
 
 
 def main():
-    parser = argparse.ArgumentParser(prog="python -m tools.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "pdfs", help="where to write the PDFs (default: pdfs/)")
-    parser.add_argument("--release", type=pathlib.Path, default=ROOT, help="the release holding student/ and solutions/")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=ROOT / "pdfs", help="where to write the PDFs (default: pdfs/)"
+    )
+    parser.add_argument(
+        "--release", type=pathlib.Path, default=ROOT, help="the release holding student/ and solutions/"
+    )
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
-        raise SystemExit(f"make pdfs needs {', '.join(missing)}: on Debian, apt-get install --no-install-recommends {APT_PACKAGES}")
+        raise SystemExit(
+            f"make pdfs needs {', '.join(missing)}: on Debian, apt-get install --no-install-recommends {APT_PACKAGES}"
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     questions = manual_questions()
     problems = []
-    for name, notebook, drop in (("hw1-written-solutions.pdf", args.release / "solutions" / NOTEBOOK, True),
-                                 ("hw1-written-blank.pdf", args.release / "student" / NOTEBOOK, False)):
+    for name, notebook, drop in (
+        ("hw1-written-solutions.pdf", args.release / "solutions" / NOTEBOOK, True),
+        ("hw1-written-blank.pdf", args.release / "student" / NOTEBOOK, False),
+    ):
         start = time.monotonic()
         pdf = export(notebook, args.out / name, drop_placeholders=drop)
         print(f"{pdf}: {page_count(pdf)} pages, {len(images(pdf))} images, {time.monotonic() - start:.1f} s")

@@ -98,29 +98,39 @@ def fill(notebook_path, master=None):
 def check(master, cases):
     """Stops the build when the points are not consistent; cases: hw1_trusted.checks.CASES."""
     problems_found = []
-    for problem, question, cell in walk(master):
+    for _problem, question, cell in walk(master):
         if cell.cell_type != "code" or '""" # BEGIN TEST CONFIG' not in cell.source:
             continue
-        config = yaml.safe_load(cell.source.split('""" # BEGIN TEST CONFIG', 1)[1].split('""" # END TEST CONFIG')[0]) or {}
+        config = (
+            yaml.safe_load(cell.source.split('""" # BEGIN TEST CONFIG', 1)[1].split('""" # END TEST CONFIG')[0]) or {}
+        )
         name = re.search(r"^def (\w+)\(", cell.source, flags=re.M)
         where = f"{question['name'] if question else '?'}: {name.group(1) if name else 'a test'}"
         if config.get("hidden"):
             if "points" in config:
-                problems_found.append(f"{where} is a hidden test that declares points: a question's points are written "
-                                      f"once, in its question settings (the hidden probe takes them from there)")
+                problems_found.append(
+                    f"{where} is a hidden test that declares points: a question's points are written "
+                    f"once, in its question settings (the hidden probe takes them from there)"
+                )
         elif config.get("points", None) != 0:
-            problems_found.append(f"{where} is a public test with points {config.get('points', '(unset)')}: public tests "
-                                  f"must say 'points: 0', or Otter would give them part of the question's points")
+            problems_found.append(
+                f"{where} is a public test with points {config.get('points', '(unset)')}: public tests "
+                f"must say 'points: 0', or Otter would give them part of the question's points"
+            )
     autograded = set(question_points(master))
     if set(cases) != autograded:
-        problems_found.append(f"the hidden checks (hw1_trusted/checks.py CASES) cover {sorted(cases)}, but the autograded "
-                              f"questions are {sorted(autograded)}")
+        problems_found.append(
+            f"the hidden checks (hw1_trusted/checks.py CASES) cover {sorted(cases)}, but the autograded "
+            f"questions are {sorted(autograded)}"
+        )
     sums = {p: sum(q["points"] for q in qs) for p, qs in by_problem(master).items()}
     if sums != HANDOUT_TOTALS:
         for problem in sorted(set(sums) | set(HANDOUT_TOTALS), key=str):
             if sums.get(problem) != HANDOUT_TOTALS.get(problem):
-                problems_found.append(f"Problem {problem}'s questions add up to {sums.get(problem, 0):g} points, but the "
-                                      f"handout gives it {HANDOUT_TOTALS.get(problem, 0)}")
+                problems_found.append(
+                    f"Problem {problem}'s questions add up to {sums.get(problem, 0):g} points, but the "
+                    f"handout gives it {HANDOUT_TOTALS.get(problem, 0)}"
+                )
     if problems_found:
         raise SystemExit("the points are not consistent:\n  " + "\n  ".join(problems_found))
 
@@ -143,19 +153,28 @@ def readme_block(master, cases, old_block=""):
     questions = [q for qs in problems.values() for q in qs]
     total = sum(q["points"] for q in questions)
     auto = sum(q["points"] for q in questions if not q["manual"])
-    lines = [README_BEGIN, "",
-             f"{total:g} points: {auto:g} autograded, {total - auto:g} graded by hand (written answers and plots).", "",
-             "| question | points | graded | hidden checks (points) | what is checked |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        README_BEGIN,
+        "",
+        f"{total:g} points: {auto:g} autograded, {total - auto:g} graded by hand (written answers and plots).",
+        "",
+        "| question | points | graded | hidden checks (points) | what is checked |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for q in questions:
         if q["manual"]:
             checks = "by hand, from the PDF"
         else:
             shares = split(q["points"], [w for _, w, _ in cases[q["name"]]])
             checks = "; ".join(f"{what}: {share:g}" for (what, _, _), share in zip(cases[q["name"]], shares))
-        lines.append(f"| {q['name']} | {q['points']:g} | {'manual' if q['manual'] else 'auto'} | {checks} | "
-                     f"{prose.get(q['name'], '')} |")
-    per_problem = ", ".join(f"P{p} {sum(q['points'] for q in qs):g} ({sum(q['points'] for q in qs if not q['manual']):g} auto)"
-                            for p, qs in problems.items())
+        lines.append(
+            f"| {q['name']} | {q['points']:g} | {'manual' if q['manual'] else 'auto'} | {checks} | "
+            f"{prose.get(q['name'], '')} |"
+        )
+    per_problem = ", ".join(
+        f"P{p} {sum(q['points'] for q in qs):g} ({sum(q['points'] for q in qs if not q['manual']):g} auto)"
+        for p, qs in problems.items()
+    )
     lines += ["", f"Per problem: {per_problem}.", "", README_END]
     return "\n".join(lines)
 
@@ -173,7 +192,7 @@ def sync_readme(readme_text, master, cases):
     """readme_text with its generated sections made anew: the points table, and the Gradescope outline of the
     written part (tools/pdfs.py), which lists the manual questions' points."""
     old = readme_text.split(README_BEGIN, 1)[-1].split(README_END, 1)[0]
-    block = readme_block(master, cases, old)[len(README_BEGIN):-len(README_END)]
+    block = readme_block(master, cases, old)[len(README_BEGIN) : -len(README_END)]
     text, _ = replace_block(readme_text, README_BEGIN, README_END, block)
     outline = "\n".join(("   " + line).rstrip() for line in pdfs.outline(pdfs.manual_questions(master)).splitlines())
     text, _ = replace_block(text, OUTLINE_BEGIN, OUTLINE_END, f"\n   ```text\n{outline}\n   ```\n   ")
@@ -212,8 +231,10 @@ def policy_tokens(policy):
         return f"{value:.2f}" if round(value, 2) == value else repr(float(value))
 
     if policy.HIDDEN_RESULTS_VISIBILITY not in VISIBILITY_WORDS:
-        raise SystemExit(f"policy.py: HIDDEN_RESULTS_VISIBILITY must be one of {sorted(VISIBILITY_WORDS)}, "
-                         f"not {policy.HIDDEN_RESULTS_VISIBILITY!r}")
+        raise SystemExit(
+            f"policy.py: HIDDEN_RESULTS_VISIBILITY must be one of {sorted(VISIBILITY_WORDS)}, "
+            f"not {policy.HIDDEN_RESULTS_VISIBILITY!r}"
+        )
     return {
         "__P4_BARS__": f"({number(low)}, {number(high)})",
         "__P4_BAR_LOW__": number(low),
@@ -234,5 +255,7 @@ def fill_policy(notebook_path, policy):
             cell.source = cell.source.replace(token, text)
         left = re.findall(r"__(?:P\d_BARS?\w*|CELL_LIMIT|NOTEBOOK_LIMIT|RESULTS_VISIBLE)__", cell.source)
         if left:
-            raise SystemExit(f"the master notebook names policy values that policy_tokens does not know: {sorted(set(left))}")
+            raise SystemExit(
+                f"the master notebook names policy values that policy_tokens does not know: {sorted(set(left))}"
+            )
     nbformat.write(nb, notebook_path)

@@ -93,16 +93,24 @@ def compare(codes, starter_code, top=TOP):
             files[name] = tmp / "class" / f"s{i:05d}.py"
             files[name].write_text(codes[name])
         (tmp / "starter" / "starter.py").write_text(starter_code)
-        detector = CopyDetector(test_dirs=[str(tmp / "class")], boilerplate_dirs=[str(tmp / "starter")],
-                                extensions=["py"], noise_t=NOISE, guarantee_t=GUARANTEE, display_t=1.0,
-                                autoopen=False, silent=True, out_file=str(tmp / "unused.html"))
+        detector = CopyDetector(
+            test_dirs=[str(tmp / "class")],
+            boilerplate_dirs=[str(tmp / "starter")],
+            extensions=["py"],
+            noise_t=NOISE,
+            guarantee_t=GUARANTEE,
+            display_t=1.0,
+            autoopen=False,
+            silent=True,
+            out_file=str(tmp / "unused.html"),
+        )
         detector.run()
         by_file = {str(path): name for name, path in files.items()}
         index = {str(f): k for k, f in enumerate(detector.test_files)}
         matrix, overlap = detector.similarity_matrix, detector.token_overlap_matrix
         pairs = []
         for a_pos, a in enumerate(names):
-            for b in names[a_pos + 1:]:
+            for b in names[a_pos + 1 :]:
                 i, j = index.get(str(files[a])), index.get(str(files[b]))
                 if i is None or j is None or matrix[i, j, 0] < 0:
                     continue
@@ -114,7 +122,7 @@ def compare(codes, starter_code, top=TOP):
         if shown:
             # copydetect highlights the pairs above its display threshold: the lowest shown score, just below
             detector.conf.display_t = max(0.0, min(max(p[2], p[3]) for p in shown) - 1e-9)
-            for share_1, _, file_1, file_2, code_1, code_2, _ in detector.get_copied_code_list():
+            for _share_1, _, file_1, file_2, code_1, code_2, _ in detector.get_copied_code_list():
                 a, b = by_file[file_1], by_file[file_2]
                 views[(a, b)] = (code_1, code_2)
                 views[(b, a)] = (code_2, code_1)
@@ -161,14 +169,18 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
     rows, sections = [], []
     for k, (a, b, share_a, share_b, tokens) in enumerate(pairs[:TOP], start=1):
         link = f'<a href="#pair-{k}">side by side</a>' if (a, b) in views else ""
-        rows.append(f"<tr><td class=num>{k}</td><td>{html.escape(a)}</td><td>{html.escape(b)}</td>"
-                    f"<td class=num>{share_a:.0%}</td><td class=num>{share_b:.0%}</td><td class=num>{tokens}</td>"
-                    f"<td>{link}</td></tr>")
+        rows.append(
+            f"<tr><td class=num>{k}</td><td>{html.escape(a)}</td><td>{html.escape(b)}</td>"
+            f"<td class=num>{share_a:.0%}</td><td class=num>{share_b:.0%}</td><td class=num>{tokens}</td>"
+            f"<td>{link}</td></tr>"
+        )
         if (a, b) in views:
             code_a, code_b = views[(a, b)]  # copydetect escapes the code before highlighting it
-            sections.append(f'<h3 id="pair-{k}">#{k}: {html.escape(a)} ({share_a:.0%}) and {html.escape(b)} ({share_b:.0%})</h3>'
-                            f'<div class="pair"><div><b>{html.escape(a)}</b><pre>{code_a}</pre></div>'
-                            f'<div><b>{html.escape(b)}</b><pre>{code_b}</pre></div></div>')
+            sections.append(
+                f'<h3 id="pair-{k}">#{k}: {html.escape(a)} ({share_a:.0%}) and {html.escape(b)} ({share_b:.0%})</h3>'
+                f'<div class="pair"><div><b>{html.escape(a)}</b><pre>{code_a}</pre></div>'
+                f"<div><b>{html.escape(b)}</b><pre>{code_b}</pre></div></div>"
+            )
     scores = [(a_share + b_share) / 2 for _, _, a_share, b_share, _ in pairs]
     bucket_counts = [sum(1 for x in scores if k / 10 <= x < (k + 1) / 10 or (k == 9 and x == 1.0)) for k in range(10)]
     buckets = "".join(f"<th>{10 * k}–{10 * k + 10}%</th>" for k in range(10))
@@ -177,9 +189,18 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
     if unread:
         shown = ", ".join(html.escape(name) for name in list(unread)[:10])
         unread_text = f" Not compared (unreadable, or refused by the grader, so they have no code): {shown}{' …' if len(unread) > 10 else ''}."
-    page = PAGE.format(title=html.escape(title), count=count, pair_count=count * (count - 1) // 2, seconds=seconds,
-                       noise=NOISE, unread=unread_text, buckets=buckets, counts=counts, rows="\n".join(rows) or "<tr><td colspan=7>no pairs</td></tr>",
-                       views="\n".join(sections))
+    page = PAGE.format(
+        title=html.escape(title),
+        count=count,
+        pair_count=count * (count - 1) // 2,
+        seconds=seconds,
+        noise=NOISE,
+        unread=unread_text,
+        buckets=buckets,
+        counts=counts,
+        rows="\n".join(rows) or "<tr><td colspan=7>no pairs</td></tr>",
+        views="\n".join(sections),
+    )
     (out / HTML_NAME).write_text(page, encoding="utf-8")
     with open(out / CSV_NAME, "w", newline="") as f:
         writer = csv.writer(f)
@@ -209,14 +230,18 @@ def similarity_report(submissions_folder, out, starter=STARTER):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.similarity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.similarity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("submissions", type=pathlib.Path, help="a folder of uploads, or Gradescope's export")
     parser.add_argument("out", type=pathlib.Path, help="where to write similarity.html and similarity.csv")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     path, pairs = similarity_report(args.submissions, args.out)
-    print(f"wrote {path}: {len(pairs)} pairs; the most similar: "
-          + (f"{pairs[0][0]} and {pairs[0][1]} ({pairs[0][2]:.0%} / {pairs[0][3]:.0%})" if pairs else "none"))
+    print(
+        f"wrote {path}: {len(pairs)} pairs; the most similar: "
+        + (f"{pairs[0][0]} and {pairs[0][1]} ({pairs[0][2]:.0%} / {pairs[0][3]:.0%})" if pairs else "none")
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Entry point of the trusted grader (``python -I hw1_trusted/__main__.py STEP ...``).
 
-    route [AUTOGRADER_DIR]                       grade one submission (run_autograder calls this)
-    serve WORK STATUS_FD                         prepare, say "inputs ready" on STATUS_FD, wait for one line on stdin
-                                                 (["verdict", RESULTS, AUTOGRADER_ID]), then the verdict with the same
-                                                 torch and datasets; "verdict done" (the route's TrustedProcess)
-    prepare WORK                                 draw the probes' inputs into WORK/inputs
-    verdict WORK RESULTS AUTOGRADER_ID           check WORK/answers, write RESULTS/results.json and .pkl
-    reject WORK RESULTS AUTOGRADER_ID REASON     results for an upload that cannot be graded
+route [AUTOGRADER_DIR]                       grade one submission (run_autograder calls this)
+serve WORK STATUS_FD                         prepare, say "inputs ready" on STATUS_FD, wait for one line on stdin
+                                             (["verdict", RESULTS, AUTOGRADER_ID]), then the verdict with the same
+                                             torch and datasets; "verdict done" (the route's TrustedProcess)
+prepare WORK                                 draw the probes' inputs into WORK/inputs
+verdict WORK RESULTS AUTOGRADER_ID           check WORK/answers, write RESULTS/results.json and .pkl
+reject WORK RESULTS AUTOGRADER_ID REASON     results for an upload that cannot be graded
 """
 
 import json

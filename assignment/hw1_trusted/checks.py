@@ -10,7 +10,8 @@ wrong and where, never the expected value.
 
 import numpy as np
 
-from . import inputs as I, reference as R
+from . import inputs as I
+from . import reference as R
 from .policy import P4_BARS, P5_ACCURACY_BAR
 from .reference import Mismatch, compare, precision
 
@@ -38,6 +39,7 @@ def answered(out, *keys):
 
 # ---------------------------------------------------------------- Problems 1 and 2
 
+
 def q1a_gradient(inp, out, ctx):
     answered(out)
     for key in sorted(inp):
@@ -55,7 +57,9 @@ def q1b_minimiser(inp, out, ctx):
         if mu.shape != (d,):
             raise Mismatch(f"best_mu(X) has shape {mu.shape} for X of shape {(n, d)}; see the question for the shape")
         gradient = -2 * (X - mu).sum(axis=0) / n
-        compare(gradient, np.zeros(d), f"the objective's gradient at best_mu(X) for X of shape {(n, d)}", dtype="float32")
+        compare(
+            gradient, np.zeros(d), f"the objective's gradient at best_mu(X) for X of shape {(n, d)}", dtype="float32"
+        )
 
 
 def q2a_loss(inp, out, ctx):
@@ -75,7 +79,9 @@ def q2a_loss(inp, out, ctx):
             except Mismatch as error:
                 problems.append(str(error))
         if not ok:
-            raise Mismatch(f"l1_loss is wrong on random inputs with n={X.shape[0]}, d={X.shape[1]} (tried 1-D and column vectors: {problems[0]})")
+            raise Mismatch(
+                f"l1_loss is wrong on random inputs with n={X.shape[0]}, d={X.shape[1]} (tried 1-D and column vectors: {problems[0]})"
+            )
 
 
 def q2a_shapes(inp, out, ctx):
@@ -128,6 +134,7 @@ def _fit(name):
         missed = int((~np.isclose(fit, ys, rtol=0, atol=1e-6)).sum())
         if missed:
             raise Mismatch(f"{name} misses {missed} of the {len(xs)} data points")
+
     return check
 
 
@@ -135,14 +142,22 @@ def q3b_grad_loss(inp, out, ctx):
     answered(out)
     for i in range(int(inp["cases"])):
         expected = R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
-        R.compare_grad_dict(out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points", precision(out))
+        R.compare_grad_dict(
+            out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points", precision(out)
+        )
 
 
 def q3c_forward(inp, out, ctx):
     answered(out, "f_at_2")
     for i in range(int(inp["cases"])):
         theta, x = I.theta_from(inp, f"t{i}_"), float(inp["xs"][i])
-        compare(out.get(f"case{i}"), R.relu_net(x, theta), "relu_net on random theta and x", dtype=precision(out), shape_matters=False)
+        compare(
+            out.get(f"case{i}"),
+            R.relu_net(x, theta),
+            "relu_net on random theta and x",
+            dtype=precision(out),
+            shape_matters=False,
+        )
     if isinstance(out["f_at_2"], dict) and "@missing" in out["f_at_2"]:
         raise Mismatch("the notebook does not define f_at_2")
     compare(out["f_at_2"], R.relu_net(2.0, I.HANDOUT_THETA0), "f_at_2", dtype=precision(out), shape_matters=False)
@@ -162,11 +177,16 @@ def q3d_random(inp, out, ctx):
     for i in range(int(inp["cases"])):
         x = float(inp["xs"][i])
         kind = "an integer theta and x" if i >= 10 else "a random theta and x"
-        R.compare_grad_dict(out.get(f"case{i}"), R.grad_f(x, I.theta_from(inp, f"t{i}_")), f"grad_f on {kind} (case {i + 1} of {int(inp['cases'])})",
-                            precision(out))
+        R.compare_grad_dict(
+            out.get(f"case{i}"),
+            R.grad_f(x, I.theta_from(inp, f"t{i}_")),
+            f"grad_f on {kind} (case {i + 1} of {int(inp['cases'])})",
+            precision(out),
+        )
 
 
 # ---------------------------------------------------------------- Problem 4
+
 
 def _layers(value, what):
     """Handed-over Linear layers as float32 (weight, bias) pairs."""
@@ -192,7 +212,9 @@ def q4_arch_sizes(inp, out, ctx):
     answered(out, "layers")
     sizes = [tuple(int(n) for n in reversed(W.shape)) for W, _ in _layers(out["layers"], "the model")]
     if sizes != [(784, 256), (256, 128), (128, 64), (64, 10)]:
-        raise Mismatch(f"the dense layers (in_features, out_features) are {sizes}; see the question for the required sizes")
+        raise Mismatch(
+            f"the dense layers (in_features, out_features) are {sizes}; see the question for the required sizes"
+        )
 
 
 def _relu_chain(out, what):
@@ -206,9 +228,14 @@ def _relu_chain(out, what):
 def q4_arch_forward(inp, out, ctx):
     answered(out, "outputs")
     chain = _relu_chain(out, "the model")  # sizes are the other check's: a wrong size costs only that one
-    images = (inp["images"].reshape(-1, 784) * 255)  # fashion_logits divides by 255
+    images = inp["images"].reshape(-1, 784) * 255  # fashion_logits divides by 255
     expected = R.fashion_logits(chain, images)
-    compare(out["outputs"], expected, "the model's output on random images (is there a ReLU after each hidden layer, and none after the output?)", dtype="float32")
+    compare(
+        out["outputs"],
+        expected,
+        "the model's output on random images (is there a ReLU after each hidden layer, and none after the output?)",
+        dtype="float32",
+    )
 
 
 def _standard_chain(inp):
@@ -229,13 +256,24 @@ def _either_mean(value, means, what):
 
 def q4_train_epoch(inp, out, ctx):
     answered(out, "train_loss", "layers")
-    means, weights = R.fashion_reference_epoch(_standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]))
-    _either_mean(out["train_loss"], means, "the mean training loss that train_epoch returns (one SGD epoch on the grader's batches)")
+    means, weights = R.fashion_reference_epoch(
+        _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"])
+    )
+    _either_mean(
+        out["train_loss"],
+        means,
+        "the mean training loss that train_epoch returns (one SGD epoch on the grader's batches)",
+    )
     layers = _layers(out["layers"], "train_epoch")
     if len(layers) != len(weights):  # every layer is compared: a hand-over with fewer compares less
         raise Mismatch(f"train_epoch: the model handed back has {len(layers)} dense layers, not {len(weights)}")
     for k, ((W, b), (eW, eb)) in enumerate(zip(layers, weights)):
-        compare(W, eW, f"the weights of dense layer {k} after train_epoch (one SGD epoch on the grader's batches)", dtype="float32")
+        compare(
+            W,
+            eW,
+            f"the weights of dense layer {k} after train_epoch (one SGD epoch on the grader's batches)",
+            dtype="float32",
+        )
         compare(b, eb, f"the bias of dense layer {k} after train_epoch", dtype="float32")
 
 
@@ -254,11 +292,15 @@ def training_sample(ctx, name, size=10000):
 
 def flag_test_set(ctx, question, test, train, ceiling):
     if test > train + TEST_SET_FLAG_MARGIN:
-        ctx.flag(f"{question}: test accuracy {test:.4f} is above the accuracy on 10,000 random training images ({train:.4f}): "
-                 "the model may have been trained on the test set")
+        ctx.flag(
+            f"{question}: test accuracy {test:.4f} is above the accuracy on 10,000 random training images ({train:.4f}): "
+            "the model may have been trained on the test set"
+        )
     elif test > ceiling:
-        ctx.flag(f"{question}: test accuracy {test:.4f} is above {ceiling:.2f}, more than the notebook's training reaches: "
-                 "the model may have been trained on the test set")
+        ctx.flag(
+            f"{question}: test accuracy {test:.4f} is above {ceiling:.2f}, more than the notebook's training reaches: "
+            "the model may have been trained on the test set"
+        )
 
 
 def _fashion_accuracy(out, ctx):
@@ -276,7 +318,10 @@ def _fashion_bar(bar):
         answered(out, "layers")
         accuracy = _fashion_accuracy(out, ctx)
         if accuracy < bar:
-            raise Mismatch(f"test accuracy {accuracy:.4f} (measured by the grader with your trained weights) is below {bar:.2f}")
+            raise Mismatch(
+                f"test accuracy {accuracy:.4f} (measured by the grader with your trained weights) is below {bar:.2f}"
+            )
+
     return check
 
 
@@ -323,7 +368,12 @@ def q4_probs_softmax(inp, out, ctx):
     problems = []
     for target in targets:
         try:
-            compare(probs, target, "sample_probs (the softmax of the model's outputs on the sampled images)", dtype="float32")
+            compare(
+                probs,
+                target,
+                "sample_probs (the softmax of the model's outputs on the sampled images)",
+                dtype="float32",
+            )
             return
         except Mismatch as error:
             problems.append(str(error))
@@ -331,6 +381,7 @@ def q4_probs_softmax(inp, out, ctx):
 
 
 # ---------------------------------------------------------------- Problem 5
+
 
 def _init_case(inp, out, i):
     sizes = [int(s) for s in inp[f"sizes{i}"]]
@@ -382,7 +433,9 @@ def q5_1_draws(inp, out, ctx):
             w = weights[l]
             scale = float((w * z).sum() / (z * z).sum()) if np.all(np.isfinite(w)) else float("nan")
             if not scale > 0 or not np.allclose(w, scale * z, rtol=tolerance["rtol"], atol=1e-6 * scale):
-                raise Mismatch(f"init_params({sizes}, seed): weights[{l}] are not the draws that the question describes")
+                raise Mismatch(
+                    f"init_params({sizes}, seed): weights[{l}] are not the draws that the question describes"
+                )
 
 
 def _forward_answer(value, what):
@@ -401,7 +454,9 @@ def q5_2_forward(inp, out, ctx):
         loss, guess = _forward_answer(out.get(f"case{i}"), "forward_one")
         probs = R.mnist_forward(inp[f"x{i}"], weights, biases)
         what = "on a random network" if inp["net_of"][i] == 0 else "on a saturating network"
-        compare(loss, -np.log(probs[label]), f"the loss of forward_one {what}", dtype=precision(out), shape_matters=False)
+        compare(
+            loss, -np.log(probs[label]), f"the loss of forward_one {what}", dtype=precision(out), shape_matters=False
+        )
         compare(guess, np.eye(10)[np.argmax(probs)], f"the guess of forward_one {what}")
 
 
@@ -440,21 +495,29 @@ def q5_3_autograd(inp, out, ctx):
 def q5_3_finite_differences(inp, out, ctx):
     answered(out)
     i = int(inp["cases"]) - 1
-    weights, biases = [np.array(w) for w in I.network_from(inp, f"n{i}_")[0]], [np.array(b) for b in I.network_from(inp, f"n{i}_")[1]]
+    weights, biases = (
+        [np.array(w) for w in I.network_from(inp, f"n{i}_")[0]],
+        [np.array(b) for b in I.network_from(inp, f"n{i}_")[1]],
+    )
     x, label = inp[f"x{i}"], int(inp["labels"][i])
     gw, gb = _gradients(inp, out, i)
     rng = I.rng_for("q5_3 finite differences")
     loss = lambda: R.mnist_loss(x, label, weights, biases)
     for l in range(3):
         for params, grads, kind in ((weights, gw, "weight"), (biases, gb, "bias")):
-            flat = [np.unravel_index(k, params[l].shape) for k in rng.choice(params[l].size, size=min(params[l].size, int(inp["fd_indices"])), replace=False)]
+            flat = [
+                np.unravel_index(k, params[l].shape)
+                for k in rng.choice(params[l].size, size=min(params[l].size, int(inp["fd_indices"])), replace=False)
+            ]
             numeric = np.array([R.centred_difference(loss, params[l], index) for index in flat])
             analytic = np.array([grads[l][index] for index in flat])
             # float64 centred differences with h = 1e-5, on the grader's side: the step is valid whatever the
             # precision of the student's code, whose own rounding the tolerance allows for
             error = R.relative_error(analytic, numeric)
             if not error < P5_FD_RTOL[precision(out)]:
-                raise Mismatch(f"the {kind} gradient of layer {l} disagrees with centred differences (relative error {error:.1e})")
+                raise Mismatch(
+                    f"the {kind} gradient of layer {l} disagrees with centred differences (relative error {error:.1e})"
+                )
 
 
 def _update_steps(inp, out):
@@ -491,7 +554,9 @@ def q5_3_update(inp, out, ctx):
     steps, dtype = _update_steps(inp, out)
     for what, step, expected in steps:
         if not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
-            raise Mismatch(f"the update of {what} (it must be -learning_rate * the gradient that your backprop_one returns, in place)")
+            raise Mismatch(
+                f"the update of {what} (it must be -learning_rate * the gradient that your backprop_one returns, in place)"
+            )
 
 
 def _own_training_consistent(ctx):
@@ -503,7 +568,9 @@ def _own_training_consistent(ctx):
     steps, dtype = _update_steps(ctx.inputs("q5_3"), out)
     for what, step, expected in steps:
         if np.any(step != 0) and not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
-            raise Mismatch(f"train_one_sample changes {what} by something other than -learning_rate * your own gradient")
+            raise Mismatch(
+                f"train_one_sample changes {what} by something other than -learning_rate * your own gradient"
+            )
 
 
 def _trained(value, what):
@@ -539,9 +606,12 @@ def _trajectory(inp, out, ctx):
     start_w, start_b = I.network_from(inp, "start_")
     end_w, end_b = _trained(value["end"], "train_one_epoch")
     moved = all(np.array_equal(a, s) for a, s in zip(end_w, start_w)) and all(
-        np.allclose(b, s - n * lr, rtol=1e-9, atol=1e-12) for b, s in zip(end_b, start_b))
+        np.allclose(b, s - n * lr, rtol=1e-9, atol=1e-12) for b, s in zip(end_b, start_b)
+    )
     if not moved:
-        raise Mismatch(f"{what}: the steps of train_one_sample do not reach the weights and biases it was given (in place)")
+        raise Mismatch(
+            f"{what}: the steps of train_one_sample do not reach the weights and biases it was given (in place)"
+        )
 
 
 def q5_4_trajectory(inp, out, ctx):
@@ -554,8 +624,10 @@ def q5_4_accuracy(inp, out, ctx):
         _trajectory(inp, out, ctx)
         _own_training_consistent(ctx)
     except Mismatch:
-        raise Mismatch("accuracy counts only when your training applies your own train_one_sample and backprop_one "
-                       "(train_one_epoch above, and train_one_sample's update in question Q3)") from None
+        raise Mismatch(
+            "accuracy counts only when your training applies your own train_one_sample and backprop_one "
+            "(train_one_epoch above, and train_one_sample's update in question Q3)"
+        ) from None
     images, labels = ctx.datasets("MNIST", "test")
     images = images.reshape(-1, 784)
     # the student's own train_one_sample, run by the probe from the grader's weights on a secret training sample:
@@ -563,8 +635,10 @@ def q5_4_accuracy(inp, out, ctx):
     own_w, own_b = _trained(out["own"], "train_one_sample (applied to each sample in order)")
     own = R.mnist_accuracy(images, labels, own_w, own_b) if all(np.all(np.isfinite(a)) for a in own_w + own_b) else 0.0
     if not own >= P5_ACCURACY_BAR:
-        raise Mismatch(f"your train_one_sample, run by the grader over {inp['own_X'].shape[0]} training images from its own "
-                       f"weights, reaches test accuracy {own:.4f}, below {P5_ACCURACY_BAR:.2f}")
+        raise Mismatch(
+            f"your train_one_sample, run by the grader over {inp['own_X'].shape[0]} training images from its own "
+            f"weights, reaches test accuracy {own:.4f}, below {P5_ACCURACY_BAR:.2f}"
+        )
     value = out["trained"]
     if not isinstance(value, list) or len(value) != 2:
         raise Mismatch("weights and biases must be the lists of your trained parameters")
@@ -574,7 +648,9 @@ def q5_4_accuracy(inp, out, ctx):
     train = R.mnist_accuracy(train_images.reshape(-1, 784), train_labels, weights, biases)
     flag_test_set(ctx, "q5_4", test, train, P5_CEILING)
     if not test >= P5_ACCURACY_BAR:
-        raise Mismatch(f"test accuracy {test:.4f} of your trained weights (measured by the grader) is below {P5_ACCURACY_BAR:.2f}")
+        raise Mismatch(
+            f"test accuracy {test:.4f} of your trained weights (measured by the grader) is below {P5_ACCURACY_BAR:.2f}"
+        )
 
 
 # question: [(what the check is, points, check)]
@@ -584,23 +660,38 @@ CASES = {  # question: [(what is checked, weight, check)]; weights are shares of
     "q2a": [("l1 loss on random inputs", 1, q2a_loss)],
     "q2a_shapes": [("shapes for random sizes", 1, q2a_shapes)],
     "q2b": [("answer", 1, q2b_answer)],
-    "q3a": [("dataset 1 fitted exactly", 1, _fit("theta_dataset1")), ("dataset 2 fitted exactly", 1, _fit("theta_dataset2"))],
+    "q3a": [
+        ("dataset 1 fitted exactly", 1, _fit("theta_dataset1")),
+        ("dataset 2 fitted exactly", 1, _fit("theta_dataset2")),
+    ],
     "q3b": [("grad_loss with the grader's f and grad f", 1, q3b_grad_loss)],
     "q3c": [("relu_net on random inputs, and f_at_2", 1, q3c_forward)],
     "q3d": [("gradient at x = 2, theta0", 1, q3d_at_theta0), ("gradient on random theta", 1, q3d_random)],
     "q4_arch": [("dense layer sizes", 1, q4_arch_sizes), ("forward pass", 1, q4_arch_forward)],
     "q4_train": [("train_epoch: one SGD epoch", 2, q4_train_epoch), ("test_epoch: mean loss", 1, q4_test_epoch)],
-    "q4_acc": [(f"test accuracy >= {P4_BARS[0]:.2f}", 1, _fashion_bar(P4_BARS[0])),
-               (f"test accuracy >= {P4_BARS[1]:.2f}", 1, _fashion_bar(P4_BARS[1]))],
-    "q4_probs": [("a probability distribution per image", 1, q4_probs_distribution),
-                 ("the softmax of the model's outputs", 1, q4_probs_softmax)],
-    "q5_1": [("shapes and zero biases", 1, q5_1_shapes), ("mean and variance", 2, q5_1_statistics),
-             ("the draws of default_rng(seed)", 2, q5_1_draws)],
+    "q4_acc": [
+        (f"test accuracy >= {P4_BARS[0]:.2f}", 1, _fashion_bar(P4_BARS[0])),
+        (f"test accuracy >= {P4_BARS[1]:.2f}", 1, _fashion_bar(P4_BARS[1])),
+    ],
+    "q4_probs": [
+        ("a probability distribution per image", 1, q4_probs_distribution),
+        ("the softmax of the model's outputs", 1, q4_probs_softmax),
+    ],
+    "q5_1": [
+        ("shapes and zero biases", 1, q5_1_shapes),
+        ("mean and variance", 2, q5_1_statistics),
+        ("the draws of default_rng(seed)", 2, q5_1_draws),
+    ],
     "q5_2": [("forward_one", 3, q5_2_forward), ("evaluate", 2, q5_2_evaluate)],
-    "q5_3": [("gradients against autograd", 4, q5_3_autograd), ("gradients against centred differences", 3, q5_3_finite_differences),
-             ("train_one_sample's update", 3, q5_3_update)],
-    "q5_4": [("train_one_epoch calls train_one_sample once per sample, in order", 1, q5_4_trajectory),
-             (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 1, q5_4_accuracy)],
+    "q5_3": [
+        ("gradients against autograd", 4, q5_3_autograd),
+        ("gradients against centred differences", 3, q5_3_finite_differences),
+        ("train_one_sample's update", 3, q5_3_update),
+    ],
+    "q5_4": [
+        ("train_one_epoch calls train_one_sample once per sample, in order", 1, q5_4_trajectory),
+        (f"trained weights reach {P5_ACCURACY_BAR:.2f} test accuracy", 1, q5_4_accuracy),
+    ],
 }
 
 

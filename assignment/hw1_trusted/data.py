@@ -45,7 +45,9 @@ def _read(name, filename, root):
         )
     raw = path.read_bytes()
     if hashlib.md5(raw).hexdigest() != MD5[name][filename]:
-        raise DataMissing(f"the grader's copy of {name} is corrupt: {path} fails its MD5 check. Rebuild the autograder image.")
+        raise DataMissing(
+            f"the grader's copy of {name} is corrupt: {path} fails its MD5 check. Rebuild the autograder image."
+        )
     return gzip.decompress(raw)
 
 

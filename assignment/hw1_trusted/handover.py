@@ -69,28 +69,36 @@ def check_inflated_size(blob, name, limit=MAX_INFLATED):
 
     try:
         archive = zipfile.ZipFile(io.BytesIO(blob))
-    except zipfile.BadZipFile as error:
+    except zipfile.BadZipFile:
         raise Refused(f"{name}.npz is not a valid .npz") from None
     with archive:
         infos = archive.infolist()
         declared = sum(info.file_size for info in infos)
         if len(infos) > 10_000 or declared > limit:
-            raise Refused(f"{name}.npz would inflate to {declared} bytes in {len(infos)} arrays, above the limit of "
-                             f"{limit} bytes: refused unread")
+            raise Refused(
+                f"{name}.npz would inflate to {declared} bytes in {len(infos)} arrays, above the limit of "
+                f"{limit} bytes: refused unread"
+            )
         for info in infos:
             with archive.open(info) as member:
                 try:
                     version = np.lib.format.read_magic(member)
-                    reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                    reader = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, _, dtype = reader(member, max_header_size=10_000)
-                except Exception as error:
+                except Exception:
                     raise Refused(f"{name}.npz holds a member that is not a plain array: refused unread") from None
                 count = 1
                 for n in shape:
                     count *= int(n)
                 if count * dtype.itemsize > info.file_size:
-                    raise Refused(f"{name}.npz holds an array that declares {count * dtype.itemsize} bytes of data in "
-                                  f"{info.file_size}: refused unread")
+                    raise Refused(
+                        f"{name}.npz holds an array that declares {count * dtype.itemsize} bytes of data in "
+                        f"{info.file_size}: refused unread"
+                    )
 
 
 def read(folder, name):
@@ -133,10 +141,12 @@ def clean_text(text, limit=MAX_TEXT):
     """``text`` on one line: every control, format, private-use, surrogate or unassigned character
     (Unicode C*) and every line or paragraph separator (Zl, Zp, and \\x85, \\u2028, \\u2029) becomes a
     space, runs of white space become one space, and at most ``limit`` characters are kept."""
-    text = "".join(" " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
-                   for ch in str(text)[:4 * limit])
+    text = "".join(
+        " " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
+        for ch in str(text)[: 4 * limit]
+    )
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def student_text(text, limit=MAX_TEXT):

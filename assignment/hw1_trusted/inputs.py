@@ -10,7 +10,8 @@ import zlib
 
 import numpy as np
 
-from . import data, reference as R
+from . import data
+from . import reference as R
 
 SECRET_SEED = int((pathlib.Path(__file__).parent / "secret_seed").read_text().split()[0])
 P5_TRAJECTORY_SAMPLES = 50  # per-sample SGD steps that the trajectory check replays. Raw pixels make SGD chaotic:
@@ -28,14 +29,24 @@ def rng_for(question):
 
 def _theta(rng, prefix, integer=False):
     draw = (lambda n: rng.integers(-3, 4, size=n).astype(float)) if integer else (lambda n: rng.normal(size=n))
-    return {prefix + "W_H": draw(4), prefix + "b_H": draw(4), prefix + "W_O": draw(4), prefix + "b_O": np.float64(draw(1)[0])}
+    return {
+        prefix + "W_H": draw(4),
+        prefix + "b_H": draw(4),
+        prefix + "W_O": draw(4),
+        prefix + "b_O": np.float64(draw(1)[0]),
+    }
 
 
 def theta_from(inp, prefix):
     return {k: inp[prefix + k] for k in R.THETA_KEYS}
 
 
-HANDOUT_THETA0 = {"W_H": [-1.0, 1.0, 1.0, -1.0], "b_H": [1.0, 1.0, -1.0, 1.0], "W_O": [-1.0, -1.0, -1.0, 1.0], "b_O": 1.0}
+HANDOUT_THETA0 = {
+    "W_H": [-1.0, 1.0, 1.0, -1.0],
+    "b_H": [1.0, 1.0, -1.0, 1.0],
+    "W_O": [-1.0, -1.0, -1.0, 1.0],
+    "b_O": 1.0,
+}
 
 
 def _network(rng, prefix, sizes, scale=1.0):
@@ -54,7 +65,9 @@ def q1a(rng, _):
 
 
 def q1b(rng, _):
-    return {f"X{i}": rng.normal(size=(n, d)) * 3 + rng.normal(size=d) for i, (n, d) in enumerate(((1, 1), (5, 2), (40, 7)))}
+    return {
+        f"X{i}": rng.normal(size=(n, d)) * 3 + rng.normal(size=d) for i, (n, d) in enumerate(((1, 1), (5, 2), (40, 7)))
+    }
 
 
 def q2a(rng, _):
@@ -130,9 +143,14 @@ def q4_train(rng, datasets):
     # images differ (both are accepted) and where a loop that drops the last batch shows
     train_idx = rng.choice(len(images), size=Q4_TRAIN_IMAGES, replace=False)
     test_idx = rng.choice(len(test_images), size=Q4_TEST_IMAGES, replace=False)
-    return {**_fashion_weights(rng), "lr": np.float64(0.05),
-            "train_images": images[train_idx][:, None], "train_labels": labels[train_idx],
-            "test_images": test_images[test_idx][:, None], "test_labels": test_labels[test_idx]}
+    return {
+        **_fashion_weights(rng),
+        "lr": np.float64(0.05),
+        "train_images": images[train_idx][:, None],
+        "train_labels": labels[train_idx],
+        "test_images": test_images[test_idx][:, None],
+        "test_labels": test_labels[test_idx],
+    }
 
 
 def q4_acc(rng, _):
@@ -145,8 +163,13 @@ def q4_probs(rng, datasets):
 
 
 def q5_1(rng, _):
-    cases = [([784, 32, 32, 10], 80085), ([784, 32, 32, 10], 0), ([784, 32, 32, 10], int(rng.integers(1, 2**31))),
-             ([10, 400, 300, 20], 1), ([10, 400, 300, 20], int(rng.integers(1, 2**31)))]  # n_out > n_in too
+    cases = [
+        ([784, 32, 32, 10], 80085),
+        ([784, 32, 32, 10], 0),
+        ([784, 32, 32, 10], int(rng.integers(1, 2**31))),
+        ([10, 400, 300, 20], 1),
+        ([10, 400, 300, 20], int(rng.integers(1, 2**31))),
+    ]  # n_out > n_in too
     out = {"cases": np.int64(len(cases)), "seeds": np.array([s for _, s in cases])}
     out.update({f"sizes{i}": np.array(sizes) for i, (sizes, _) in enumerate(cases)})
     return out
@@ -156,13 +179,20 @@ def q5_2(rng, datasets):
     images, labels = datasets("MNIST", "test")
     sizes = list(R.MNIST_SIZES)
     out = {**_network(rng, "n0_", sizes), **_network(rng, "n1_", sizes, scale=30.0)}  # the second saturates
-    samples = [images[int(rng.integers(len(images)))].reshape(784), np.full(784, 255, dtype=np.uint8),
-               np.zeros(784, dtype=np.uint8), rng.integers(0, 256, size=784).astype(np.uint8)]
+    samples = [
+        images[int(rng.integers(len(images)))].reshape(784),
+        np.full(784, 255, dtype=np.uint8),
+        np.zeros(784, dtype=np.uint8),
+        rng.integers(0, 256, size=784).astype(np.uint8),
+    ]
     cases = [(net, x) for net in (0, 1) for x in samples]
-    for i, (net, x) in enumerate(cases):
+    for i, (_net, x) in enumerate(cases):
         out[f"x{i}"] = x
-    out.update(cases=np.int64(len(cases)), net_of=np.array([net for net, _ in cases]),
-               labels=rng.integers(0, 10, size=len(cases)))
+    out.update(
+        cases=np.int64(len(cases)),
+        net_of=np.array([net for net, _ in cases]),
+        labels=rng.integers(0, 10, size=len(cases)),
+    )
     pick = rng.choice(len(images), size=200, replace=False)
     out.update(_network(rng, "eval_", sizes, scale=3.0), eval_X=images[pick].reshape(-1, 784), eval_Y=labels[pick])
     return out

@@ -52,7 +52,9 @@ def compare(actual, expected, what, dtype="float64", shape_matters=True):
         raise Mismatch(f"{what} contains NaN or infinite values")
     bad = ~np.isclose(actual, expected, **TOLERANCES[dtype])
     if bad.any():
-        raise Mismatch(f"{what} is wrong in {int(bad.sum())} of {bad.size} entries (first at index {np.argwhere(bad)[0].tolist()})")
+        raise Mismatch(
+            f"{what} is wrong in {int(bad.sum())} of {bad.size} entries (first at index {np.argwhere(bad)[0].tolist()})"
+        )
 
 
 def relative_error(a, b):
@@ -225,8 +227,8 @@ def fashion_output_readings(chain, images):
 def fashion_accuracy(chain, images, labels, chunk=1000):
     correct = 0
     for start in range(0, len(images), chunk):
-        logits = fashion_logits(chain, images[start:start + chunk])
-        correct += int((logits.argmax(axis=1) == labels[start:start + chunk]).sum())
+        logits = fashion_logits(chain, images[start : start + chunk])
+        correct += int((logits.argmax(axis=1) == labels[start : start + chunk]).sum())
     return correct / len(images)
 
 
@@ -236,7 +238,7 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
     import torch
 
     layers = []
-    for i, (W, b) in enumerate(weights):
+    for i, (W, _b) in enumerate(weights):
         layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
         if i < len(weights) - 1:
             layers.append(torch.nn.ReLU())
@@ -250,8 +252,8 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
     loss_fn = torch.nn.CrossEntropyLoss()
     total, count, batch_means = 0.0, 0, []
     for start in range(0, len(images), batch):
-        x = torch.as_tensor(images[start:start + batch]).float() / 255
-        y = torch.as_tensor(labels[start:start + batch])
+        x = torch.as_tensor(images[start : start + batch]).float() / 255
+        y = torch.as_tensor(labels[start : start + batch])
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
         loss.backward()
@@ -259,7 +261,9 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
         total += loss.item() * len(y)
         count += len(y)
         batch_means.append(loss.item())
-    return (total / count, float(np.mean(batch_means))), [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
+    return (total / count, float(np.mean(batch_means))), [
+        (m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear
+    ]
 
 
 def fashion_reference_loss(weights, images, labels, batch=64):
@@ -269,8 +273,10 @@ def fashion_reference_loss(weights, images, labels, batch=64):
     logits = torch.as_tensor(fashion_logits(weights, images))
     labels = torch.as_tensor(np.asarray(labels)).long()
     per_image = float(torch.nn.functional.cross_entropy(logits, labels).item())
-    per_batch = [float(torch.nn.functional.cross_entropy(logits[s:s + batch], labels[s:s + batch]).item())
-                 for s in range(0, len(labels), batch)]
+    per_batch = [
+        float(torch.nn.functional.cross_entropy(logits[s : s + batch], labels[s : s + batch]).item())
+        for s in range(0, len(labels), batch)
+    ]
     return per_image, float(np.mean(per_batch))
 
 
@@ -324,11 +330,11 @@ def mnist_accuracy(images, labels, weights, biases, chunk=1000):
     """Accuracy of the numpy network on uint8 images (N, 784), raw 0-255 pixels."""
     correct = 0
     for start in range(0, len(images), chunk):
-        a = np.asarray(images[start:start + chunk], dtype=np.float64).reshape(-1, 784)
+        a = np.asarray(images[start : start + chunk], dtype=np.float64).reshape(-1, 784)
         for W, b in zip(weights[:-1], biases[:-1]):
             a = sigmoid(a @ W.T + b)
         z = a @ weights[-1].T + biases[-1]
-        correct += int((z.argmax(axis=1) == np.asarray(labels[start:start + chunk])).sum())
+        correct += int((z.argmax(axis=1) == np.asarray(labels[start : start + chunk])).sum())
     return correct / len(images)
 
 

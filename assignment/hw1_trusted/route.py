@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-from . import handover, policy, sandbox, settings, uploads
+from . import handover, sandbox, settings, uploads
 
 HERE = pathlib.Path(__file__).resolve().parent
 CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # seconds per cell and per probe
@@ -36,7 +36,9 @@ MB = 2**20
 STUDENT_MEMORY = settings.STUDENT_MEMORY_MB.value() * MB  # the notebook, its kernel, its /tmp and /dev/shm
 STUDENT_PROCESSES = 512
 TRUSTED_MEMORY = settings.TRUSTED_MEMORY_MB.value() * MB  # the inputs and the verdict (about 0.9 GB each)
-TRUSTED_TIMEOUT = settings.TRUSTED_TIMEOUT.value()  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
+TRUSTED_TIMEOUT = (
+    settings.TRUSTED_TIMEOUT.value()
+)  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
 def cpu_quota():
@@ -63,7 +65,10 @@ def cgroup_cpu_limit():
                 base = pathlib.Path("/sys/fs/cgroup") / controllers / path.lstrip("/")
                 if not base.exists():
                     base = pathlib.Path("/sys/fs/cgroup/cpu") / path.lstrip("/")
-                quota, period = (base / "cpu.cfs_quota_us").read_text().strip(), (base / "cpu.cfs_period_us").read_text().strip()
+                quota, period = (
+                    (base / "cpu.cfs_quota_us").read_text().strip(),
+                    (base / "cpu.cfs_period_us").read_text().strip(),
+                )
             else:
                 continue
             if quota not in ("max", "-1"):
@@ -74,8 +79,17 @@ def cgroup_cpu_limit():
 
 
 def thread_caps(threads):
-    return {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                                             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", settings.THREADS.name)}
+    return {
+        name: str(threads)
+        for name in (
+            "OMP_NUM_THREADS",
+            "MKL_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "NUMEXPR_NUM_THREADS",
+            "VECLIB_MAXIMUM_THREADS",
+            settings.THREADS.name,
+        )
+    }
 
 
 def trusted_env():
@@ -105,8 +119,11 @@ class TrustedProcess:
 
     def __init__(self, work):
         self.name = "trusted-serve"
-        self.group, _ = (sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{self.name}", memory=TRUSTED_MEMORY)
-                         if os.geteuid() == 0 else (None, ""))
+        self.group, _ = (
+            sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{self.name}", memory=TRUSTED_MEMORY)
+            if os.geteuid() == 0
+            else (None, "")
+        )
         group = self.group
 
         def limit():
@@ -116,9 +133,15 @@ class TrustedProcess:
                 resource.setrlimit(resource.RLIMIT_AS, (4 * TRUSTED_MEMORY + 4 * 2**30,) * 2)
 
         status_read, status_write = os.pipe()  # its answers ("inputs ready", "verdict done"): one line each
-        self.process = subprocess.Popen([sys.executable, "-I", str(HERE / "__main__.py"), "serve", str(work), str(status_write)],
-                                        env=trusted_env(), stdin=subprocess.PIPE, text=True, pass_fds=(status_write,),
-                                        preexec_fn=limit, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", str(HERE / "__main__.py"), "serve", str(work), str(status_write)],
+            env=trusted_env(),
+            stdin=subprocess.PIPE,
+            text=True,
+            pass_fds=(status_write,),
+            preexec_fn=limit,
+            start_new_session=True,
+        )
         os.close(status_write)
         self.status = os.fdopen(status_read, "r")
 
@@ -165,7 +188,11 @@ def run_limited(argv, env, name, timeout=None, memory=None):
     it counts address space, and torch alone reserves 3.5 GB of it). Returns a CompletedProcess whose
     returncode is None when the step ran out of time."""
     timeout, memory = timeout or TRUSTED_TIMEOUT, memory or TRUSTED_MEMORY
-    group, _ = sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=memory) if os.geteuid() == 0 else (None, "")
+    group, _ = (
+        sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=memory)
+        if os.geteuid() == 0
+        else (None, "")
+    )
 
     def limit():
         if group is not None:
@@ -195,8 +222,12 @@ def run_limited(argv, env, name, timeout=None, memory=None):
 
 def lock_down(ag):
     """The student's user may read or write nothing of the grader's."""
-    for path, mode in ((ag / "source", 0o700), (ag / "results", 0o700), (ag / "submission", 0o700),
-                       (ag / "submission_metadata.json", 0o600)):
+    for path, mode in (
+        (ag / "source", 0o700),
+        (ag / "results", 0o700),
+        (ag / "submission", 0o700),
+        (ag / "submission_metadata.json", 0o600),
+    ):
         if path.exists():
             os.chmod(path, mode)
 
@@ -212,10 +243,20 @@ def font_cache():
     if not any(FONT_CACHE.glob("fontlist-*.json")):
         try:
             FONT_CACHE.mkdir(parents=True, exist_ok=True)
-            subprocess.run([sys.executable, "-I", "-c", "import matplotlib.font_manager"], timeout=120, check=True,
-                           env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "LANG": "C.UTF-8",
-                                "MPLCONFIGDIR": str(FONT_CACHE), "MPLBACKEND": "Agg"},
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-I", "-c", "import matplotlib.font_manager"],
+                timeout=120,
+                check=True,
+                env={
+                    "PATH": "/usr/bin:/bin",
+                    "HOME": "/nonexistent",
+                    "LANG": "C.UTF-8",
+                    "MPLCONFIGDIR": str(FONT_CACHE),
+                    "MPLBACKEND": "Agg",
+                },
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             os.chmod(FONT_CACHE, 0o755)
         except (OSError, subprocess.SubprocessError):
             return None
@@ -272,17 +313,23 @@ def collect_answers(handover_dir, answers, uid):
                 continue
             with os.fdopen(fd, "rb") as f:
                 info = os.fstat(f.fileno())
-                if not stat.S_ISREG(info.st_mode) or info.st_size > handover.MAX_BYTES or (uid is not None and info.st_uid != uid):
+                if (
+                    not stat.S_ISREG(info.st_mode)
+                    or info.st_size > handover.MAX_BYTES
+                    or (uid is not None and info.st_uid != uid)
+                ):
                     skipped.append(name)
                     continue
-                (answers / name).write_bytes(f.read(handover.MAX_BYTES + 1)[:handover.MAX_BYTES])
+                (answers / name).write_bytes(f.read(handover.MAX_BYTES + 1)[: handover.MAX_BYTES])
     finally:
         os.close(folder)
     if not skipped:  # the names are the student's to choose: counted, never quoted
         return []
     many = len(skipped) > 1
-    return [f"{len(skipped)} file{'s' if many else ''} of the hand-over folder could not be read as plain data "
-            f"and {'were' if many else 'was'} ignored."]
+    return [
+        f"{len(skipped)} file{'s' if many else ''} of the hand-over folder could not be read as plain data "
+        f"and {'were' if many else 'was'} ignored."
+    ]
 
 
 def first_lines(nb):
@@ -299,21 +346,30 @@ def first_lines(nb):
 def phase_notes(code, seconds, progress, killed, known_lines):
     """Notes for the student. The student phase reports cells by their first line; only a line that
     really starts a cell of the submission is quoted, cleaned and marked as the student's (the verdict labels it)."""
+
     def quoted(text):
         return handover.student_text(text, 80) if isinstance(text, str) and text in known_lines else ""
 
     notes = []
     died = bool(progress.get("error") or progress.get("cell"))
     timed_out = progress.get("timed_out") if isinstance(progress.get("timed_out"), list) else []
-    progress = {"cell": quoted(progress.get("cell")), "error": progress.get("error"),
-                "timed_out": [quoted(c) or "a cell" for c in timed_out[:3]]}
+    progress = {
+        "cell": quoted(progress.get("cell")),
+        "error": progress.get("error"),
+        "timed_out": [quoted(c) or "a cell" for c in timed_out[:3]],
+    }
     if code is None:
-        notes.append(f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook"
-                     + (f", in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "") + ".")
+        notes.append(
+            f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook"
+            + (f", in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
+            + "."
+        )
     elif died:
-        notes.append("Your notebook's kernel died (os._exit, sys.exit in a check, a kill, or running out of memory)"
-                     + (f" in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
-                     + ". Questions whose answers were handed over before that are graded; the others score 0.")
+        notes.append(
+            "Your notebook's kernel died (os._exit, sys.exit in a check, a kill, or running out of memory)"
+            + (f" in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
+            + ". Questions whose answers were handed over before that are graded; the others score 0."
+        )
     for cell in progress.get("timed_out", []):
         notes.append(f"A cell ran over the {CELL_TIMEOUT} s time limit per cell and was interrupted: {cell}")
     if killed:
@@ -326,10 +382,14 @@ def phase_record(code, seconds, progress):
     and from the student's progress only counts and whether the last cell finished."""
     died = bool(progress.get("error") or progress.get("cell"))
     timed_out, raised = progress.get("timed_out"), progress.get("raised")
-    return {"ended": "time limit" if code is None else "kernel died" if died else "end", "seconds": round(seconds, 1),
-            "timed_out": len(timed_out) if isinstance(timed_out, list) else 0,
-            "raised": raised if isinstance(raised, int) and not isinstance(raised, bool) and 0 <= raised < 10**6 else 0,
-            "phase_limit": PHASE_TIMEOUT, "cell_limit": CELL_TIMEOUT}
+    return {
+        "ended": "time limit" if code is None else "kernel died" if died else "end",
+        "seconds": round(seconds, 1),
+        "timed_out": len(timed_out) if isinstance(timed_out, list) else 0,
+        "raised": raised if isinstance(raised, int) and not isinstance(raised, bool) and 0 <= raised < 10**6 else 0,
+        "phase_limit": PHASE_TIMEOUT,
+        "cell_limit": CELL_TIMEOUT,
+    }
 
 
 def record_verdict_time(results_dir, seconds):
@@ -362,7 +422,9 @@ def write_timings(results_dir, clock, reported):
     """results/timings.json: the route's own wall-clock marks (time.time()) of each phase, and the student
     phase's reported split of its time (untrusted, instructors' eyes only; tools/benchmark.py reads it)."""
     path = results_dir / "timings.json"
-    path.write_text(json.dumps({"route": {k: round(v, 3) for k, v in clock.items()}, "student_phase_reported": reported}))
+    path.write_text(
+        json.dumps({"route": {k: round(v, 3) for k, v in clock.items()}, "student_phase_reported": reported})
+    )
     os.chmod(path, 0o600)
 
 
@@ -386,36 +448,58 @@ def student_sandbox(root, uid, gid):
     cpus = len(os.sched_getaffinity(0))
     quota = cgroup_cpu_limit()
     cpus = min(cpus, quota) if quota else cpus
-    group, group_note = sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY,
-                                              pids=STUDENT_PROCESSES)
+    group, group_note = sandbox.Cgroup.create(
+        f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY, pids=STUDENT_PROCESSES
+    )
     tools, why = sandbox.probe_namespaces(uid, gid)
     isolation = {"namespaces": None, "cgroup": None}
     namespaces = None
     if tools is not None:
         data = settings.DATA_ROOT.value()
-        readonly = sandbox.readonly_paths(sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                          str(pathlib.Path(sys.executable).resolve().parent.parent), data)
+        readonly = sandbox.readonly_paths(
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+            str(pathlib.Path(sys.executable).resolve().parent.parent),
+            data,
+        )
 
         def namespaces(argv):
             return sandbox.namespace_argv(tools, root, readonly, uid, gid, argv, STUDENT_MEMORY)
 
         isolation["namespaces"] = sandbox.bwrap_version(tools)
-        print(f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
-              f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
-              f"and private, empty /tmp, /var/tmp and /dev/shm", flush=True)
+        print(
+            f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
+            f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
+            f"and private, empty /tmp, /var/tmp and /dev/shm",
+            flush=True,
+        )
     else:
         isolation["no_namespaces"] = why
-        print(f"hw1 isolation: no namespaces ({why}): the student phase runs as {SANDBOX_USER} behind the route's "
-              f"own locks; this grading relies on the platform's isolation of one container per submission", flush=True)
+        print(
+            f"hw1 isolation: no namespaces ({why}): the student phase runs as {SANDBOX_USER} behind the route's "
+            f"own locks; this grading relies on the platform's isolation of one container per submission",
+            flush=True,
+        )
     if group is not None:
-        isolation["cgroup"] = {"version": group.version, "cpus": round(cpus, 2), "memory_mb": STUDENT_MEMORY // MB,
-                               "processes": STUDENT_PROCESSES}
-        print(f"hw1 limits: {group_note}: {cpus:.2f} CPUs, {STUDENT_MEMORY // MB} MB of memory (no swap), "
-              f"{STUDENT_PROCESSES} processes", flush=True)
+        isolation["cgroup"] = {
+            "version": group.version,
+            "cpus": round(cpus, 2),
+            "memory_mb": STUDENT_MEMORY // MB,
+            "processes": STUDENT_PROCESSES,
+        }
+        print(
+            f"hw1 limits: {group_note}: {cpus:.2f} CPUs, {STUDENT_MEMORY // MB} MB of memory (no swap), "
+            f"{STUDENT_PROCESSES} processes",
+            flush=True,
+        )
     else:
         isolation["no_cgroup"] = group_note
-        print(f"hw1 limits: {group_note}: only the process count is capped (RLIMIT_NPROC {STUDENT_PROCESSES}); "
-              f"CPU and memory are the platform's", flush=True)
+        print(
+            f"hw1 limits: {group_note}: only the process count is capped (RLIMIT_NPROC {STUDENT_PROCESSES}); "
+            f"CPU and memory are the platform's",
+            flush=True,
+        )
     return namespaces, group, isolation
 
 
@@ -448,8 +532,13 @@ def grade_upload(ag, results_dir):
         if not server.inputs_ready():
             server.close()
             (work / "notes.json").write_text(json.dumps(notes))
-            trusted("reject", work, results_dir, autograder_id,
-                    "The autograder could not prepare its inputs (its datasets are missing or corrupt). Please tell your instructor; your submission was not graded.")
+            trusted(
+                "reject",
+                work,
+                results_dir,
+                autograder_id,
+                "The autograder could not prepare its inputs (its datasets are missing or corrupt). Please tell your instructor; your submission was not graded.",
+            )
             return
 
         root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
@@ -460,18 +549,39 @@ def grade_upload(ag, results_dir):
                 sandbox.chown_tree(root / part, uid, gid)
                 os.chmod(root / part, 0o700)
             os.chmod(root, 0o711)
-        env = {"PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(root / "home"), "LANG": "C.UTF-8",
-               "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "HW1_HANDOVER": str(root / "handover"),
-               "TMPDIR": str(root / "home"),
-               "HW1_PROBE_INPUTS": str(root / "inputs"), "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
-               **thread_caps(cpu_quota())}
+        env = {
+            "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": str(root / "home"),
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "HW1_HANDOVER": str(root / "handover"),
+            "TMPDIR": str(root / "home"),
+            "HW1_PROBE_INPUTS": str(root / "inputs"),
+            "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
+            **thread_caps(cpu_quota()),
+        }
         clock["inputs_end"] = time.time()
         namespaces, group, isolation = student_sandbox(root, uid, gid) if isolate else (None, None, {})
         clock["student_start"] = time.time()
         try:
-            code, seconds = sandbox.run_as(uid, gid, [sys.executable, str(root / "student_phase.py"), str(root / "ag"),
-                                                      str(root / "handover"), str(CELL_TIMEOUT)],
-                                           env, root, PHASE_TIMEOUT, work / "student_phase.log", namespaces, group)
+            code, seconds = sandbox.run_as(
+                uid,
+                gid,
+                [
+                    sys.executable,
+                    str(root / "student_phase.py"),
+                    str(root / "ag"),
+                    str(root / "handover"),
+                    str(CELL_TIMEOUT),
+                ],
+                env,
+                root,
+                PHASE_TIMEOUT,
+                work / "student_phase.log",
+                namespaces,
+                group,
+            )
             clock["student_exited"] = time.time()
             killed = sandbox.kill_all(uid) if isolate else 0
             if group is not None:
@@ -479,8 +589,11 @@ def grade_upload(ag, results_dir):
             if namespaces is not None:  # what was left ended with its PID namespace, racing these kills: no note
                 killed = 0
                 isolation["used"] = used = group.stats()
-                print(f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
-                      f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}", flush=True)
+                print(
+                    f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
+                    f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}",
+                    flush=True,
+                )
         finally:
             if group is not None:
                 group.remove()
@@ -502,9 +615,14 @@ def grade_upload(ag, results_dir):
         done = server.verdict(results_dir, autograder_id)
         server.close()
         if not done:
-            trusted("reject", work, results_dir, autograder_id,
-                    f"The autograder could not finish its verdict within its limits ({TRUSTED_TIMEOUT} s, "
-                    f"{TRUSTED_MEMORY // MB} MB). Please tell your instructor; your submission was not graded.")
+            trusted(
+                "reject",
+                work,
+                results_dir,
+                autograder_id,
+                f"The autograder could not finish its verdict within its limits ({TRUSTED_TIMEOUT} s, "
+                f"{TRUSTED_MEMORY // MB} MB). Please tell your instructor; your submission was not graded.",
+            )
         clock["verdict_end"] = time.time()
         record_verdict_time(results_dir, clock["verdict_end"] - clock["verdict_start"])
         record_extra(results_dir, "isolation", isolation)

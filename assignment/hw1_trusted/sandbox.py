@@ -72,7 +72,7 @@ def kill_all(uid, rounds=50):
 
 
 def chown_tree(path, uid, gid):
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, uid, gid)
         for name in files:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
@@ -100,8 +100,16 @@ def run_as(uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=
     with open(log_path, "wb") as log:
         if namespaces is not None:
             argv = namespaces(argv)
-        process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   preexec_fn=demote, umask=0o077)
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=demote,
+            umask=0o077,
+        )
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -169,8 +177,18 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
     the one place it may write to (in the folders the user owns).
     """
     bwrap, setpriv = tools
-    args = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session", "--hostname", "hw1-sandbox"]
+    args = [
+        bwrap,
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "hw1-sandbox",
+    ]
     for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = "/" + top
         if os.path.islink(path):
@@ -196,8 +214,19 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
     args += [*parents(root), "--bind", str(root), str(root), "--chdir", str(root)]
     if uid is None:
         return [*args, "--", *argv]
-    return [*args, "--", setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
-            "--bounding-set=-all", "--no-new-privs", "--", *argv]
+    return [
+        *args,
+        "--",
+        setpriv,
+        f"--reuid={uid}",
+        f"--regid={gid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+        *argv,
+    ]
 
 
 def readonly_paths(*paths):
@@ -222,9 +251,15 @@ def probe_namespaces(uid, gid):
         return None, reason
     if tools not in _probed:
         try:
-            run = subprocess.run(namespace_argv(tools, "/", [], uid, gid, ["/bin/true"], 2**20), capture_output=True,
-                                 text=True, timeout=30)
-            _probed[tools] = "" if run.returncode == 0 else (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
+            run = subprocess.run(
+                namespace_argv(tools, "/", [], uid, gid, ["/bin/true"], 2**20),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            _probed[tools] = (
+                "" if run.returncode == 0 else (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[-1]
+            )
         except (OSError, subprocess.TimeoutExpired) as error:
             _probed[tools] = str(error)
     if _probed[tools]:
@@ -273,7 +308,7 @@ def _own_path(hierarchy):
 def _under(mount, path):
     point, mounted_root = mount
     if mounted_root != "/" and (path + "/").startswith(mounted_root.rstrip("/") + "/"):
-        path = path[len(mounted_root.rstrip("/")):]  # a container's view: its own cgroup is the mount's root
+        path = path[len(mounted_root.rstrip("/")) :]  # a container's view: its own cgroup is the mount's root
     return os.path.join(point, path.lstrip("/"))
 
 
@@ -300,7 +335,9 @@ def remove_stale_cgroups(prefix):
 def _v2_parent(parent):
     """``parent`` with the cpu, memory and pids controllers enabled for its children; OSError where it cannot
     (EBUSY: it holds processes itself) or where none of them is available."""
-    wanted = [c for c in ("cpu", "memory", "pids") if c in open(os.path.join(parent, "cgroup.controllers")).read().split()]
+    wanted = [
+        c for c in ("cpu", "memory", "pids") if c in open(os.path.join(parent, "cgroup.controllers")).read().split()
+    ]
     if not wanted:
         raise OSError(f"no cpu, memory or pids controller in {parent}")
     enabled = open(os.path.join(parent, "cgroup.subtree_control")).read().split()
@@ -410,6 +447,7 @@ class Cgroup:
 
     def stats(self):
         """What the processes used: CPU seconds, times throttled, peak memory (MB), OOM kills, peak processes."""
+
         def field(text, key):
             for line in text.splitlines():
                 parts = line.split()
@@ -420,21 +458,27 @@ class Cgroup:
         if self.version == "v1":
             usage = self._read("cpuacct", "cpuacct.usage").strip()
             memory = self._read("memory", "memory.max_usage_in_bytes").strip()
-            return {"cpu_seconds": round(int(usage) / 1e9, 2) if usage.isdigit() else None,
-                    "throttled": field(self._read("cpu", "cpu.stat"), "nr_throttled"),
-                    "memory_peak_mb": round(int(memory) / 2**20) if memory.isdigit() else None,
-                    "oom_kills": field(self._read("memory", "memory.oom_control"), "oom_kill"),
-                    "memory_limit_hits": int(self._read("memory", "memory.failcnt") or 0) if self._read("memory", "memory.failcnt").strip().isdigit() else None,
-                    "pids_limit_hits": field(self._read("pids", "pids.events"), "max")}
+            return {
+                "cpu_seconds": round(int(usage) / 1e9, 2) if usage.isdigit() else None,
+                "throttled": field(self._read("cpu", "cpu.stat"), "nr_throttled"),
+                "memory_peak_mb": round(int(memory) / 2**20) if memory.isdigit() else None,
+                "oom_kills": field(self._read("memory", "memory.oom_control"), "oom_kill"),
+                "memory_limit_hits": int(self._read("memory", "memory.failcnt") or 0)
+                if self._read("memory", "memory.failcnt").strip().isdigit()
+                else None,
+                "pids_limit_hits": field(self._read("pids", "pids.events"), "max"),
+            }
         cpu = self._read("", "cpu.stat")
         usage = field(cpu, "usage_usec")
         peak = self._read("", "memory.peak").strip()
-        return {"cpu_seconds": round(usage / 1e6, 2) if usage is not None else None,
-                "throttled": field(cpu, "nr_throttled"),
-                "memory_peak_mb": round(int(peak) / 2**20) if peak.isdigit() else None,
-                "oom_kills": field(self._read("", "memory.events"), "oom_kill"),
-                "memory_limit_hits": field(self._read("", "memory.events"), "max"),
-                "pids_limit_hits": field(self._read("", "pids.events"), "max")}
+        return {
+            "cpu_seconds": round(usage / 1e6, 2) if usage is not None else None,
+            "throttled": field(cpu, "nr_throttled"),
+            "memory_peak_mb": round(int(peak) / 2**20) if peak.isdigit() else None,
+            "oom_kills": field(self._read("", "memory.events"), "oom_kill"),
+            "memory_limit_hits": field(self._read("", "memory.events"), "max"),
+            "pids_limit_hits": field(self._read("", "pids.events"), "max"),
+        }
 
     def remove(self):
         self.kill()

@@ -10,8 +10,8 @@ Scopes: ``grading`` is read by the route (in the zip, on Gradescope and under ``
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 from . import policy
 
@@ -23,12 +23,12 @@ SCOPES = ("grading", "notebook", "tools", "tests")
 @dataclass(frozen=True)
 class Setting:
     name: str
-    default: Optional[str]  # None: unset means "off" or "not given"
+    default: str | None  # None: unset means "off" or "not given"
     scope: str
     description: str
     parse: Callable[[str], object] = str
 
-    def raw(self) -> Optional[str]:
+    def raw(self) -> str | None:
         """The environment's text, or None when it is unset."""
         return os.environ.get(self.name)
 
@@ -48,55 +48,126 @@ def _disables(text: str) -> bool:
 
 
 # --- grading: the route's limits and switches ---------------------------------------------------------------
-CELL_TIMEOUT = Setting("HW1_CELL_TIMEOUT", str(policy.CELL_TIMEOUT), "grading",
-                       "seconds per cell and per probe while grading (policy.py's value; tests lower or raise it)", int)
-PHASE_TIMEOUT = Setting("HW1_PHASE_TIMEOUT", str(policy.PHASE_TIMEOUT), "grading",
-                        "seconds for the student's whole notebook (policy.py's value)", int)
-STUDENT_MEMORY_MB = Setting("HW1_STUDENT_MEMORY_MB", "3072", "grading",
-                            "memory (MB) of the student phase: the notebook, its kernel, its /tmp and /dev/shm", int)
-TRUSTED_MEMORY_MB = Setting("HW1_TRUSTED_MEMORY_MB", "3072", "grading",
-                            "memory (MB) of each trusted step (the probes' inputs, the verdict)", int)
-TRUSTED_TIMEOUT = Setting("HW1_TRUSTED_TIMEOUT", "120", "grading",
-                          "seconds for each trusted step (the probes' inputs, the verdict)", int)
-SANDBOX = Setting("HW1_SANDBOX", None, "grading",
-                  "`none`: no namespaces for the student phase (forces the fallback, for tests); the cgroups stay",
-                  _disables)
-CGROUP = Setting("HW1_CGROUP", None, "grading", "`none`: no cgroup for the student phase (forces that fallback, for tests)",
-                 _disables)
-SANDBOX_USER = Setting("HW1_SANDBOX_USER", "hw1student", "grading",
-                       "the unprivileged user the student's notebook runs as (make grade gives each worker its own)")
-DATA_ROOT = Setting("HW1_DATA_ROOT", "/opt/hw1-data", "grading",
-                    "the verified datasets, where setup.sh puts them (read-only to the student)")
-THREADS = Setting("HW1_THREADS", "1", "grading", "torch threads of the trusted steps (the route sets it from the CPU quota)",
-                  int)
+CELL_TIMEOUT = Setting(
+    "HW1_CELL_TIMEOUT",
+    str(policy.CELL_TIMEOUT),
+    "grading",
+    "seconds per cell and per probe while grading (policy.py's value; tests lower or raise it)",
+    int,
+)
+PHASE_TIMEOUT = Setting(
+    "HW1_PHASE_TIMEOUT",
+    str(policy.PHASE_TIMEOUT),
+    "grading",
+    "seconds for the student's whole notebook (policy.py's value)",
+    int,
+)
+STUDENT_MEMORY_MB = Setting(
+    "HW1_STUDENT_MEMORY_MB",
+    "3072",
+    "grading",
+    "memory (MB) of the student phase: the notebook, its kernel, its /tmp and /dev/shm",
+    int,
+)
+TRUSTED_MEMORY_MB = Setting(
+    "HW1_TRUSTED_MEMORY_MB",
+    "3072",
+    "grading",
+    "memory (MB) of each trusted step (the probes' inputs, the verdict)",
+    int,
+)
+TRUSTED_TIMEOUT = Setting(
+    "HW1_TRUSTED_TIMEOUT", "120", "grading", "seconds for each trusted step (the probes' inputs, the verdict)", int
+)
+SANDBOX = Setting(
+    "HW1_SANDBOX",
+    None,
+    "grading",
+    "`none`: no namespaces for the student phase (forces the fallback, for tests); the cgroups stay",
+    _disables,
+)
+CGROUP = Setting(
+    "HW1_CGROUP",
+    None,
+    "grading",
+    "`none`: no cgroup for the student phase (forces that fallback, for tests)",
+    _disables,
+)
+SANDBOX_USER = Setting(
+    "HW1_SANDBOX_USER",
+    "hw1student",
+    "grading",
+    "the unprivileged user the student's notebook runs as (make grade gives each worker its own)",
+)
+DATA_ROOT = Setting(
+    "HW1_DATA_ROOT",
+    "/opt/hw1-data",
+    "grading",
+    "the verified datasets, where setup.sh puts them (read-only to the student)",
+)
+THREADS = Setting(
+    "HW1_THREADS", "1", "grading", "torch threads of the trusted steps (the route sets it from the CPU quota)", int
+)
 KEEP_WORK = Setting("HW1_KEEP_WORK", None, "grading", "any value: keep the route's root-only work folder (debugging)")
-AUTOGRADER_DIR = Setting("HW1_AUTOGRADER_DIR", "/autograder", "grading",
-                         "the Gradescope layout run_autograder grades in (make gradescope lays one out elsewhere)")
-PYTHON = Setting("HW1_PYTHON", "/opt/hw1-python/envs/otter-env/bin/python", "grading",
-                 "the interpreter run_autograder uses (read by the shell script; make gradescope points it at this "
-                 "machine's environment)")
+AUTOGRADER_DIR = Setting(
+    "HW1_AUTOGRADER_DIR",
+    "/autograder",
+    "grading",
+    "the Gradescope layout run_autograder grades in (make gradescope lays one out elsewhere)",
+)
+PYTHON = Setting(
+    "HW1_PYTHON",
+    "/opt/hw1-python/envs/otter-env/bin/python",
+    "grading",
+    "the interpreter run_autograder uses (read by the shell script; make gradescope points it at this "
+    "machine's environment)",
+)
 
 # --- notebook: set for the student's notebook and the probes ------------------------------------------------
 HANDOVER = Setting("HW1_HANDOVER", None, "notebook", "the folder where the probes hand back the notebook's answers")
 PROBE_INPUTS = Setting("HW1_PROBE_INPUTS", None, "notebook", "the folder of the probes' inputs, drawn by the grader")
-DATA_DIR = Setting("HW1_DATA_DIR", "data", "notebook",
-                   "where the notebook finds the datasets (the route: HW1_DATA_ROOT; the tools: the data cache)")
+DATA_DIR = Setting(
+    "HW1_DATA_DIR",
+    "data",
+    "notebook",
+    "where the notebook finds the datasets (the route: HW1_DATA_ROOT; the tools: the data cache)",
+)
 
 # --- tools --------------------------------------------------------------------------------------------------
-USER_PREFIX = Setting("HW1_USER_PREFIX", "", "tools",
-                      "prefix of the sandbox users' names, so that two checkouts grading at once never share a user")
-SHARED_DATA = Setting("HW1_SHARED_DATA", None, "tools",
-                      "the raw datasets (FashionMNIST/, MNIST/ with raw/*.gz) to copy into .cache/data; default ../shared/data")
+USER_PREFIX = Setting(
+    "HW1_USER_PREFIX",
+    "",
+    "tools",
+    "prefix of the sandbox users' names, so that two checkouts grading at once never share a user",
+)
+SHARED_DATA = Setting(
+    "HW1_SHARED_DATA",
+    None,
+    "tools",
+    "the raw datasets (FashionMNIST/, MNIST/ with raw/*.gz) to copy into .cache/data; default ../shared/data",
+)
 
 # --- tests --------------------------------------------------------------------------------------------------
-REUSE_RELEASE = Setting("HW1_REUSE_RELEASE", None, "tests",
-                        "a folder holding student/ solutions/ autograder/ built from the same sources: skips the build")
+REUSE_RELEASE = Setting(
+    "HW1_REUSE_RELEASE",
+    None,
+    "tests",
+    "a folder holding student/ solutions/ autograder/ built from the same sources: skips the build",
+)
 CORPUS_ONLY = Setting("HW1_CORPUS_ONLY", None, "tests", "comma-separated corpus entries to grade (the others skip)")
 CHEATS_ONLY = Setting("HW1_CHEATS_ONLY", None, "tests", "comma-separated cheats to grade (the others skip)")
-REQUIRE_TEX = Setting("HW1_REQUIRE_TEX", None, "tests", "`1`: the PDF tests fail, not skip, where pandoc or xelatex is missing")
-REQUIRE_SANDBOX = Setting("HW1_REQUIRE_SANDBOX", None, "tests",
-                          "any value: the isolation tests fail, not skip, where bubblewrap or cgroups are missing")
-TEST_BULK_TIMEOUT = Setting("HW1_TEST_BULK_TIMEOUT", "300", "tests", "seconds per submission in the make grade tests", int)
+REQUIRE_TEX = Setting(
+    "HW1_REQUIRE_TEX", None, "tests", "`1`: the PDF tests fail, not skip, where pandoc or xelatex is missing"
+)
+REQUIRE_SANDBOX = Setting(
+    "HW1_REQUIRE_SANDBOX",
+    None,
+    "tests",
+    "any value: the isolation tests fail, not skip, where bubblewrap or cgroups are missing",
+)
+TEST_BULK_TIMEOUT = Setting(
+    "HW1_TEST_BULK_TIMEOUT", "300", "tests", "seconds per submission in the make grade tests", int
+)
 
 ALL = tuple(value for value in list(globals().values()) if isinstance(value, Setting))
 
@@ -111,6 +182,8 @@ def settings_table(scopes=README_SCOPES) -> str:
     for scope in scopes:
         for setting in ALL:
             if setting.scope == scope:
-                default = "(unset)" if setting.default is None else f"`{setting.default}`" if setting.default else '`""`'
+                default = (
+                    "(unset)" if setting.default is None else f"`{setting.default}`" if setting.default else '`""`'
+                )
                 lines.append(f"| `{setting.name}` | {default} | {scope} | {setting.description} |")
     return "\n".join(lines) + "\n"

@@ -15,7 +15,6 @@ import sys
 import time
 import traceback
 
-
 STARTED = time.time()  # before nbclient and Otter are imported: the phase's own start-up counts
 
 
@@ -35,8 +34,12 @@ def main(autograder_dir, handover, cell_timeout):
     from nbclient import NotebookClient
 
     progress = {"cell": None, "timed_out": [], "error": None, "raised": 0}
-    clock = {"started": STARTED, "first_cell": None, "last_cell_end": None,
-             "seconds": {"otter_setup": 0.0, "student": 0.0, "checks": 0.0}}
+    clock = {
+        "started": STARTED,
+        "first_cell": None,
+        "last_cell_end": None,
+        "seconds": {"otter_setup": 0.0, "student": 0.0, "checks": 0.0},
+    }
 
     def save():
         with open(os.path.join(handover, "progress.json"), "w") as f:

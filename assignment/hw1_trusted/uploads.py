@@ -14,7 +14,9 @@ import nbformat
 
 ASSIGNMENT = "hw1"
 MAX_BYTES = 50 * 2**20
-WHAT_TO_UPLOAD = "Upload your hw1.ipynb (File > Download > .ipynb in Colab), or the zip that the notebook's last cell exports."
+WHAT_TO_UPLOAD = (
+    "Upload your hw1.ipynb (File > Download > .ipynb in Colab), or the zip that the notebook's last cell exports."
+)
 
 
 class BadUpload(Exception):
@@ -35,8 +37,12 @@ def _named(name):
 
 def _decode(data):
     """The text of a notebook file: UTF-8 (with or without a BOM), or UTF-16/32 with their BOM."""
-    for bom, codec in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                       (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(codec)
     return data.decode("utf-8-sig")
@@ -45,11 +51,15 @@ def _decode(data):
 def _notebook(data, name):
     if not data.strip():
         raise BadUpload(f"the file {_named(name)} is empty. {WHAT_TO_UPLOAD}")
-    invalid = BadUpload(f"the file {_named(name)} is not a valid Jupyter notebook (it could not be read as one). {WHAT_TO_UPLOAD}")
+    invalid = BadUpload(
+        f"the file {_named(name)} is not a valid Jupyter notebook (it could not be read as one). {WHAT_TO_UPLOAD}"
+    )
     try:
         text = _decode(data)
     except UnicodeError:
-        raise BadUpload(f"the file {_named(name)} is not a Jupyter notebook: it is not UTF-8 text. {WHAT_TO_UPLOAD}") from None
+        raise BadUpload(
+            f"the file {_named(name)} is not a Jupyter notebook: it is not UTF-8 text. {WHAT_TO_UPLOAD}"
+        ) from None
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)  # reads only logs what is wrong: a cell that is not a cell must not reach the route
@@ -99,16 +109,22 @@ def _from_zip(data, name):
         raise BadUpload(f"the file {_named(name)} holds {found}; it must hold exactly one. {WHAT_TO_UPLOAD}")
     member = notebooks[0]
     if member.file_size > MAX_BYTES:
-        raise BadUpload(f"the notebook in {_named(name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again.")
+        raise BadUpload(
+            f"the notebook in {_named(name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again."
+        )
     if member.flag_bits & 0x1:
         raise BadUpload(f"the notebook in {_named(name)} is encrypted (password-protected). {WHAT_TO_UPLOAD}")
     try:
         with archive.open(member) as f:  # reads at most the size it declares, and checks the CRC at the end
             content = f.read(MAX_BYTES + 1)
     except Exception:  # bad CRC, unsupported compression, truncated data, a password...
-        raise BadUpload(f"the notebook in {_named(name)} could not be unpacked (the zip file is damaged). {WHAT_TO_UPLOAD}") from None
+        raise BadUpload(
+            f"the notebook in {_named(name)} could not be unpacked (the zip file is damaged). {WHAT_TO_UPLOAD}"
+        ) from None
     if len(content) > MAX_BYTES:
-        raise BadUpload(f"the notebook in {_named(name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again.")
+        raise BadUpload(
+            f"the notebook in {_named(name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again."
+        )
     return _notebook(content, member.filename)
 
 
@@ -123,8 +139,11 @@ def normalise(folder):
 
 
 def _normalise(folder):
-    files = [p for p in sorted(pathlib.Path(folder).rglob("*")) if p.is_file() and not p.is_symlink()
-             and not _ignored(str(p.relative_to(folder)))]
+    files = [
+        p
+        for p in sorted(pathlib.Path(folder).rglob("*"))
+        if p.is_file() and not p.is_symlink() and not _ignored(str(p.relative_to(folder)))
+    ]
     if not files:
         raise BadUpload(f"the submission is empty. {WHAT_TO_UPLOAD}")
     by_kind = {kind: [p for p in files if p.suffix.lower() == kind] for kind in (".ipynb", ".zip", ".py")}
@@ -134,11 +153,15 @@ def _normalise(folder):
             raise BadUpload(f"the submission has {len(found)} {kind} files; upload exactly one. {WHAT_TO_UPLOAD}")
         if found:
             if found[0].stat().st_size > MAX_BYTES:
-                raise BadUpload(f"the file {_named(found[0].name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again.")
+                raise BadUpload(
+                    f"the file {_named(found[0].name)} is larger than {MAX_BYTES // 2**20} MB. Clear large outputs and upload it again."
+                )
             nb = handler(found[0].read_bytes(), found[0].name)
             to_json(nb)  # what the route writes for the student phase: it must be writable
             return nb
-    raise BadUpload(f"the submission holds no notebook ({len(files)} file{'s' if len(files) > 1 else ''} of other kinds). {WHAT_TO_UPLOAD}")
+    raise BadUpload(
+        f"the submission holds no notebook ({len(files)} file{'s' if len(files) > 1 else ''} of other kinds). {WHAT_TO_UPLOAD}"
+    )
 
 
 def to_json(nb):

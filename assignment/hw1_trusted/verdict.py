@@ -19,8 +19,14 @@ FEEDBACK = "Your submission: what ran, what was handed over, self-checks"
 # checks' messages by formatting. Here each marked piece becomes a quote with a label, so that no
 # text of the student's is ever shown as the grader's own words.
 QUOTE_LABEL = "(quoted from your submission)"
-_MARKED = re.compile(re.escape(handover.STUDENT_OPEN) + "([^" + re.escape(handover.STUDENT_CLOSE) + "]*)(?:"
-                     + re.escape(handover.STUDENT_CLOSE) + "|$)")
+_MARKED = re.compile(
+    re.escape(handover.STUDENT_OPEN)
+    + "([^"
+    + re.escape(handover.STUDENT_CLOSE)
+    + "]*)(?:"
+    + re.escape(handover.STUDENT_CLOSE)
+    + "|$)"
+)
 _DOUBLE_QUOTES = dict.fromkeys(map(ord, '"\u201c\u201d\u201e\u201f\u2033\u2036\u301d\u301e\uff02'), "'")
 
 
@@ -101,6 +107,7 @@ def question_output(cases):
 
 # --- what the student sees at once --------------------------------------------------------------
 
+
 def answer_status(out):
     """What one question's hand-over holds, as a key of HANDED_OVER (never the student's text)."""
     if out is None:
@@ -143,17 +150,20 @@ HANDED_OVER = {  # in the order shown
     "partly_raised": "answer handed over, but your code raised an error on some of the grader's inputs",
     "partly_undefined": "answer handed over, but a name that it needs is not defined in your notebook",
     "partly_typed": "answer handed over, but some of its values are not of the kind the question asks for "
-                    "(a ... placeholder left in?)",
+    "(a ... placeholder left in?)",
     "raised": "no answer: your code raised an error (or could not be called as the question describes)",
     "undefined": "no answer: a name that the question needs is not defined in your notebook",
     "unreadable": "no answer: the handed-over file could not be read as plain data",
     "stopped": "no answer: your notebook stopped before the question's check ran",
     "none": "no answer: the question's check did not finish (its grader.check cell was removed or not reached, "
-            "or it ran over the time limit per cell)",
+    "or it ran over the time limit per cell)",
 }
-WHEN_PUBLISHED = {"after_published": "when your instructor publishes the grades",
-                  "after_due_date": "after the due date",
-                  "visible": "now", "hidden": "never (your instructor keeps them hidden)"}
+WHEN_PUBLISHED = {
+    "after_published": "when your instructor publishes the grades",
+    "after_due_date": "after the due date",
+    "visible": "now",
+    "hidden": "never (your instructor keeps them hidden)",
+}
 
 
 def phase_lines(phase):
@@ -164,19 +174,25 @@ def phase_lines(phase):
     if ended == "end":
         lines = [f"Your notebook ran to the end in {took}."]
     elif ended == "time limit":
-        lines = [f"Your notebook did not run to the end: grading stopped it after {took}, at the time limit "
-                 f"for the whole notebook ({phase.get('phase_limit', '?')} s)."]
+        lines = [
+            f"Your notebook did not run to the end: grading stopped it after {took}, at the time limit "
+            f"for the whole notebook ({phase.get('phase_limit', '?')} s)."
+        ]
     elif ended == "kernel died":
-        lines = [f"Your notebook did not run to the end: its kernel died after {took} (os._exit, sys.exit, "
-                 "a kill, or running out of memory)."]
+        lines = [
+            f"Your notebook did not run to the end: its kernel died after {took} (os._exit, sys.exit, "
+            "a kill, or running out of memory)."
+        ]
     else:
         lines = ["Your notebook's run was not recorded."]
     raised, timed_out = phase.get("raised"), phase.get("timed_out")
     if isinstance(raised, int) and not isinstance(raised, bool) and raised > 0:
         lines.append(f"{raised} of its cells raised an error (the cells after an error still run).")
     if isinstance(timed_out, int) and not isinstance(timed_out, bool) and timed_out > 0:
-        lines.append(f"{timed_out} of its cells ran over the time limit per cell ({phase.get('cell_limit', '?')} s) "
-                     "and were interrupted.")
+        lines.append(
+            f"{timed_out} of its cells ran over the time limit per cell ({phase.get('cell_limit', '?')} s) "
+            "and were interrupted."
+        )
     return lines
 
 
@@ -197,10 +213,16 @@ def feedback(questions, handed_over, public_checks, phase, visibility=PUBLISHED)
         if listed:
             lines.append(f"  {words}: {', '.join(listed)}")
     checked = {q: public_checks.get(q) for q in questions}
-    lines += ["", "Your notebook's own self-checks, as grader.check runs them (the public tests: 0 points, "
-                  "for your information; the hidden checks that give the points are separate):"]
-    for value, words in ((True, "passed"), (False, "failed"),
-                         (None, "no result (Otter runs them after your notebook has ended; none was recorded)")):
+    lines += [
+        "",
+        "Your notebook's own self-checks, as grader.check runs them (the public tests: 0 points, "
+        "for your information; the hidden checks that give the points are separate):",
+    ]
+    for value, words in (
+        (True, "passed"),
+        (False, "failed"),
+        (None, "no result (Otter runs them after your notebook has ended; none was recorded)"),
+    ):
         listed = [q for q in questions if checked[q] is value or (value is None and not isinstance(checked[q], bool))]
         if listed:
             lines.append(f"  {words}: {', '.join(listed)}")
@@ -209,20 +231,37 @@ def feedback(questions, handed_over, public_checks, phase, visibility=PUBLISHED)
 
 
 def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, summary=None):
-    tests = [{"name": "Grading notes", "visibility": "visible", "output": "\n".join(render(n) for n in notes),
-              "status": "passed"}]
+    tests = [
+        {
+            "name": "Grading notes",
+            "visibility": "visible",
+            "output": "\n".join(render(n) for n in notes),
+            "status": "passed",
+        }
+    ]
     if summary is not None:
         tests.append({"name": FEEDBACK, "visibility": "visible", "output": summary, "status": "passed"})
     total = 0
     for question, cases in graded.items():
         score = round(sum(points for _, points, passed, _ in cases if passed), 2)
         total += score
-        tests.append({"name": question, "score": score, "max_score": round(sum(p for _, p, _, _ in cases), 2),
-                      "visibility": PUBLISHED if show_hidden else "hidden", "output": question_output(cases)})
+        tests.append(
+            {
+                "name": question,
+                "score": score,
+                "max_score": round(sum(p for _, p, _, _ in cases), 2),
+                "visibility": PUBLISHED if show_hidden else "hidden",
+                "output": question_output(cases),
+            }
+        )
     if flags:
         tests.append({"name": "Integrity flags (instructors only)", "visibility": "hidden", "output": "\n".join(flags)})
-    return {"score": round(total, 2), "tests": tests, "stdout_visibility": "hidden",
-            "extra_data": {"autograder": autograder_id, "flags": flags}}
+    return {
+        "score": round(total, 2),
+        "tests": tests,
+        "stdout_visibility": "hidden",
+        "extra_data": {"autograder": autograder_id, "flags": flags},
+    }
 
 
 def otter_results(graded, flags, autograder_id):
@@ -231,16 +270,27 @@ def otter_results(graded, flags, autograder_id):
 
     files = []
     for question, cases in graded.items():
-        files.append({
-            "filename": f"tests/{question}.py",
-            "points": None,
-            "test_case_results": [
-                {"test_case": {"name": f"{question} - {what}", "code": "", "hidden": True, "points": points,
-                               "success_message": None, "failure_message": None},
-                 "error": render(message) if message else message, "passed": passed}
-                for what, points, passed, message in cases
-            ],
-        })
+        files.append(
+            {
+                "filename": f"tests/{question}.py",
+                "points": None,
+                "test_case_results": [
+                    {
+                        "test_case": {
+                            "name": f"{question} - {what}",
+                            "code": "",
+                            "hidden": True,
+                            "points": points,
+                            "success_message": None,
+                            "failure_message": None,
+                        },
+                        "error": render(message) if message else message,
+                        "passed": passed,
+                    }
+                    for what, points, passed, message in cases
+                ],
+            }
+        )
     results = GradingResults.from_ottr_json(json.dumps({"test_file_results": files}))
     results.set_plugin_data("hw1", {"autograder": autograder_id, "flags": flags})
     return results

@@ -24,13 +24,24 @@ def write_similarity(folder, out, stream):
         path, _ = similarity.similarity_report(folder, out)
         return path
     except Exception as error:  # the grades are written; the comparison is a separate, optional read
-        stream.write(f"warning: no code-similarity report ({type(error).__name__}: {error}); "
-                     f"run make similarity SUBMISSIONS={folder} OUT={out} to try again\n")
+        stream.write(
+            f"warning: no code-similarity report ({type(error).__name__}: {error}); "
+            f"run make similarity SUBMISSIONS={folder} OUT={out} to try again\n"
+        )
         return None
 
 
-def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, timeout=pool.DEFAULT_TIMEOUT, regrade=(),
-                 force=False, extra_env=None, stream=sys.stdout):
+def grade_folder(
+    folder,
+    out,
+    autograder_zip=gradescope.RELEASE_ZIP,
+    jobs=None,
+    timeout=pool.DEFAULT_TIMEOUT,
+    regrade=(),
+    force=False,
+    extra_env=None,
+    stream=sys.stdout,
+):
     """make grade: grades what is new in ``folder``, writes OUT/<submission>/, final_grades.csv and report.html.
 
     ``jobs``: gradings at once (default: ``pool.choose_jobs``, from the CPUs and the memory).
@@ -39,8 +50,10 @@ def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, 
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)  # every student's results: the sandbox users read whatever is open to others
     if os.stat(folder).st_mode & 0o005:
-        stream.write(f"warning: {folder} is open to other users, and so to the students' notebooks while they are "
-                     f"graded (chmod 700 {folder})\n")
+        stream.write(
+            f"warning: {folder} is open to other users, and so to the students' notebooks while they are "
+            f"graded (chmod 700 {folder})\n"
+        )
     lock = open(out / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -51,26 +64,33 @@ def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, 
         if not submissions:
             inner = sorted(str(m.parent) for m in pathlib.Path(folder).glob(f"*/{METADATA}"))
             hint = f"; Gradescope's export is in {inner[0]}: grade that folder" if inner else ""
-            raise SystemExit(f"no submissions in {folder}: expected *.ipynb or *.zip files, or Gradescope's export "
-                             f"({METADATA} beside a folder per submission){hint}")
+            raise SystemExit(
+                f"no submissions in {folder}: expected *.ipynb or *.zip files, or Gradescope's export "
+                f"({METADATA} beside a folder per submission){hint}"
+            )
         if ignored:
             stream.write(f"ignored (not an upload): {', '.join(ignored)}\n")
         ag_id = gradebook.autograder_id(autograder_zip)
         chosen = gradebook.select_regrades(submissions, regrade) if regrade else set()
         rows, todo = {}, []
         for s in submissions:
-            kept = None if force or s.key in chosen else gradebook.stored_row(s, out / s.key, ag_id,
-                                                                              gradebook.upload_hash_or_none(s.path), timeout)
+            kept = (
+                None
+                if force or s.key in chosen
+                else gradebook.stored_row(s, out / s.key, ag_id, gradebook.upload_hash_or_none(s.path), timeout)
+            )
             if kept is not None:
                 rows[s.key] = kept
             else:
                 todo.append(s)
         jobs, why = (jobs, "JOBS given") if jobs else pool.choose_jobs()
         workers = min(jobs, max(1, len(todo)))
-        stream.write(f"{len(submissions)} submissions{' (Gradescope export)' if export else ''}: {len(todo)} to grade, "
-                     f"{len(rows)} kept from earlier runs; autograder {ag_id[:12]}\n"
-                     f"{workers} worker{'s' if workers != 1 else ''} ({why}{'; fewer submissions to grade' if workers < jobs else ''}), "
-                     f"at most {pool.duration(timeout)} each\n")
+        stream.write(
+            f"{len(submissions)} submissions{' (Gradescope export)' if export else ''}: {len(todo)} to grade, "
+            f"{len(rows)} kept from earlier runs; autograder {ag_id[:12]}\n"
+            f"{workers} worker{'s' if workers != 1 else ''} ({why}{'; fewer submissions to grade' if workers < jobs else ''}), "
+            f"at most {pool.duration(timeout)} each\n"
+        )
         progress = pool.Progress(len(submissions), workers, stream)
         progress.start()
         for s in submissions:
@@ -88,11 +108,14 @@ def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, 
                 pool.run_pool(todo, autograder_zip, ag_id, jobs, timeout, out, extra_env, done, on_tick=progress.tick)
             except KeyboardInterrupt:
                 interrupted = True
-        throughput = pool.Throughput(sum(1 for r in rows.values() if r.graded_now), time.monotonic() - started,
-                                     workers, why)
+        throughput = pool.Throughput(
+            sum(1 for r in rows.values() if r.graded_now), time.monotonic() - started, workers, why
+        )
         for s in submissions:
             if s.key not in rows:
-                rows[s.key] = Row(s, NOT_GRADED, "the run was interrupted or stopped first; rerun the same command to grade it")
+                rows[s.key] = Row(
+                    s, NOT_GRADED, "the run was interrupted or stopped first; rerun the same command to grade it"
+                )
         progress.finish()
         stream.write(f"{throughput}\n")
         ordered = [rows[s.key] for s in submissions]
@@ -100,8 +123,10 @@ def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, 
         similar = write_similarity(folder, out, stream)
         report_path = report.write_report(ordered, out, ag_id, throughput)
         counts = collections.Counter(r.status for r in ordered)
-        stream.write(", ".join(f"{n} {status}" for status, n in counts.items())
-                     + f"\nwrote {csv_path}, {report_path}{f' and {similar}' if similar else ''}\n")
+        stream.write(
+            ", ".join(f"{n} {status}" for status, n in counts.items())
+            + f"\nwrote {csv_path}, {report_path}{f' and {similar}' if similar else ''}\n"
+        )
         if interrupted:
             raise KeyboardInterrupt
         return ordered, export
@@ -110,15 +135,28 @@ def grade_folder(folder, out, autograder_zip=gradescope.RELEASE_ZIP, jobs=None, 
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tools.grade", description=DOC, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.grade", description=DOC, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("submissions", type=pathlib.Path, help="a folder of uploads, or Gradescope's export folder")
-    parser.add_argument("out", type=pathlib.Path, help="where final_grades.csv, report.html and a folder per submission go")
-    parser.add_argument("--zip", type=pathlib.Path, default=gradescope.RELEASE_ZIP, help="the autograder zip (default: the release's)")
+    parser.add_argument(
+        "out", type=pathlib.Path, help="where final_grades.csv, report.html and a folder per submission go"
+    )
+    parser.add_argument(
+        "--zip", type=pathlib.Path, default=gradescope.RELEASE_ZIP, help="the autograder zip (default: the release's)"
+    )
     jobs, why = pool.choose_jobs()
     parser.add_argument("--jobs", type=int, default=None, help=f"gradings at once (default here: {jobs}: {why})")
-    parser.add_argument("--timeout", type=float, default=pool.DEFAULT_TIMEOUT, help="seconds for the whole grading of one upload")
-    parser.add_argument("--regrade", action="append", default=[], metavar="NAME",
-                        help="regrade this submission (key, key without extension, submitter name, SID or email)")
+    parser.add_argument(
+        "--timeout", type=float, default=pool.DEFAULT_TIMEOUT, help="seconds for the whole grading of one upload"
+    )
+    parser.add_argument(
+        "--regrade",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="regrade this submission (key, key without extension, submitter name, SID or email)",
+    )
     parser.add_argument("--force", action="store_true", help="regrade every submission")
     args = parser.parse_args(argv)
     gradescope.require_root()
@@ -133,7 +171,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
     try:
-        rows, _ = grade_folder(args.submissions, args.out, args.zip, args.jobs, args.timeout, args.regrade, args.force, extra_env)
+        rows, _ = grade_folder(
+            args.submissions, args.out, args.zip, args.jobs, args.timeout, args.regrade, args.force, extra_env
+        )
     except KeyboardInterrupt:
         print("interrupted: the rows not graded say so; rerun the same command to go on", file=sys.stderr)
         return 130

@@ -19,8 +19,15 @@ from tools.grade.submissions import IDENTITY, Submission, upload_hash
 from tools.trusted import settings
 
 # the route's limits and switches that a batch passes on to every grading (and records in grading.json)
-ROUTE_SETTINGS = (settings.CELL_TIMEOUT, settings.PHASE_TIMEOUT, settings.STUDENT_MEMORY_MB, settings.TRUSTED_TIMEOUT,
-                  settings.TRUSTED_MEMORY_MB, settings.SANDBOX, settings.CGROUP)
+ROUTE_SETTINGS = (
+    settings.CELL_TIMEOUT,
+    settings.PHASE_TIMEOUT,
+    settings.STUDENT_MEMORY_MB,
+    settings.TRUSTED_TIMEOUT,
+    settings.TRUSTED_MEMORY_MB,
+    settings.SANDBOX,
+    settings.CGROUP,
+)
 ROUTE_KNOBS = tuple(s.name for s in ROUTE_SETTINGS)
 
 COMPLETED, REJECTED, TIMEOUT, FAILED, NOT_GRADED = "Completed", "Rejected", "Timeout", "Failed", "Not graded"
@@ -69,11 +76,19 @@ def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, u
     text = log.read_text(errors="replace") if log.exists() else ""
     text += f"\n--- bulk grader: {status}{': ' + message if message else ''} ({seconds:.1f} s, user {gradescope.sandbox_user(user)})\n"
     (fresh / LOG).write_text(text + trailer)
-    record = {"submission": submission.key, "upload": str(submission.path), "upload_sha256": digest,
-              "autograder": ag_id, "status": status, "message": message, "seconds": round(seconds, 1),
-              "graded_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-              "identity": submission.identity, "timeout": timeout,
-              "route_env": {k: v for k, v in env.items() if k in ROUTE_KNOBS}}
+    record = {
+        "submission": submission.key,
+        "upload": str(submission.path),
+        "upload_sha256": digest,
+        "autograder": ag_id,
+        "status": status,
+        "message": message,
+        "seconds": round(seconds, 1),
+        "graded_at": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "identity": submission.identity,
+        "timeout": timeout,
+        "route_env": {k: v for k, v in env.items() if k in ROUTE_KNOBS},
+    }
     (fresh / RECORD).write_text(json.dumps(record, indent=2))
     old = out_dir.with_name(f".{out_dir.name}.old")
     shutil.rmtree(old, ignore_errors=True)
@@ -118,9 +133,12 @@ def select_regrades(submissions, names):
     chosen = set()
     for name in names:
         wanted = name.strip().lower()
-        hits = {s.key for s in submissions
-                if wanted in {s.key.lower(), pathlib.PurePath(s.key).stem.lower()}
-                or any(wanted in [part.strip().lower() for part in s.identity.get(k, "").split(";")] for k in IDENTITY)}
+        hits = {
+            s.key
+            for s in submissions
+            if wanted in {s.key.lower(), pathlib.PurePath(s.key).stem.lower()}
+            or any(wanted in [part.strip().lower() for part in s.identity.get(k, "").split(";")] for k in IDENTITY)
+        }
         if not hits:
             keys = ", ".join(s.key for s in submissions[:10]) + (" ..." if len(submissions) > 10 else "")
             raise SystemExit(f"--regrade {name}: no submission is called that (submissions: {keys})")
@@ -154,7 +172,10 @@ def grades_frame(rows, out, gradescope_export=False):
     points_row = frame[SCORES_DICT_FILE_KEY] == POINTS_POSSIBLE_LABEL
 
     def column(value, points_value):
-        return [points_value if is_points else value(by_key[key]) for key, is_points in zip(frame[SCORES_DICT_FILE_KEY], points_row)]
+        return [
+            points_value if is_points else value(by_key[key])
+            for key, is_points in zip(frame[SCORES_DICT_FILE_KEY], points_row)
+        ]
 
     # a rejected upload has a verdict (all 0) in results.pkl, which Otter would call Completed
     frame[SCORES_DICT_GRADING_STATUS_KEY] = column(lambda r: r.grading_status, "--")

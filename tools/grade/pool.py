@@ -45,7 +45,7 @@ def classify(result, ag_id):
     if stamp != ag_id:
         return FAILED, f"the results carry autograder {str(stamp)[:12]}, not the zip's {ag_id[:12]}"
     reasons = set()
-    for question, test in result.tests.items():
+    for _question, test in result.tests.items():
         found = re.search(r"^    not graded: (.*)$", test.get("output", ""), re.M)
         if test["score"] or not found:
             return COMPLETED, ""
@@ -61,7 +61,9 @@ def _one_line(error):
     return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
 
 
-def grade_one_submission(submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, extra_env=None, private_tmp=True):
+def grade_one_submission(
+    submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, extra_env=None, private_tmp=True
+):
     """Grades one upload through the route (as Gradescope runs the zip) and never raises: returns its Row.
 
     When ``out_dir`` is given, its results.json, results.pkl, grading.log and grading.json replace
@@ -80,14 +82,20 @@ def grade_one_submission(submission, out_dir, autograder_zip, ag_id, user, cpu, 
     result, trailer = None, ""
     try:
         try:
-            result = gradescope.run_as_gradescope(submission.path, graded, autograder_zip, user=user, cpus=cpu,
-                                                  extra_env=env, timeout=timeout)
+            result = gradescope.run_as_gradescope(
+                submission.path, graded, autograder_zip, user=user, cpus=cpu, extra_env=env, timeout=timeout
+            )
             status, message = classify(result, ag_id)
             if status in (COMPLETED, REJECTED) and not (graded / "autograder" / "results" / "results.pkl").exists():
                 status, message = FAILED, "the route wrote results.json but no results.pkl"
         except subprocess.TimeoutExpired:
-            status, message = TIMEOUT, (f"grading was stopped after {timeout:g} s, the time limit per submission "
-                                        f"(its notebook may never end)")
+            status, message = (
+                TIMEOUT,
+                (
+                    f"grading was stopped after {timeout:g} s, the time limit per submission "
+                    f"(its notebook may never end)"
+                ),
+            )
         except Exception as error:  # the route made no verdict: this row says why, the batch goes on
             status, message = FAILED, _one_line(error)
             trailer = traceback.format_exc()
@@ -114,12 +122,15 @@ def choose_jobs():
     except (OSError, ValueError):
         pass
     try:
-        available = int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1)) / 2**20
+        available = (
+            int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1)) / 2**20
+        )
     except (OSError, AttributeError):
         return max(1, cpus), f"{cpu_why}; memory unknown"
     by_memory = int(available / GB_PER_GRADING)
-    return max(1, min(cpus, by_memory)), (f"{cpu_why}; {available:.1f} GB available allows {by_memory} at "
-                                          f"{GB_PER_GRADING:g} GB each")
+    return max(1, min(cpus, by_memory)), (
+        f"{cpu_why}; {available:.1f} GB available allows {by_memory} at {GB_PER_GRADING:g} GB each"
+    )
 
 
 def claim_users(count, base=USER_BASE):
@@ -162,17 +173,31 @@ def sandboxed(extra_env=None):
     return tools is not None
 
 
-def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_env=None, on_done=None,
-             user_base=USER_BASE, private_tmp=True, stop=None, on_tick=None):
+def run_pool(
+    submissions,
+    autograder_zip,
+    ag_id,
+    jobs,
+    timeout,
+    out=None,
+    extra_env=None,
+    on_done=None,
+    user_base=USER_BASE,
+    private_tmp=True,
+    stop=None,
+    on_tick=None,
+):
     """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends (and ``on_tick()`` every
     second meanwhile); returns {key: Row}."""
     if not submissions:
         return {}
     jobs = max(1, min(jobs, len(submissions)))
     if jobs > 1 and os.geteuid() == 0 and not sandboxed(extra_env):
-        raise SystemExit("gradings run side by side only in the route's sandbox (bubblewrap's namespaces), which is "
-                         "not available here: install bubblewrap (apt-get install bubblewrap), or grade one at a time "
-                         "(JOBS=1)")
+        raise SystemExit(
+            "gradings run side by side only in the route's sandbox (bubblewrap's namespaces), which is "
+            "not available here: install bubblewrap (apt-get install bubblewrap), or grade one at a time "
+            "(JOBS=1)"
+        )
     cpus = sorted(os.sched_getaffinity(0))
     if os.geteuid() == 0:
         gradescope.place_data()  # once, before the workers: they would race to build it
@@ -189,8 +214,19 @@ def run_pool(submissions, autograder_zip, ag_id, jobs, timeout, out=None, extra_
             except queue.Empty:
                 return
             out_dir = None if out is None else pathlib.Path(out) / submission.key
-            finished.put(grade_one_submission(submission, out_dir, autograder_zip, ag_id, user, str(cpus[k % len(cpus)]), timeout,
-                                   extra_env, private_tmp))
+            finished.put(
+                grade_one_submission(
+                    submission,
+                    out_dir,
+                    autograder_zip,
+                    ag_id,
+                    user,
+                    str(cpus[k % len(cpus)]),
+                    timeout,
+                    extra_env,
+                    private_tmp,
+                )
+            )
 
     threads = [threading.Thread(target=worker, args=(k, user), daemon=True) for k, (user, _) in enumerate(users)]
     for t in threads:
@@ -249,8 +285,10 @@ class Throughput:
     def sentence(self):
         """e.g. "20 submissions graded in 41 min 10 s: 29.1 submissions per hour with 2 workers (2 CPUs; ...)"."""
         rate = f": {self.per_hour:.1f} submissions per hour" if self.per_hour else ""
-        return (f"{self.graded} submission{'s' if self.graded != 1 else ''} graded in {duration(self.seconds)}{rate} "
-                f"with {self.workers} worker{'s' if self.workers != 1 else ''} ({self.why})")
+        return (
+            f"{self.graded} submission{'s' if self.graded != 1 else ''} graded in {duration(self.seconds)}{rate} "
+            f"with {self.workers} worker{'s' if self.workers != 1 else ''} ({self.why})"
+        )
 
     def __str__(self):
         return f"throughput: {self.sentence()}"
@@ -295,7 +333,11 @@ class Progress:
             if typical:
                 self.estimate = math.ceil((self.total - self.done) / self.jobs) * statistics.mean(typical)
                 self.estimated_at = time.monotonic()
-            score = f"{row.result.total:g}/{row.result.possible:g}" if row.result is not None and row.status == COMPLETED else "-"
+            score = (
+                f"{row.result.total:g}/{row.result.possible:g}"
+                if row.result is not None and row.status == COMPLETED
+                else "-"
+            )
             how = f"{row.seconds:.0f} s" if row.graded_now else "kept from an earlier run"
             status = row.grading_status if len(row.grading_status) < 90 else row.grading_status[:87] + "..."
             line = f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.key}: {status}, {score} ({how})"
@@ -322,9 +364,17 @@ class Progress:
 def check_environment():
     """The sandbox user runs this interpreter: every folder on its way must be open to others."""
     exe = pathlib.Path(sys.executable)
-    paths = {exe, exe.resolve(), *exe.parents, *exe.resolve().parents, pathlib.Path(sys.prefix) / "lib",
-             *(pathlib.Path(sys.prefix) / "lib").parents}
+    paths = {
+        exe,
+        exe.resolve(),
+        *exe.parents,
+        *exe.resolve().parents,
+        pathlib.Path(sys.prefix) / "lib",
+        *(pathlib.Path(sys.prefix) / "lib").parents,
+    }
     for folder in sorted(paths):
         if folder.exists() and not os.stat(folder).st_mode & 0o001:
-            raise SystemExit(f"the environment {sys.prefix} cannot be run by the sandbox user ({folder} is closed to "
-                             f"other users): use one outside /root, e.g. make grade VENV=/opt/hw1-venv ...")
+            raise SystemExit(
+                f"the environment {sys.prefix} cannot be run by the sandbox user ({folder} is closed to "
+                f"other users): use one outside /root, e.g. make grade VENV=/opt/hw1-venv ..."
+            )

@@ -63,13 +63,19 @@ def class_statistics(rows):
                     examples.setdefault((check, masked), QUOTED.sub(STUDENT_PART, message))
         top = sorted(failed, key=lambda check: (-len(failed[check]), check))
         per_question[q] = {
-            "points": points, "n": len(scores),
+            "points": points,
+            "n": len(scores),
             "mean": statistics.mean(s for s, _ in scores),
             "share": statistics.mean(s / m if m else 1.0 for s, m in scores),
             "full": sum(1 for s, m in scores if s >= m) / len(scores),
-            "failures": [{"check": check, "count": len(failed[check]),
-                          "messages": [(examples[(check, masked)], n) for masked, n in messages[check].most_common(3)]}
-                         for check in top],
+            "failures": [
+                {
+                    "check": check,
+                    "count": len(failed[check]),
+                    "messages": [(examples[(check, masked)], n) for masked, n in messages[check].most_common(3)],
+                }
+                for check in top
+            ],
         }
     ranking = sorted(per_question, key=lambda q: (per_question[q]["share"], per_question[q]["full"], q))
     notes = collections.Counter()
@@ -88,18 +94,24 @@ def _histogram_svg(totals, possible, bins=10):
         counts[min(bins - 1, int(bins * t / possible)) if possible else 0] += 1
     top = max(counts) or 1
     bar = (width - 2 * pad) / bins
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="score distribution">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+        f'aria-label="score distribution">'
+    ]
     for i, c in enumerate(counts):
         h = (height - 2 * pad) * c / top
         x, y = pad + i * bar, height - pad - h
         lo, hi = possible * i / bins, possible * (i + 1) / bins
-        parts.append(f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" fill="#4a78b5">'
-                     f'<title>{lo:g}-{hi:g} points: {c}</title></rect>')
+        parts.append(
+            f'<rect x="{x + 2:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" height="{h:.1f}" fill="#4a78b5">'
+            f"<title>{lo:g}-{hi:g} points: {c}</title></rect>"
+        )
         if c:
             parts.append(f'<text x="{x + bar / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" font-size="12">{c}</text>')
-        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - pad + 14:.1f}" text-anchor="middle" font-size="10">'
-                     f'{lo:g}-{hi:g}</text>')
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height - pad + 14:.1f}" text-anchor="middle" font-size="10">'
+            f"{lo:g}-{hi:g}</text>"
+        )
     parts.append(f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#333"/></svg>')
     return "".join(parts)
 
@@ -131,28 +143,38 @@ def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 20
     possible = max((r.result.possible for r in stats["graded"]), default=0)
     totals = [r.result.total if r.status == COMPLETED and r.result is not None else 0 for r in rows]
     flagged = [r for r in rows if r.result is not None and r.result.flags]
-    parts = [f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{e(title)}: class report</title>"
-             f"<style>{CSS}</style></head><body>",
-             f"<h1>{e(title)}: class report</h1>",
-             f'<p class="muted">{len(rows)} submissions; autograder <code>{e(ag_id[:12])}</code>; written '
-             f'{e(datetime.datetime.now().astimezone().isoformat(timespec="minutes"))} by python -m tools.grade. '
-             f"Question statistics count the {len(stats['graded'])} submissions the route graded (status Completed).</p>"]
+    parts = [
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}: class report</title>'
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>{e(title)}: class report</h1>",
+        f'<p class="muted">{len(rows)} submissions; autograder <code>{e(ag_id[:12])}</code>; written '
+        f"{e(datetime.datetime.now().astimezone().isoformat(timespec='minutes'))} by python -m tools.grade. "
+        f"Question statistics count the {len(stats['graded'])} submissions the route graded (status Completed).</p>",
+    ]
     if throughput is not None:
         parts.append(f'<p id="throughput">This run: {e(throughput.sentence())}.</p>')
     if (pathlib.Path(out) / similarity.HTML_NAME).exists():
-        parts.append(f'<p id="similarity">Code similarity: <a href="{similarity.HTML_NAME}">{similarity.HTML_NAME}</a> ranks '
-                     "the most similar pairs of submissions, side by side: a reason to look, never a verdict.</p>")
+        parts.append(
+            f'<p id="similarity">Code similarity: <a href="{similarity.HTML_NAME}">{similarity.HTML_NAME}</a> ranks '
+            "the most similar pairs of submissions, side by side: a reason to look, never a verdict.</p>"
+        )
     if ranking:
         h = qs[ranking[0]]
         tied = [q for q in ranking if (qs[q]["share"], qs[q]["full"]) == (h["share"], h["full"])]
         names = ", ".join(f'<strong class="question">{e(q)}</strong>' for q in tied)
         rest = [q for q in ranking if q not in tied][:2]
-        parts.append(f'<p id="hardest">Hardest question{"s (tied)" if len(tied) > 1 else ""}: {names} '
-                     f"(mean {h['mean']:.2f} of {h['points']:g} points, {100 * h['share']:.0f}% of its points; "
-                     f"{100 * h['full']:.0f}% of the graded submissions got full marks)."
-                     + (" Next: " + ", ".join(f"{e(q)} ({100 * qs[q]['share']:.0f}% of its points)" for q in rest) + "." if rest else "")
-                     + '<br><span class="muted">Ranked by the mean share of a question\'s points, then by the share of '
-                     "submissions with full marks.</span></p>")
+        parts.append(
+            f'<p id="hardest">Hardest question{"s (tied)" if len(tied) > 1 else ""}: {names} '
+            f"(mean {h['mean']:.2f} of {h['points']:g} points, {100 * h['share']:.0f}% of its points; "
+            f"{100 * h['full']:.0f}% of the graded submissions got full marks)."
+            + (
+                " Next: " + ", ".join(f"{e(q)} ({100 * qs[q]['share']:.0f}% of its points)" for q in rest) + "."
+                if rest
+                else ""
+            )
+            + '<br><span class="muted">Ranked by the mean share of a question\'s points, then by the share of '
+            "submissions with full marks.</span></p>"
+        )
     else:
         parts.append('<p id="hardest">No submission was graded: no question statistics.</p>')
 
@@ -163,52 +185,72 @@ def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 20
     parts.append(f'<tr><td>flagged (integrity)</td><td class="num">{len(flagged)}</td></tr></table>')
     problems = [r for r in rows if r.status != COMPLETED]
     if problems:
-        parts.append("<table><tr><th>submission</th><th>status</th></tr>"
-                     + "".join(f"<tr><td>{e(r.key)}</td><td>{e(r.grading_status)}</td></tr>" for r in problems)
-                     + "</table>")
+        parts.append(
+            "<table><tr><th>submission</th><th>status</th></tr>"
+            + "".join(f"<tr><td>{e(r.key)}</td><td>{e(r.grading_status)}</td></tr>" for r in problems)
+            + "</table>"
+        )
 
     parts.append("<h2>Score distribution</h2>")
     if totals and possible:
-        parts.append(f"<p>Total autograded points of every row of final_grades.csv (not Completed: 0), out of {possible:g}: "
-                     f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):g}, "
-                     f"min {min(totals):g}, max {max(totals):g}.</p>" + _histogram_svg(totals, possible))
+        parts.append(
+            f"<p>Total autograded points of every row of final_grades.csv (not Completed: 0), out of {possible:g}: "
+            f"mean {statistics.mean(totals):.1f}, median {statistics.median(totals):g}, "
+            f"min {min(totals):g}, max {max(totals):g}.</p>" + _histogram_svg(totals, possible)
+        )
     else:
         parts.append("<p>No scores.</p>")
 
-    parts.append("<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>mean</th><th>share of points</th>"
-                 "<th>full marks</th><th>rank (1 = hardest)</th></tr>")
+    parts.append(
+        "<h2>Questions</h2><table><tr><th>question</th><th>points</th><th>mean</th><th>share of points</th>"
+        "<th>full marks</th><th>rank (1 = hardest)</th></tr>"
+    )
     for q in sorted(qs):
         s = qs[q]
-        cls = ' class="hardest"' if ranking and (s["share"], s["full"]) == (qs[ranking[0]]["share"], qs[ranking[0]]["full"]) else ""
-        parts.append(f"<tr{cls}><td>{e(q)}</td><td class=\"num\">{s['points']:g}</td><td class=\"num\">{s['mean']:.2f}</td>"
-                     f"<td>{_bar(s['share'])} {100 * s['share']:.0f}%</td><td>{_bar(s['full'])} {100 * s['full']:.0f}%</td>"
-                     f"<td class=\"num\">{ranking.index(q) + 1}</td></tr>")
+        cls = (
+            ' class="hardest"'
+            if ranking and (s["share"], s["full"]) == (qs[ranking[0]]["share"], qs[ranking[0]]["full"])
+            else ""
+        )
+        parts.append(
+            f'<tr{cls}><td>{e(q)}</td><td class="num">{s["points"]:g}</td><td class="num">{s["mean"]:.2f}</td>'
+            f"<td>{_bar(s['share'])} {100 * s['share']:.0f}%</td><td>{_bar(s['full'])} {100 * s['full']:.0f}%</td>"
+            f'<td class="num">{ranking.index(q) + 1}</td></tr>'
+        )
     parts.append("</table>")
 
-    parts.append("<h2>Most frequent failures, hardest question first</h2>"
-                 f"<p class=\"muted\">Per question, the checks failed most often (by how many of the {len(stats['graded'])} "
-                 "graded submissions failed them) and their most frequent messages (an example of each; messages that "
-                 "differ only in numbers count as one).</p>")
+    parts.append(
+        "<h2>Most frequent failures, hardest question first</h2>"
+        f'<p class="muted">Per question, the checks failed most often (by how many of the {len(stats["graded"])} '
+        "graded submissions failed them) and their most frequent messages (an example of each; messages that "
+        "differ only in numbers count as one).</p>"
+    )
     for q in ranking:
         top = qs[q]["failures"][:4]
         if not top:
             continue
-        parts.append(f"<h3>{e(q)} <span class=\"muted\">({100 * qs[q]['full']:.0f}% full marks)</span></h3>"
-                     f'<table class="failures"><tr><th>submissions</th><th>failed check</th><th>messages</th></tr>')
+        parts.append(
+            f'<h3>{e(q)} <span class="muted">({100 * qs[q]["full"]:.0f}% full marks)</span></h3>'
+            f'<table class="failures"><tr><th>submissions</th><th>failed check</th><th>messages</th></tr>'
+        )
         for f in top:
-            listed = "<br>".join(f"{e(m)} <span class=\"muted\">({n})</span>" for m, n in f["messages"])
-            parts.append(f"<tr><td class=\"num\">{f['count']}</td><td>{e(f['check'])}</td><td>{listed}</td></tr>")
+            listed = "<br>".join(f'{e(m)} <span class="muted">({n})</span>' for m, n in f["messages"])
+            parts.append(f'<tr><td class="num">{f["count"]}</td><td>{e(f["check"])}</td><td>{listed}</td></tr>')
         parts.append("</table>")
 
     if stats["notes"]:
-        parts.append("<h2>Most frequent grading notes</h2><table><tr><th>submissions</th><th>note (numbers as #)</th></tr>")
+        parts.append(
+            "<h2>Most frequent grading notes</h2><table><tr><th>submissions</th><th>note (numbers as #)</th></tr>"
+        )
         for note, count in stats["notes"].most_common(8):
-            parts.append(f"<tr><td class=\"num\">{count}</td><td>{e(note)}</td></tr>")
+            parts.append(f'<tr><td class="num">{count}</td><td>{e(note)}</td></tr>')
         parts.append("</table>")
     if flagged:
-        parts.append("<h2>Integrity flags</h2><table><tr><th>submission</th><th>flags</th></tr>"
-                     + "".join(f"<tr><td>{e(r.key)}</td><td>{e(' | '.join(r.result.flags))}</td></tr>" for r in flagged)
-                     + "</table>")
+        parts.append(
+            "<h2>Integrity flags</h2><table><tr><th>submission</th><th>flags</th></tr>"
+            + "".join(f"<tr><td>{e(r.key)}</td><td>{e(' | '.join(r.result.flags))}</td></tr>" for r in flagged)
+            + "</table>"
+        )
     parts.append("</body></html>\n")
     path = pathlib.Path(out) / REPORT_NAME
     path.write_text("\n".join(parts))

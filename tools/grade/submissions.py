@@ -49,7 +49,9 @@ def find_submissions(folder, exclude=()):
 
         metadata = yaml.safe_load(metadata_path.read_text()) or {}
         if not isinstance(metadata, dict):
-            raise SystemExit(f"{metadata_path} is not Gradescope's submission metadata (a mapping of submission folders)")
+            raise SystemExit(
+                f"{metadata_path} is not Gradescope's submission metadata (a mapping of submission folders)"
+            )
         submissions, ignored = [], []
         for entry in sorted(folder.iterdir()):
             if entry.name.startswith(".") or entry.resolve() in exclude or entry.name == METADATA:
