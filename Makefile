@@ -1,4 +1,4 @@
-# The two commands of the README:
+# The README's two commands (make alone lists every target):
 #   make release   builds student/, solutions/ and autograder/ from assignment/hw1.ipynb
 #   make test      runs the test suite (it builds its own copy of the release to compare)
 # Both create the pinned virtual environment in .venv first if it is missing or outdated.
@@ -10,13 +10,14 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help release test test-fast benchmark gradescope grade similarity pdfs clean-venv
+.PHONY: help lint release test test-fast benchmark gradescope grade similarity pdfs clean-venv
 
 # A bare `make` lists the targets; it builds nothing.
 help:
 	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
 	@echo "make test-fast   the in-process tests only (no route, no release): under 2 minutes"
+	@echo "make lint        ruff check and ruff format --check (ruff.toml); the suite runs them too"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
 	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume, throughput)"
 	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
@@ -42,6 +43,10 @@ test: $(VENV)/.installed
 # the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest tests -m "not route and not release"
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 benchmark: $(VENV)/.installed
 	$(PY) -m tools.benchmark

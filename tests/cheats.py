@@ -55,7 +55,7 @@ class Cheat:
     control: str  # name of the control notebook it is measured against
     build: Callable[[pathlib.Path], pathlib.Path]  # writes the upload into a folder, returns its path
     flagged: bool = False  # True only for training on the test set: must raise a flag
-    # a documented limit (README, Integrity): questions where this cheat may gain, because nothing can tell it apart
+    # a documented limit (docs/integrity.md): questions where this cheat may gain, because nothing can tell it apart
     undetectable_on: tuple = ()
     # how its grading spends the time, for the order of the gradings only (tests/test_cheats.py): long = minutes
     # of CPU (training, or a busy loop until a limit), graded first; waits = asleep until the phase limit (no

@@ -2,7 +2,7 @@
 
 Run as a student runs them: the notebook in a real kernel beside the release's public tests only (no grading
 route), each cut to what the checks need (Problems 1-3 and Problem 5 up to Q3; Problem 4's training is left
-out, the README's measured table covers it). The wrong answers are the corpus's own mutants
+out, docs/checks.md's measured table covers it). The wrong answers are the corpus's own mutants
 (tests/student_corpus.py), several per notebook where they change different cells.
 """
 
