@@ -650,3 +650,49 @@ def test_nan_answers_fail_where_numbers_are_compared(work):
     probs[0, 0] = np.nan
     with pytest.raises(Mismatch):
         checks.q4_probs_distribution(inp, {"sample_idx": [1, 2, 3], "sample_probs": probs}, ctx)
+
+
+def _torch_optim_sgd_epoch(weights, images, labels, lr, batch=64):
+    """The reference epoch as it was written with torch.optim.SGD, to hold the by-hand step to it."""
+    import torch
+
+    layers = []
+    for i, (W, _b) in enumerate(weights):
+        layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(torch.nn.Flatten(), *layers)
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for m, (W, b) in zip(linear, weights):
+            m.weight.copy_(torch.as_tensor(W))
+            m.bias.copy_(torch.as_tensor(b))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    losses = []
+    for start in range(0, len(images), batch):
+        x = torch.as_tensor(images[start : start + batch]).float() / 255
+        y = torch.as_tensor(labels[start : start + batch])
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append((loss.item(), len(y)))
+    return losses, [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
+
+
+@pytest.mark.parametrize("images", [None, 3000], ids=["grader_batches", "3000_training_images"])
+def test_q4_reference_epoch_by_hand_is_torch_optim_sgd_bit_for_bit(work, images):
+    inp = verdict.Context(DATASETS, work, work).inputs("q4_train")
+    chain = [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
+    x, y = inp["train_images"], inp["train_labels"]
+    if images is not None:  # a longer epoch: any difference in the step would grow over its 47 batches
+        x, y = DATASETS("FashionMNIST", "train")
+        x, y = x[:images][:, None], y[:images]
+    (per_image, per_batch), weights = R.fashion_reference_epoch(chain, x, y, float(inp["lr"]))
+    losses, expected = _torch_optim_sgd_epoch(chain, x, y, float(inp["lr"]))
+    assert per_image == sum(l * n for l, n in losses) / len(y)
+    assert per_batch == float(np.mean([l for l, _ in losses]))
+    for (W, b), (eW, eb) in zip(weights, expected, strict=True):
+        assert W.tobytes() == eW.tobytes() and b.tobytes() == eb.tobytes()
+    assert not all(W.tobytes() == W0.tobytes() for (W, _), (W0, _) in zip(weights, chain)), "the epoch moved nothing"
