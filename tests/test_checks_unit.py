@@ -696,3 +696,55 @@ def test_q4_reference_epoch_by_hand_is_torch_optim_sgd_bit_for_bit(work, images)
     for (W, b), (eW, eb) in zip(weights, expected, strict=True):
         assert W.tobytes() == eW.tobytes() and b.tobytes() == eb.tobytes()
     assert not all(W.tobytes() == W0.tobytes() for (W, _), (W0, _) in zip(weights, chain)), "the epoch moved nothing"
+
+
+def _otter_grading_results(graded, flags, autograder_id):
+    """results.pkl as it was built with Otter itself, to hold the Otter-free writer to it."""
+    import json
+
+    from otter.test_files import GradingResults
+
+    results = GradingResults.from_ottr_json(json.dumps({"test_file_results": verdict.otter_files(graded)}))
+    results.set_plugin_data("hw1", verdict.otter_plugin_data(flags, autograder_id))
+    return results
+
+
+def _attributes(obj, seen=None):
+    """An object's whole graph as plain data: each instance's class (module, name) and attributes."""
+    if isinstance(obj, dict):
+        return {k: _attributes(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_attributes(v) for v in obj]
+    if hasattr(obj, "__dict__"):
+        return {"@class": (type(obj).__module__, type(obj).__qualname__), **_attributes(vars(obj))}
+    return obj
+
+
+def test_results_pkl_without_otter_is_otter_own_grading_results(work, tmp_path):
+    import dill
+
+    points = {q: 2 + n for n, q in enumerate(checks.CASES)}  # shares of the checks' own weights
+    graded = {}
+    for n, question in enumerate(checks.CASES):  # passes and failures, messages with the student's marked text
+        cases = checks.case_points(question, points)
+        graded[question] = [
+            (
+                what,
+                share,
+                (n + k) % 3 != 0,
+                "" if (n + k) % 3 else f"wrong: {handover.STUDENT_OPEN}x{handover.STUDENT_CLOSE}",
+            )
+            for k, (what, share, _) in enumerate(cases)
+        ]
+    flags = ["q4_acc: test accuracy above the training accuracy"]
+    verdict.write(tmp_path, graded, ["a note"], flags, "abc123")
+    with open(tmp_path / "results.pkl", "rb") as f:
+        written = dill.load(f)  # as otter grade's host reads it
+    expected = _otter_grading_results(graded, flags, "abc123")
+    assert _attributes(written) == _attributes(expected)
+    assert written.to_dict() == expected.to_dict() and written.total == expected.total
+    assert written.possible == expected.possible and written.get_plugin_data("hw1")["flags"] == flags
+    # shared objects stay shared, as Otter's own pickle keeps them: each result's case is its file's case
+    for test_file in written.results.values():
+        assert all(r.test_case is c for r, c in zip(test_file.test_case_results, test_file.test_cases, strict=True))
+    assert 0 < written.total < written.possible
