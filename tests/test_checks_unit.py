@@ -748,3 +748,34 @@ def test_results_pkl_without_otter_is_otter_own_grading_results(work, tmp_path):
     for test_file in written.results.values():
         assert all(r.test_case is c for r, c in zip(test_file.test_case_results, test_file.test_cases, strict=True))
     assert 0 < written.total < written.possible
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the inputs' cache is root's only")
+def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work, tmp_path, monkeypatch):
+    monkeypatch.setattr(I, "CACHE_ROOT", tmp_path / "cache")
+    questions, zip_id = ["q3b", "q5_3"], "ab" * 32
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    for question in questions:
+        I.save(drawn, question, I.generate(question, DATASETS))
+    assert not I.from_cache(tmp_path, questions, zip_id)  # nothing stored yet
+    I.to_cache(drawn, questions, zip_id)
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    assert I.from_cache(copied, questions, zip_id)
+    for question in questions:
+        assert (copied / f"{question}.npz").read_bytes() == (drawn / f"{question}.npz").read_bytes()
+    assert not I.from_cache(copied, [*questions, "q1a"], zip_id)  # another question list: not this cache
+    assert not I.from_cache(copied, questions, "cd" * 32)  # another zip
+    assert not I.from_cache(copied, questions, "../" + "a" * 61)  # not an id
+    stored = tmp_path / "cache" / zip_id / "q5_3.npz"
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 1  # one bit changed: fails its SHA-256
+    stored.write_bytes(bytes(raw))
+    assert not I.from_cache(tmp_path / "copied", questions, zip_id)
+    os.chmod(tmp_path / "cache", 0o755)  # a cache that others could reach is never read
+    stored.write_bytes((drawn / "q5_3.npz").read_bytes())
+    assert not I.from_cache(tmp_path / "copied", questions, zip_id)
+    os.chmod(tmp_path / "cache", 0o700)
+    assert I.from_cache(tmp_path / "copied", questions, zip_id)
