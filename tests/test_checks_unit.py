@@ -759,13 +759,25 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
     for question in questions:
         I.save(drawn, question, I.generate(question, DATASETS))
     assert not I.from_cache(tmp_path, questions, zip_id)  # nothing stored yet
-    I.to_cache(drawn, questions, zip_id)
+    I.to_cache(drawn, questions, zip_id, DATASETS)
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
     copied = tmp_path / "copied"
     copied.mkdir()
     assert I.from_cache(copied, questions, zip_id)
     for question in questions:
         assert (copied / f"{question}.npz").read_bytes() == (drawn / f"{question}.npz").read_bytes()
+    verdict_data = I.Datasets(tmp_path / "no-data")  # reads nothing but the cache
+    assert I.cached_datasets(verdict_data, zip_id)
+    for name, split in I.VERDICT_SPLITS:
+        for got, expected in zip(verdict_data(name, split), DATASETS(name, split), strict=True):
+            assert np.array_equal(got, expected) and got.dtype == expected.dtype
+    for name in I.VERDICT_SAMPLES:
+        images, labels = DATASETS(name, "train")
+        pick = np.sort(I.rng_for(f"{name} training sample").choice(len(images), size=10000, replace=False))
+        got = verdict_data.training_sample(name)
+        assert np.array_equal(got[0], images[pick]) and np.array_equal(got[1], labels[pick])
+    with pytest.raises(I.data.DataMissing):  # anything else of the datasets: read from the (empty) data folder
+        verdict_data("MNIST", "train")
     assert not I.from_cache(copied, [*questions, "q1a"], zip_id)  # another question list: not this cache
     assert not I.from_cache(copied, questions, "cd" * 32)  # another zip
     assert not I.from_cache(copied, questions, "../" + "a" * 61)  # not an id
@@ -774,6 +786,12 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
     raw[len(raw) // 2] ^= 1  # one bit changed: fails its SHA-256
     stored.write_bytes(bytes(raw))
     assert not I.from_cache(tmp_path / "copied", questions, zip_id)
+    stored = tmp_path / "cache" / zip_id / I.DATASETS_FILE
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 3] ^= 1
+    stored.write_bytes(bytes(raw))
+    assert not I.cached_datasets(I.Datasets(tmp_path / "no-data"), zip_id)
+    stored = tmp_path / "cache" / zip_id / "q5_3.npz"
     os.chmod(tmp_path / "cache", 0o755)  # a cache that others could reach is never read
     stored.write_bytes((drawn / "q5_3.npz").read_bytes())
     assert not I.from_cache(tmp_path / "copied", questions, zip_id)

@@ -44,7 +44,7 @@ def prepare(work, datasets, autograder_id=None):
     threads()
     for question in questions:
         inputs.save(folder, question, inputs.generate(question, datasets))
-    inputs.to_cache(folder, questions, autograder_id)
+    inputs.to_cache(folder, questions, autograder_id, datasets)
 
 
 def main(argv):
@@ -65,6 +65,8 @@ def main(argv):
                 return
             threads()
             from hw1_trusted import verdict
+
+            inputs.cached_datasets(datasets, args[2] if len(args) > 2 else None)  # else read from the data folder
 
             notes = json.loads((work / "notes.json").read_text())
             verdict.main(work, work / "answers", request[1], notes, request[2], datasets=datasets)

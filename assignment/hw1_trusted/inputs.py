@@ -6,6 +6,7 @@ be predicted in advance, and a regrade draws the same ones.
 """
 
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -238,6 +239,11 @@ def q5_4(rng, datasets):
 GENERATORS = {name: f for name, f in globals().items() if name.startswith("q") and callable(f) and name[1].isdigit()}
 
 
+TRAINING_SAMPLE = 10000  # the verdict's secret sample of each training set (its accuracy there)
+VERDICT_SPLITS = (("FashionMNIST", "test"), ("MNIST", "test"))  # what the verdict reads of the datasets: these
+VERDICT_SAMPLES = ("FashionMNIST", "MNIST")  # and these training samples
+
+
 class Datasets:
     """Loads each verified split once."""
 
@@ -248,6 +254,27 @@ class Datasets:
         if (name, split) not in self.cache:
             self.cache[name, split] = data.load(name, split, self.root)
         return self.cache[name, split]
+
+    def training_sample(self, name, size=TRAINING_SAMPLE):
+        """A secret random sample of the training set: a submission cannot know which images it is compared on."""
+        if (name, "train sample", size) not in self.cache:
+            images, labels = self(name, "train")
+            pick = np.sort(rng_for(f"{name} training sample").choice(len(images), size=size, replace=False))
+            self.cache[name, "train sample", size] = images[pick], labels[pick]
+        return self.cache[name, "train sample", size]
+
+    def verdict_arrays(self):
+        """Everything the verdict reads of the datasets, as named arrays (for the cache)."""
+        parts = {f"{name}/{split}": self(name, split) for name, split in VERDICT_SPLITS}
+        parts.update({f"{name}/train sample": self.training_sample(name) for name in VERDICT_SAMPLES})
+        return {f"{key}/{kind}": a for key, pair in parts.items() for kind, a in zip(("images", "labels"), pair)}
+
+    def use_arrays(self, arrays):
+        for name, split in VERDICT_SPLITS:
+            self.cache[name, split] = arrays[f"{name}/{split}/images"], arrays[f"{name}/{split}/labels"]
+        for name in VERDICT_SAMPLES:
+            pair = arrays[f"{name}/train sample/images"], arrays[f"{name}/train sample/labels"]
+            self.cache[name, "train sample", TRAINING_SAMPLE] = pair
 
 
 def generate(question, datasets):
@@ -270,6 +297,7 @@ def load(folder, question):
 CACHE_ROOT = pathlib.Path("/var/cache/hw1-inputs")
 CACHE_KEEP = 8  # the most recently used zips' inputs; older ones are removed when a new one is stored
 MANIFEST = "manifest.json"
+DATASETS_FILE = "datasets.npz"  # what the verdict reads of the verified datasets (Datasets.verdict_arrays)
 
 
 def _cache_root():
@@ -303,9 +331,11 @@ def from_cache(folder, questions, autograder_id):
         return False
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
-        if not isinstance(manifest, dict) or set(manifest) != {f"{q}.npz" for q in questions}:
+        if not isinstance(manifest, dict) or set(manifest) != {f"{q}.npz" for q in questions} | {DATASETS_FILE}:
             return False
         for name, digest in sorted(manifest.items()):
+            if name == DATASETS_FILE:  # read by the verdict (cached_datasets)
+                continue
             raw = (entry / name).read_bytes()
             if hashlib.sha256(raw).hexdigest() != digest:
                 return False
@@ -316,8 +346,26 @@ def from_cache(folder, questions, autograder_id):
         return False
 
 
-def to_cache(folder, questions, autograder_id):
-    """Stores the inputs just drawn into ``folder`` as this zip's (atomically; a failure only means no cache)."""
+def cached_datasets(datasets, autograder_id):
+    """Gives ``datasets`` this zip's cached verdict arrays (verified by SHA-256); False when there are none."""
+    entry = _entry(autograder_id)
+    if entry is None:
+        return False
+    try:
+        digest = json.loads((entry / MANIFEST).read_text())[DATASETS_FILE]
+        raw = (entry / DATASETS_FILE).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != digest:
+            return False
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            datasets.use_arrays({k: npz[k] for k in npz.files})
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def to_cache(folder, questions, autograder_id, datasets):
+    """Stores the inputs just drawn into ``folder`` as this zip's, with what the verdict reads of ``datasets``
+    (atomically; a failure only means no cache)."""
     entry = _entry(autograder_id)
     if entry is None or entry.exists():
         return
@@ -330,6 +378,10 @@ def to_cache(folder, questions, autograder_id):
             raw = (pathlib.Path(folder) / name).read_bytes()
             (staging / name).write_bytes(raw)
             manifest[name] = hashlib.sha256(raw).hexdigest()
+        buffer = io.BytesIO()
+        np.savez(buffer, **datasets.verdict_arrays())
+        (staging / DATASETS_FILE).write_bytes(buffer.getvalue())
+        manifest[DATASETS_FILE] = hashlib.sha256(buffer.getvalue()).hexdigest()
         (staging / MANIFEST).write_text(json.dumps(manifest))
         os.rename(staging, entry)
     except OSError:
