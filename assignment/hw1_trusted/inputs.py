@@ -367,8 +367,10 @@ def to_cache(folder, questions, autograder_id, datasets):
     """Stores the inputs just drawn into ``folder`` as this zip's, with what the verdict reads of ``datasets``
     (atomically; a failure only means no cache)."""
     entry = _entry(autograder_id)
-    if entry is None or entry.exists():
+    if entry is None:
         return
+    if entry.exists():  # unusable (from_cache found it so): replaced; a reader copying it checks every hash
+        shutil.rmtree(entry, ignore_errors=True)
     staging = None
     try:
         staging = pathlib.Path(tempfile.mkdtemp(prefix=".staging-", dir=entry.parent))
