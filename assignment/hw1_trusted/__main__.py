@@ -11,6 +11,7 @@ reject WORK RESULTS AUTOGRADER_ID REASON     results for an upload that cannot b
 """
 
 import json
+import os
 import pathlib
 import sys
 
@@ -47,6 +48,14 @@ def prepare(work, datasets, autograder_id=None):
     inputs.to_cache(folder, questions, autograder_id, datasets)
 
 
+def quick_exit():
+    """Ends the process without the interpreter's teardown: with torch loaded it takes ~0.45 s, and every file
+    of the step is already written and closed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def main(argv):
     step, args = argv[0], argv[1:]
     if step == "route":
@@ -71,6 +80,7 @@ def main(argv):
             notes = json.loads((work / "notes.json").read_text())
             verdict.main(work, work / "answers", request[1], notes, request[2], datasets=datasets)
             print("verdict done", file=status, flush=True)
+        quick_exit()
     elif step == "prepare":
         from hw1_trusted import inputs
 
@@ -91,6 +101,7 @@ def main(argv):
         work = pathlib.Path(args[0])
         notes = json.loads((work / "notes.json").read_text())
         verdict.main(work, work / "answers", args[1], notes, args[2])
+        quick_exit()
     elif step == "reject":
         from hw1_trusted import verdict
 
