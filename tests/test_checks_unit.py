@@ -650,3 +650,150 @@ def test_nan_answers_fail_where_numbers_are_compared(work):
     probs[0, 0] = np.nan
     with pytest.raises(Mismatch):
         checks.q4_probs_distribution(inp, {"sample_idx": [1, 2, 3], "sample_probs": probs}, ctx)
+
+
+def _torch_optim_sgd_epoch(weights, images, labels, lr, batch=64):
+    """The reference epoch as it was written with torch.optim.SGD, to hold the by-hand step to it."""
+    import torch
+
+    layers = []
+    for i, (W, _b) in enumerate(weights):
+        layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
+        if i < len(weights) - 1:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(torch.nn.Flatten(), *layers)
+    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+    with torch.no_grad():
+        for m, (W, b) in zip(linear, weights):
+            m.weight.copy_(torch.as_tensor(W))
+            m.bias.copy_(torch.as_tensor(b))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    losses = []
+    for start in range(0, len(images), batch):
+        x = torch.as_tensor(images[start : start + batch]).float() / 255
+        y = torch.as_tensor(labels[start : start + batch])
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append((loss.item(), len(y)))
+    return losses, [(m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()) for m in linear]
+
+
+@pytest.mark.parametrize("images", [None, 3000], ids=["grader_batches", "3000_training_images"])
+def test_q4_reference_epoch_by_hand_is_torch_optim_sgd_bit_for_bit(work, images):
+    inp = verdict.Context(DATASETS, work, work).inputs("q4_train")
+    chain = [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
+    x, y = inp["train_images"], inp["train_labels"]
+    if images is not None:  # a longer epoch: any difference in the step would grow over its 47 batches
+        x, y = DATASETS("FashionMNIST", "train")
+        x, y = x[:images][:, None], y[:images]
+    (per_image, per_batch), weights = R.fashion_reference_epoch(chain, x, y, float(inp["lr"]))
+    losses, expected = _torch_optim_sgd_epoch(chain, x, y, float(inp["lr"]))
+    assert per_image == sum(l * n for l, n in losses) / len(y)
+    assert per_batch == float(np.mean([l for l, _ in losses]))
+    for (W, b), (eW, eb) in zip(weights, expected, strict=True):
+        assert W.tobytes() == eW.tobytes() and b.tobytes() == eb.tobytes()
+    assert not all(W.tobytes() == W0.tobytes() for (W, _), (W0, _) in zip(weights, chain)), "the epoch moved nothing"
+
+
+def _otter_grading_results(graded, flags, autograder_id):
+    """results.pkl as it was built with Otter itself, to hold the Otter-free writer to it."""
+    import json
+
+    from otter.test_files import GradingResults
+
+    results = GradingResults.from_ottr_json(json.dumps({"test_file_results": verdict.otter_files(graded)}))
+    results.set_plugin_data("hw1", verdict.otter_plugin_data(flags, autograder_id))
+    return results
+
+
+def _attributes(obj, seen=None):
+    """An object's whole graph as plain data: each instance's class (module, name) and attributes."""
+    if isinstance(obj, dict):
+        return {k: _attributes(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_attributes(v) for v in obj]
+    if hasattr(obj, "__dict__"):
+        return {"@class": (type(obj).__module__, type(obj).__qualname__), **_attributes(vars(obj))}
+    return obj
+
+
+def test_results_pkl_without_otter_is_otter_own_grading_results(work, tmp_path):
+    import dill
+
+    points = {q: 2 + n for n, q in enumerate(checks.CASES)}  # shares of the checks' own weights
+    graded = {}
+    for n, question in enumerate(checks.CASES):  # passes and failures, messages with the student's marked text
+        cases = checks.case_points(question, points)
+        graded[question] = [
+            (
+                what,
+                share,
+                (n + k) % 3 != 0,
+                "" if (n + k) % 3 else f"wrong: {handover.STUDENT_OPEN}x{handover.STUDENT_CLOSE}",
+            )
+            for k, (what, share, _) in enumerate(cases)
+        ]
+    flags = ["q4_acc: test accuracy above the training accuracy"]
+    verdict.write(tmp_path, graded, ["a note"], flags, "abc123")
+    with open(tmp_path / "results.pkl", "rb") as f:
+        written = dill.load(f)  # as otter grade's host reads it
+    expected = _otter_grading_results(graded, flags, "abc123")
+    assert _attributes(written) == _attributes(expected)
+    assert written.to_dict() == expected.to_dict() and written.total == expected.total
+    assert written.possible == expected.possible and written.get_plugin_data("hw1")["flags"] == flags
+    # shared objects stay shared, as Otter's own pickle keeps them: each result's case is its file's case
+    for test_file in written.results.values():
+        assert all(r.test_case is c for r, c in zip(test_file.test_case_results, test_file.test_cases, strict=True))
+    assert 0 < written.total < written.possible
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the inputs' cache is root's only")
+def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work, tmp_path, monkeypatch):
+    monkeypatch.setattr(I, "CACHE_ROOT", tmp_path / "cache")
+    questions, zip_id = ["q3b", "q5_3"], "ab" * 32
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    for question in questions:
+        I.save(drawn, question, I.generate(question, DATASETS))
+    assert not I.from_cache(tmp_path, questions, zip_id)  # nothing stored yet
+    I.to_cache(drawn, questions, zip_id, DATASETS)
+    assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
+    copied = tmp_path / "copied"
+    copied.mkdir()
+    assert I.from_cache(copied, questions, zip_id)
+    for question in questions:
+        assert (copied / f"{question}.npz").read_bytes() == (drawn / f"{question}.npz").read_bytes()
+    verdict_data = I.Datasets(tmp_path / "no-data")  # reads nothing but the cache
+    assert I.cached_datasets(verdict_data, zip_id)
+    for name, split in I.VERDICT_SPLITS:
+        for got, expected in zip(verdict_data(name, split), DATASETS(name, split), strict=True):
+            assert np.array_equal(got, expected) and got.dtype == expected.dtype
+    for name in I.VERDICT_SAMPLES:
+        images, labels = DATASETS(name, "train")
+        pick = np.sort(I.rng_for(f"{name} training sample").choice(len(images), size=10000, replace=False))
+        got = verdict_data.training_sample(name)
+        assert np.array_equal(got[0], images[pick]) and np.array_equal(got[1], labels[pick])
+    with pytest.raises(I.data.DataMissing):  # anything else of the datasets: read from the (empty) data folder
+        verdict_data("MNIST", "train")
+    assert not I.from_cache(copied, [*questions, "q1a"], zip_id)  # another question list: not this cache
+    assert not I.from_cache(copied, questions, "cd" * 32)  # another zip
+    assert not I.from_cache(copied, questions, "../" + "a" * 61)  # not an id
+    stored = tmp_path / "cache" / zip_id / "q5_3.npz"
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 1  # one bit changed: fails its SHA-256
+    stored.write_bytes(bytes(raw))
+    assert not I.from_cache(tmp_path / "copied", questions, zip_id)
+    stored = tmp_path / "cache" / zip_id / I.DATASETS_FILE
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 3] ^= 1
+    stored.write_bytes(bytes(raw))
+    assert not I.cached_datasets(I.Datasets(tmp_path / "no-data"), zip_id)
+    stored = tmp_path / "cache" / zip_id / "q5_3.npz"
+    os.chmod(tmp_path / "cache", 0o755)  # a cache that others could reach is never read
+    stored.write_bytes((drawn / "q5_3.npz").read_bytes())
+    assert not I.from_cache(tmp_path / "copied", questions, zip_id)
+    os.chmod(tmp_path / "cache", 0o700)
+    assert I.from_cache(tmp_path / "copied", questions, zip_id)

@@ -283,11 +283,9 @@ def q4_test_epoch(inp, out, ctx):
     _either_mean(out["test_loss"], means, "the mean loss that test_epoch returns on the grader's test batches")
 
 
-def training_sample(ctx, name, size=10000):
+def training_sample(ctx, name):
     """A secret random sample of the training set: a submission cannot know which images it is compared on."""
-    images, labels = ctx.datasets(name, "train")
-    pick = np.sort(I.rng_for(f"{name} training sample").choice(len(images), size=size, replace=False))
-    return images[pick], labels[pick]
+    return ctx.datasets.training_sample(name)
 
 
 def flag_test_set(ctx, question, test, train, ceiling):

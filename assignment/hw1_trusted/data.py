@@ -69,3 +69,13 @@ def verify_all(root=None):
     for name, files in MD5.items():
         for filename in files:
             _read(name, filename, root)
+
+
+def require_present(root=None):
+    """Raises DataMissing unless every file is there (each is verified by its MD5 where it is read)."""
+    root = pathlib.Path(root) if root is not None else DATA_ROOT
+    for name, files in MD5.items():
+        for filename in files:
+            path = root / name / "raw" / filename
+            if not path.is_file():
+                raise DataMissing(f"the grader's copy of {name} is missing: {path} does not exist")

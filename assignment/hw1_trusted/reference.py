@@ -248,16 +248,21 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
         for m, (W, b) in zip(linear, weights):
             m.weight.copy_(torch.as_tensor(W))
             m.bias.copy_(torch.as_tensor(b))
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    # torch.optim.SGD's own step (no momentum, no weight decay, CPU tensors: its single-tensor path) by hand:
+    # the optimizer imports torch._dynamo on first use (~1 s of every verdict); bit-identical, tests/test_checks_unit.py
+    parameters = list(model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
     total, count, batch_means = 0.0, 0, []
     for start in range(0, len(images), batch):
         x = torch.as_tensor(images[start : start + batch]).float() / 255
         y = torch.as_tensor(labels[start : start + batch])
-        optimizer.zero_grad()
+        for p in parameters:
+            p.grad = None  # zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
-        optimizer.step()
+        with torch.no_grad():
+            for p in parameters:
+                p.add_(p.grad, alpha=-lr)
         total += loss.item() * len(y)
         count += len(y)
         batch_means.append(loss.item())

@@ -1,7 +1,8 @@
 """Grades one submission in two phases; what Gradescope's ``run_autograder`` (and otter grade's) runs, as root.
 
 1. The upload becomes one notebook, or a result that says what to upload instead.
-2. A fresh trusted process draws the inputs from the secret seed, then waits (it reads nothing of the student's).
+2. A fresh trusted process copies this zip's inputs from root's cache (drawn from the secret seed once per zip),
+   or draws them, then waits (it reads nothing of the student's).
 3. Untrusted phase: Otter runs the notebook and the probes as an unprivileged user, in a
    folder of its own, with a time limit per cell and for the whole phase. It hands back
    plain data only. Where the platform allows, it runs in namespaces of its own (bubblewrap:
@@ -107,8 +108,8 @@ def trusted(*args):
 
 
 class TrustedProcess:
-    """The inputs and the verdict in ONE fresh ``python -I`` process, as root, so that torch, the checks and the
-    verified datasets are imported and read once (issue 17: two processes cost 2-3 s per grading).
+    """The inputs and the verdict in ONE fresh ``python -I`` process, as root, so that the checks are imported
+    once and, when the inputs are drawn here (no cached ones), torch and the verified datasets too.
 
     It draws the inputs and says so, then waits, blocked on its stdin, while the student phase runs. It reads
     nothing of the student's until the route sends it the verdict step, after every process of the student's
@@ -117,7 +118,7 @@ class TrustedProcess:
     goes to the log as a trusted step's did. ``ok`` is False when a step failed or ran over.
     """
 
-    def __init__(self, work):
+    def __init__(self, work, autograder_id):
         self.name = "trusted-serve"
         self.group, _ = (
             sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{self.name}", memory=TRUSTED_MEMORY)
@@ -134,7 +135,7 @@ class TrustedProcess:
 
         status_read, status_write = os.pipe()  # its answers ("inputs ready", "verdict done"): one line each
         self.process = subprocess.Popen(
-            [sys.executable, "-I", str(HERE / "__main__.py"), "serve", str(work), str(status_write)],
+            [sys.executable, "-I", str(HERE / "__main__.py"), "serve", str(work), str(status_write), autograder_id],
             env=trusted_env(),
             stdin=subprocess.PIPE,
             text=True,
@@ -528,7 +529,7 @@ def grade_upload(ag, results_dir):
             sandbox.kill_all(uid)  # nothing of an earlier grading may linger
             sandbox.remove_stale_cgroups(f"hw1-{SANDBOX_USER}-")
         clock["inputs_start"] = time.time()
-        server = TrustedProcess(work)
+        server = TrustedProcess(work, autograder_id)
         if not server.inputs_ready():
             server.close()
             (work / "notes.json").write_text(json.dumps(notes))

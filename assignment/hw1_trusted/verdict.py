@@ -8,7 +8,7 @@ import json
 import pathlib
 import re
 
-from . import checks, handover, inputs, policy
+from . import checks, handover, inputs, otter_pickle, policy
 from .reference import Mismatch
 
 PUBLISHED = policy.HIDDEN_RESULTS_VISIBILITY
@@ -264,10 +264,8 @@ def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, su
     }
 
 
-def otter_results(graded, flags, autograder_id):
-    """The same verdict as Otter's GradingResults, for ``otter grade``'s host to unpickle."""
-    from otter.test_files import GradingResults
-
+def otter_files(graded):
+    """The verdict in the Ottr JSON form that Otter's GradingResults.from_ottr_json reads."""
     files = []
     for question, cases in graded.items():
         files.append(
@@ -291,19 +289,20 @@ def otter_results(graded, flags, autograder_id):
                 ],
             }
         )
-    results = GradingResults.from_ottr_json(json.dumps({"test_file_results": files}))
-    results.set_plugin_data("hw1", {"autograder": autograder_id, "flags": flags})
-    return results
+    return files
+
+
+def otter_plugin_data(flags, autograder_id):
+    return {"autograder": autograder_id, "flags": flags}
 
 
 def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None):
-    import dill
-
     results_dir = pathlib.Path(results_dir)
     payload = gradescope_results(graded, notes, flags, autograder_id, show_hidden, summary)
     (results_dir / "results.json").write_text(json.dumps(payload, indent=2))
-    with open(results_dir / "results.pkl", "wb") as f:
-        dill.dump(otter_results(graded, flags, autograder_id), f)
+    # Otter's GradingResults for otter grade's host (dill.load reads a plain pickle), without importing Otter
+    pickled = otter_pickle.dumps(otter_files(graded), {"hw1": otter_plugin_data(flags, autograder_id)})
+    (results_dir / "results.pkl").write_bytes(pickled)
     return payload
 
 
