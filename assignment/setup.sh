@@ -52,6 +52,7 @@ chmod -R a+rX,go-w "$DATA"
 # zip before setup.sh; otter grade's image copies the trusted files after it: there each grading draws its own.
 ENTRY=/autograder/source/files/hw1_trusted/__main__.py
 if [ -f "$ENTRY" ]; then
-  "$PY" -I "$ENTRY" cache-inputs /autograder
+  # a speed-up only: if it fails, the image still builds and each grading draws its own inputs, as before
+  "$PY" -I "$ENTRY" cache-inputs /autograder || echo "setup.sh: the inputs cache was not filled; each grading draws its inputs" >&2
 fi
 # END OPTIONAL

@@ -111,7 +111,7 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         cmdlines.append(pid)
 doors["no command line shows the checkout"] = not cmdlines
 
-# other users' processes: none to see (the namespace's root, bwrap, is pid 1), none to signal
+# other users' processes: none to see (pid 1 is the runner itself, the namespace's init), none to signal
 foreign, signalled = [], []
 for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
     try:

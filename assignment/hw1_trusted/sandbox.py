@@ -180,6 +180,10 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
     args = [
         bwrap,
         "--unshare-pid",
+        # the student phase's runner is the namespace's PID 1: when it ends, the kernel kills every other process
+        # of the namespace before its end can be seen, so nothing can wait for the runner's end and then hand an
+        # answer over (bubblewrap's own PID 1 would reap the runner first and leave that window open)
+        "--as-pid-1",
         "--unshare-net",
         "--unshare-ipc",
         "--unshare-uts",
