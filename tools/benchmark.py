@@ -175,7 +175,7 @@ def grade_route(autograder_zip, extra_env=None):
 
 def plain_env():
     """The environment the route gives the student's kernel, minus the route's own variables."""
-    threads = str(max(1, len(CPU.split(","))))
+    threads = max(1, len(CPU.split(",")))
     return {
         "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": os.environ.get("HOME", "/root"),
@@ -183,17 +183,7 @@ def plain_env():
         "MPLBACKEND": "Agg",
         "PYTHONDONTWRITEBYTECODE": "1",
         "HW1_DATA_DIR": str(gradescope.DATA_ROOT),
-        **{
-            name: threads
-            for name in (
-                "OMP_NUM_THREADS",
-                "MKL_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS",
-                "NUMEXPR_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS",
-                "HW1_THREADS",
-            )
-        },
+        **trusted_module("route").thread_caps(threads),  # the route's own caps, as its student phase gets them
     }
 
 
