@@ -656,17 +656,7 @@ def _torch_optim_sgd_epoch(weights, images, labels, lr, batch=64):
     """The reference epoch as it was written with torch.optim.SGD, to hold the by-hand step to it."""
     import torch
 
-    layers = []
-    for i, (W, _b) in enumerate(weights):
-        layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
-        if i < len(weights) - 1:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(torch.nn.Flatten(), *layers)
-    linear = [m for m in model if isinstance(m, torch.nn.Linear)]
-    with torch.no_grad():
-        for m, (W, b) in zip(linear, weights):
-            m.weight.copy_(torch.as_tensor(W))
-            m.bias.copy_(torch.as_tensor(b))
+    model, linear = R.torch_network(weights)  # the reference's own network, so only the step differs
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
     losses = []

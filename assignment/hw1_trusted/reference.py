@@ -232,9 +232,9 @@ def fashion_accuracy(chain, images, labels, chunk=1000):
     return correct / len(images)
 
 
-def fashion_reference_epoch(weights, images, labels, lr, batch=64):
-    """One SGD epoch of the reference training step on the given batches: ((mean loss over the images, mean of
-    the batch losses), new weights). The two means differ when the last batch is partial; both are accepted."""
+def torch_network(weights):
+    """(Flatten -> Linear -> ReLU -> ... -> Linear as a torch Sequential, its Linear layers) holding ``weights``,
+    a list of (W, b) with W of shape (out, in)."""
     import torch
 
     layers = []
@@ -248,6 +248,15 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
         for m, (W, b) in zip(linear, weights):
             m.weight.copy_(torch.as_tensor(W))
             m.bias.copy_(torch.as_tensor(b))
+    return model, linear
+
+
+def fashion_reference_epoch(weights, images, labels, lr, batch=64):
+    """One SGD epoch of the reference training step on the given batches: ((mean loss over the images, mean of
+    the batch losses), new weights). The two means differ when the last batch is partial; both are accepted."""
+    import torch
+
+    model, linear = torch_network(weights)
     # torch.optim.SGD's own step (no momentum, no weight decay, CPU tensors: its single-tensor path) by hand:
     # the optimizer imports torch._dynamo on first use (~1 s of every verdict); bit-identical, tests/test_checks_unit.py
     parameters = list(model.parameters())
