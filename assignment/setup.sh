@@ -48,7 +48,8 @@ chmod -R a+rX,go-w "$DATA"
 
 # BEGIN OPTIONAL: only where the trusted files are already there
 # The probes' inputs of this zip, drawn once from its secret seed into root's own cache (/var/cache/hw1-inputs,
-# mode 0700): each grading copies them, verified by SHA-256, instead of drawing them. Gradescope unzips the whole
+# mode 0700), with the verdict's references computed from them: each grading copies them, verified by SHA-256,
+# instead of drawing them, and its verdict reads the references instead of importing torch to compute them. Gradescope unzips the whole
 # zip before setup.sh; otter grade's image copies the trusted files after it: there each grading draws its own.
 ENTRY=/autograder/source/files/hw1_trusted/__main__.py
 if [ -f "$ENTRY" ]; then

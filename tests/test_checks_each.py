@@ -467,3 +467,42 @@ def test_a_wrong_answer_costs_only_its_own_check(reference):
     q4_acc, q5_4 = ([w for w, _, _ in checks.CASES[q]] for q in ("q4_acc", "q5_4"))
     shared = {**{("q4_acc", w): q4_acc for w in q4_acc}, ("q5_4", q5_4[0]): q5_4}
     assert costs == {case: shared.get(case, [case[1]]) for case in WRONG}
+
+
+VERDICT_WITH_CACHED_REFERENCES = """
+import json, pathlib, sys
+import numpy as np
+copy, work, expected_file = sys.argv[1:4]
+sys.path.insert(0, copy)
+from hw1_trusted import checks, inputs, verdict
+with np.load(expected_file, allow_pickle=False) as npz:
+    expected = inputs.unflatten({k: npz[k] for k in npz.files})
+work = pathlib.Path(work)
+graded, flags = verdict.grade(work, work / "answers", inputs.Datasets(), list(checks.CASES), expected=expected)
+print(json.dumps({"graded": graded, "flags": flags, "torch imported": "torch" in sys.modules}))
+"""
+
+
+def test_the_verdict_with_cached_references_never_imports_torch_and_grades_the_same(reference, graded, tmp_path):
+    """The references that need torch (autograd, the reference SGD epoch) come from the inputs alone: with them
+    precomputed, as the cache keeps them, a fresh verdict process grades the reference hand-over exactly as the
+    verdict that computes them itself, without importing torch (~1 s of every grading)."""
+    import json
+    import subprocess
+
+    work, _ = reference
+    stored = tmp_path / "expected.npz"
+    np.savez(stored, **I.flatten(checks.all_expected(work / "inputs")))
+    run = subprocess.run(
+        [sys.executable, "-I", "-c", VERDICT_WITH_CACHED_REFERENCES, str(trusted_copy._COPY), str(work), str(stored)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["torch imported"] is False
+    results, flags = graded
+    assert result["flags"] == flags
+    assert result["graded"] == json.loads(json.dumps(results))  # tuples as JSON lists, as the subprocess printed
+    assert sum(p for cases in results.values() for _, p, passed, _ in cases if passed) > 0

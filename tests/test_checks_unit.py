@@ -749,7 +749,9 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
     for question in questions:
         I.save(drawn, question, I.generate(question, DATASETS))
     assert not I.from_cache(tmp_path, questions, zip_id)  # nothing stored yet
-    I.to_cache(drawn, questions, zip_id, DATASETS)
+    assert I.cached_expected(zip_id) is None
+    computed = {q: checks.EXPECTED[q](I.load(drawn, q)) for q in questions}
+    I.to_cache(drawn, questions, zip_id, DATASETS, lambda: computed)
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
     copied = tmp_path / "copied"
     copied.mkdir()
@@ -768,6 +770,14 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
         assert np.array_equal(got[0], images[pick]) and np.array_equal(got[1], labels[pick])
     with pytest.raises(I.data.DataMissing):  # anything else of the datasets: read from the (empty) data folder
         verdict_data("MNIST", "train")
+    # the references computed from these inputs come back as they were computed, every array and dtype
+    cached = I.cached_expected(zip_id)
+    assert set(cached) == set(questions)
+    flat_cached, flat_computed = I.flatten(cached), I.flatten(computed)
+    assert set(flat_cached) == set(flat_computed) and len(flat_computed) > 20
+    for key, value in flat_computed.items():
+        assert np.array_equal(flat_cached[key], value) and flat_cached[key].dtype == value.dtype, key
+    assert not (copied / I.EXPECTED_FILE).exists()  # never copied beside the probes' inputs
     assert not I.from_cache(copied, [*questions, "q1a"], zip_id)  # another question list: not this cache
     assert not I.from_cache(copied, questions, "cd" * 32)  # another zip
     assert not I.from_cache(copied, questions, "../" + "a" * 61)  # not an id
@@ -781,6 +791,11 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
     raw[len(raw) // 3] ^= 1
     stored.write_bytes(bytes(raw))
     assert not I.cached_datasets(I.Datasets(tmp_path / "no-data"), zip_id)
+    stored = tmp_path / "cache" / zip_id / I.EXPECTED_FILE
+    raw = bytearray(stored.read_bytes())
+    raw[len(raw) // 2] ^= 1
+    stored.write_bytes(bytes(raw))
+    assert I.cached_expected(zip_id) is None  # the verdict then computes its own
     stored = tmp_path / "cache" / zip_id / "q5_3.npz"
     os.chmod(tmp_path / "cache", 0o755)  # a cache that others could reach is never read
     stored.write_bytes((drawn / "q5_3.npz").read_bytes())

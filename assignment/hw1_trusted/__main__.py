@@ -3,9 +3,10 @@
 route [AUTOGRADER_DIR]                       grade one submission (run_autograder calls this)
 serve WORK STATUS_FD [AUTOGRADER_ID]         prepare, say "inputs ready" on STATUS_FD, wait for one line on stdin
                                              (["verdict", RESULTS, AUTOGRADER_ID]), then the verdict with the same
-                                             datasets; "verdict done" (the route's TrustedProcess)
+                                             datasets and the cached references; "verdict done" (TrustedProcess)
 prepare WORK [AUTOGRADER_ID]                 the probes' inputs into WORK/inputs: this zip's cached ones, else drawn
-cache-inputs [AUTOGRADER_DIR]                draw this zip's inputs into the cache (setup.sh, at image build)
+cache-inputs [AUTOGRADER_DIR]                draw this zip's inputs into the cache, with the references computed
+                                             from them alone (setup.sh, at image build)
 verdict WORK RESULTS AUTOGRADER_ID           check WORK/answers, write RESULTS/results.json and .pkl
 reject WORK RESULTS AUTOGRADER_ID REASON     results for an upload that cannot be graded
 """
@@ -21,18 +22,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from hw1_trusted import checks, route  # noqa: E402
 
 
-def threads():
-    from hw1_trusted import settings
-
-    n = settings.THREADS.value()
-    try:
-        import torch
-
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
-
-
 def prepare(work, datasets, autograder_id=None):
     """The probes' inputs: this zip's cached ones (verified), else drawn from the secret seed and then cached."""
     from hw1_trusted import data, inputs
@@ -42,10 +31,9 @@ def prepare(work, datasets, autograder_id=None):
     if inputs.from_cache(folder, questions, autograder_id):
         data.require_present(datasets.root)  # no datasets, no grading: the verdict reads them (verified by MD5)
         return
-    threads()
     for question in questions:
         inputs.save(folder, question, inputs.generate(question, datasets))
-    inputs.to_cache(folder, questions, autograder_id, datasets)
+    inputs.to_cache(folder, questions, autograder_id, datasets, lambda: checks.all_expected(folder))
 
 
 def quick_exit():
@@ -72,13 +60,12 @@ def main(argv):
             request = json.loads(sys.stdin.readline() or "null")  # the route sends it once the student phase is over
             if not (isinstance(request, list) and len(request) == 3 and request[0] == "verdict"):
                 return
-            threads()
             from hw1_trusted import verdict
 
             inputs.cached_datasets(datasets, args[2] if len(args) > 2 else None)  # else read from the data folder
-
+            expected = inputs.cached_expected(args[2] if len(args) > 2 else None)  # else computed (torch) as needed
             notes = json.loads((work / "notes.json").read_text())
-            verdict.main(work, work / "answers", request[1], notes, request[2], datasets=datasets)
+            verdict.main(work, work / "answers", request[1], notes, request[2], datasets=datasets, expected=expected)
             print("verdict done", file=status, flush=True)
         quick_exit()
     elif step == "prepare":
@@ -95,7 +82,6 @@ def main(argv):
         with tempfile.TemporaryDirectory() as work:
             prepare(pathlib.Path(work), inputs.Datasets(), autograder_id)
     elif step == "verdict":
-        threads()
         from hw1_trusted import verdict
 
         work = pathlib.Path(args[0])

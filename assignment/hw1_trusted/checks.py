@@ -141,7 +141,7 @@ def _fit(name):
 def q3b_grad_loss(inp, out, ctx):
     answered(out)
     for i in range(int(inp["cases"])):
-        expected = R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
+        expected = ctx.expected("q3b")[f"case{i}"]
         R.compare_grad_dict(
             out.get(f"case{i}"), expected, f"grad_loss on {inp[f'xs{i}'].size} random points", precision(out)
         )
@@ -165,7 +165,7 @@ def q3c_forward(inp, out, ctx):
 
 def q3d_at_theta0(inp, out, ctx):
     answered(out, "grad_at_2")
-    expected = R.grad_f(2.0, I.HANDOUT_THETA0)
+    expected = ctx.expected("q3d")["theta0"]
     if isinstance(out["grad_at_2"], dict) and "@missing" in out["grad_at_2"]:
         raise Mismatch("the notebook does not define grad_at_2")
     R.compare_grad_dict(out["grad_at_2"], expected, "grad_at_2", precision(out))
@@ -175,11 +175,10 @@ def q3d_at_theta0(inp, out, ctx):
 def q3d_random(inp, out, ctx):
     answered(out)
     for i in range(int(inp["cases"])):
-        x = float(inp["xs"][i])
         kind = "an integer theta and x" if i >= 10 else "a random theta and x"
         R.compare_grad_dict(
             out.get(f"case{i}"),
-            R.grad_f(x, I.theta_from(inp, f"t{i}_")),
+            ctx.expected("q3d")[f"case{i}"],
             f"grad_f on {kind} (case {i + 1} of {int(inp['cases'])})",
             precision(out),
         )
@@ -256,9 +255,8 @@ def _either_mean(value, means, what):
 
 def q4_train_epoch(inp, out, ctx):
     answered(out, "train_loss", "layers")
-    means, weights = R.fashion_reference_epoch(
-        _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"])
-    )
+    epoch = ctx.expected("q4_train")["epoch"]
+    means, weights = epoch["means"], [(epoch[f"W{k}"], epoch[f"b{k}"]) for k in range(len(R.FASHION_SIZES) - 1)]
     _either_mean(
         out["train_loss"],
         means,
@@ -279,7 +277,7 @@ def q4_train_epoch(inp, out, ctx):
 
 def q4_test_epoch(inp, out, ctx):
     answered(out, "test_loss")
-    means = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
+    means = ctx.expected("q4_train")["test_means"]
     _either_mean(out["test_loss"], means, "the mean loss that test_epoch returns on the grader's test batches")
 
 
@@ -482,9 +480,8 @@ def _gradients(inp, out, i):
 def q5_3_autograd(inp, out, ctx):
     answered(out)
     for i in range(int(inp["cases"]) - 1):
-        weights, biases = I.network_from(inp, f"n{i}_")
         gw, gb = _gradients(inp, out, i)
-        ew, eb = R.mnist_backprop(inp[f"x{i}"], int(inp["labels"][i]), weights, biases)
+        ew, eb = _gradient_lists(ctx.expected("q5_3")[f"case{i}"])
         for l in range(3):
             compare(gw[l], ew[l], f"the weight gradient of layer {l} on a real MNIST sample", dtype=precision(out))
             compare(gb[l], eb[l], f"the bias gradient of layer {l} on a real MNIST sample", dtype=precision(out))
@@ -518,7 +515,7 @@ def q5_3_finite_differences(inp, out, ctx):
                 )
 
 
-def _update_steps(inp, out):
+def _update_steps(inp, out, ctx):
     """train_one_sample's step on the update case, and the student's own gradient there (error carried forward:
     the step is judged against the student's backprop_one, whatever that computes; against the reference's when
     that gradient is all zeros): ([(what, step, expected)], dtype)."""
@@ -535,7 +532,7 @@ def _update_steps(inp, out):
         raise Mismatch("backprop_one must return the pair (grad_weights, grad_biases)")
     gw, gb = R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "backprop_one")
     if not any(np.any(g != 0) for g in gw + gb):  # nothing to apply: a step that does nothing would pass
-        gw, gb = R.mnist_backprop(inp["update_x"], int(inp["update_label"]), weights, biases)
+        gw, gb = _gradient_lists(ctx.expected("q5_3")["update"])
     lr = float(inp["update_lr"])
     steps = []
     for l in range(3):
@@ -549,7 +546,7 @@ def _update_steps(inp, out):
 
 def q5_3_update(inp, out, ctx):
     answered(out, "update")
-    steps, dtype = _update_steps(inp, out)
+    steps, dtype = _update_steps(inp, out, ctx)
     for what, step, expected in steps:
         if not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
             raise Mismatch(
@@ -563,7 +560,7 @@ def _own_training_consistent(ctx):
     A parameter left unchanged is the update check's loss (Q3), not a way to train with other gradients."""
     out = ctx.answers("q5_3")
     answered(out, "update")
-    steps, dtype = _update_steps(ctx.inputs("q5_3"), out)
+    steps, dtype = _update_steps(ctx.inputs("q5_3"), out, ctx)
     for what, step, expected in steps:
         if np.any(step != 0) and not R.relative_error(step, expected) < P5_UPDATE_RTOL[dtype]:
             raise Mismatch(
@@ -649,6 +646,57 @@ def q5_4_accuracy(inp, out, ctx):
         raise Mismatch(
             f"test accuracy {test:.4f} of your trained weights (measured by the grader) is below {P5_ACCURACY_BAR:.2f}"
         )
+
+
+# ---------------------------------------------------------------- references from the inputs alone
+# Autograd's gradients and the reference training epoch depend on the grader's inputs only, never on an answer:
+# they are computed once per zip with the inputs and cached beside them (root's cache, verified by SHA-256), so
+# that the verdict need not import torch. ctx.expected(question) reads them, or computes them when not cached.
+
+
+def q3b_expected(inp):
+    return {
+        f"case{i}": R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
+        for i in range(int(inp["cases"]))
+    }
+
+
+def q3d_expected(inp):
+    cases = {f"case{i}": R.grad_f(float(inp["xs"][i]), I.theta_from(inp, f"t{i}_")) for i in range(int(inp["cases"]))}
+    return {"theta0": R.grad_f(2.0, I.HANDOUT_THETA0), **cases}
+
+
+def q4_train_expected(inp):
+    means, weights = R.fashion_reference_epoch(
+        _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"])
+    )
+    epoch = {"means": np.array(means)}
+    for k, (W, b) in enumerate(weights):
+        epoch[f"W{k}"], epoch[f"b{k}"] = W, b
+    test = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
+    return {"epoch": epoch, "test_means": np.array(test)}
+
+
+def q5_3_expected(inp):
+    def gradients(x, label, prefix):
+        dW, db = R.mnist_backprop(x, label, *I.network_from(inp, prefix))
+        return {**{f"dW{l}": g for l, g in enumerate(dW)}, **{f"db{l}": g for l, g in enumerate(db)}}
+
+    cases = {f"case{i}": gradients(inp[f"x{i}"], int(inp["labels"][i]), f"n{i}_") for i in range(int(inp["cases"]) - 1)}
+    return {**cases, "update": gradients(inp["update_x"], int(inp["update_label"]), "update_")}
+
+
+def _gradient_lists(expected):
+    layers = range(len(R.MNIST_SIZES) - 1)
+    return [expected[f"dW{l}"] for l in layers], [expected[f"db{l}"] for l in layers]
+
+
+EXPECTED = {"q3b": q3b_expected, "q3d": q3d_expected, "q4_train": q4_train_expected, "q5_3": q5_3_expected}
+
+
+def all_expected(folder):
+    """{question: its references} from the inputs drawn into ``folder`` (for the cache)."""
+    return {question: expected(I.load(folder, question)) for question, expected in EXPECTED.items()}
 
 
 # question: [(what the check is, points, check)]

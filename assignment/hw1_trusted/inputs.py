@@ -292,12 +292,16 @@ def load(folder, question):
 
 # The inputs depend only on the zip (its secret seed and code: its AUTOGRADER_ID) and the verified datasets: drawn
 # once per zip (setup.sh at image build; locally, the first grading), kept root-only, and copied by each grading
-# after their SHA-256 is checked, instead of importing torch and drawing them again (~1.3 s of every grading).
-# The student never reaches this folder: root's, mode 0700, outside the sandbox's view.
+# after their SHA-256 is checked, instead of drawing them again (~1.3 s of every grading). Beside them: what the
+# verdict reads of the datasets, and the references computed from the inputs alone (checks.EXPECTED, which need
+# torch: ~1 s of every verdict). The student never reaches this folder: root's, mode 0700, outside the sandbox's
+# view; the references are read by the verdict only, never copied beside the probes' inputs.
 CACHE_ROOT = pathlib.Path("/var/cache/hw1-inputs")
 CACHE_KEEP = 8  # the most recently used zips' inputs; older ones are removed when a new one is stored
 MANIFEST = "manifest.json"
 DATASETS_FILE = "datasets.npz"  # what the verdict reads of the verified datasets (Datasets.verdict_arrays)
+EXPECTED_FILE = "expected.npz"  # the references computed from these inputs alone (checks.EXPECTED), for the verdict
+VERDICT_FILES = (DATASETS_FILE, EXPECTED_FILE)  # read by the verdict, never copied to the probes' inputs
 
 
 def _cache_root():
@@ -331,10 +335,10 @@ def from_cache(folder, questions, autograder_id):
         return False
     try:
         manifest = json.loads((entry / MANIFEST).read_text())
-        if not isinstance(manifest, dict) or set(manifest) != {f"{q}.npz" for q in questions} | {DATASETS_FILE}:
+        if not isinstance(manifest, dict) or set(manifest) != {f"{q}.npz" for q in questions} | set(VERDICT_FILES):
             return False
         for name, digest in sorted(manifest.items()):
-            if name == DATASETS_FILE:  # read by the verdict (cached_datasets)
+            if name in VERDICT_FILES:  # read by the verdict (cached_datasets, cached_expected)
                 continue
             raw = (entry / name).read_bytes()
             if hashlib.sha256(raw).hexdigest() != digest:
@@ -346,26 +350,65 @@ def from_cache(folder, questions, autograder_id):
         return False
 
 
-def cached_datasets(datasets, autograder_id):
-    """Gives ``datasets`` this zip's cached verdict arrays (verified by SHA-256); False when there are none."""
+def _cached_arrays(autograder_id, name):
+    """One of this zip's cached verdict files as {key: array}, verified by SHA-256; None when there is none."""
     entry = _entry(autograder_id)
     if entry is None:
+        return None
+    try:
+        digest = json.loads((entry / MANIFEST).read_text())[name]
+        raw = (entry / name).read_bytes()
+        if hashlib.sha256(raw).hexdigest() != digest:
+            return None
+        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def cached_datasets(datasets, autograder_id):
+    """Gives ``datasets`` this zip's cached verdict arrays (verified by SHA-256); False when there are none."""
+    arrays = _cached_arrays(autograder_id, DATASETS_FILE)
+    if arrays is None:
         return False
     try:
-        digest = json.loads((entry / MANIFEST).read_text())[DATASETS_FILE]
-        raw = (entry / DATASETS_FILE).read_bytes()
-        if hashlib.sha256(raw).hexdigest() != digest:
-            return False
-        with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-            datasets.use_arrays({k: npz[k] for k in npz.files})
-        return True
-    except (OSError, ValueError, KeyError, TypeError):
+        datasets.use_arrays(arrays)
+    except KeyError:
         return False
+    return True
 
 
-def to_cache(folder, questions, autograder_id, datasets):
-    """Stores the inputs just drawn into ``folder`` as this zip's, with what the verdict reads of ``datasets``
-    (atomically; a failure only means no cache)."""
+def cached_expected(autograder_id):
+    """This zip's cached references, {question: nested dict of arrays} (verified by SHA-256), or None."""
+    arrays = _cached_arrays(autograder_id, EXPECTED_FILE)
+    return None if arrays is None else unflatten(arrays)
+
+
+def flatten(tree, prefix=""):
+    """Nested dicts of arrays as one flat dict, {"a/b/c": array}: what an .npz holds."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = np.asarray(value)
+    return flat
+
+
+def unflatten(flat):
+    tree = {}
+    for key, value in flat.items():
+        *path, last = key.split("/")
+        node = tree
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return tree
+
+
+def to_cache(folder, questions, autograder_id, datasets, expected):
+    """Stores the inputs just drawn into ``folder`` as this zip's, with what the verdict reads of ``datasets`` and
+    the references ``expected()`` computes from those inputs (atomically; a failure only means no cache)."""
     entry = _entry(autograder_id)
     if entry is None:
         return
@@ -380,10 +423,11 @@ def to_cache(folder, questions, autograder_id, datasets):
             raw = (pathlib.Path(folder) / name).read_bytes()
             (staging / name).write_bytes(raw)
             manifest[name] = hashlib.sha256(raw).hexdigest()
-        buffer = io.BytesIO()
-        np.savez(buffer, **datasets.verdict_arrays())
-        (staging / DATASETS_FILE).write_bytes(buffer.getvalue())
-        manifest[DATASETS_FILE] = hashlib.sha256(buffer.getvalue()).hexdigest()
+        for name, arrays in ((DATASETS_FILE, datasets.verdict_arrays()), (EXPECTED_FILE, flatten(expected()))):
+            buffer = io.BytesIO()
+            np.savez(buffer, **arrays)
+            (staging / name).write_bytes(buffer.getvalue())
+            manifest[name] = hashlib.sha256(buffer.getvalue()).hexdigest()
         (staging / MANIFEST).write_text(json.dumps(manifest))
         os.rename(staging, entry)
     except OSError:

@@ -1,8 +1,11 @@
 """The grader's own reference computations. Trusted phase only: never imported in the student's kernel."""
 
+import functools
 import math
 
 import numpy as np
+
+from . import settings
 
 # Tolerances per dtype: float64 references are exact up to rounding noise, float32 (torch, or numpy code that
 # computes in float32, the default precision of deep learning) accumulates more.
@@ -110,15 +113,24 @@ def relu_net(x, theta):
     return z @ t["W_O"] + t["b_O"]
 
 
-def _torch_theta(theta):
+@functools.cache
+def load_torch():
+    """torch, for the references that need its autograd or its training step: imported on first use only. The
+    verdict reads those references precomputed (``checks.EXPECTED``), and then never imports it (~1 s)."""
     import torch
 
+    if settings.THREADS.is_set():  # the route's trusted steps: one thread per CPU of their quota
+        torch.set_num_threads(settings.THREADS.value())
+    return torch
+
+
+def _torch_theta(theta):
+    torch = load_torch()
     return {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in theta_arrays(theta).items()}
 
 
 def _torch_relu_net(x, tt):
-    import torch
-
+    torch = load_torch()
     x = torch.as_tensor(np.asarray(x, dtype=np.float64))
     z = torch.relu(x[..., None] * tt["W_H"] + tt["b_H"])  # relu'(0) = 0, the handout's convention
     return z @ tt["W_O"] + tt["b_O"]
@@ -133,8 +145,7 @@ def grad_f(x, theta):
 
 def grad_loss(xs, ys, theta):
     """Gradient of sum_i (y_i - f(x_i))^2 by torch autograd."""
-    import torch
-
+    torch = load_torch()
     tt = _torch_theta(theta)
     loss = ((torch.as_tensor(np.asarray(ys, dtype=np.float64)) - _torch_relu_net(xs, tt)) ** 2).sum()
     loss.backward()
@@ -188,18 +199,16 @@ def shape_chain(layers):
 def fashion_logits(chain, images, relu=None):
     """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28).
 
-    ``relu``: which hidden layers are followed by a ReLU (default: all of them).
+    float32, as torch computes it (numpy: the verdict need not import torch); ``relu``: which hidden layers are
+    followed by a ReLU (default: all of them).
     """
-    import torch
-
     relu = [True] * (len(chain) - 1) if relu is None else list(relu)
-    with torch.no_grad():
-        a = torch.as_tensor(np.asarray(images)).reshape(-1, 784).float() / 255  # as ToTensor makes them
-        for i, (W, b) in enumerate(chain):
-            a = a @ torch.as_tensor(W, dtype=torch.float32).T + torch.as_tensor(b, dtype=torch.float32)
-            if i < len(chain) - 1 and relu[i]:
-                a = torch.relu(a)
-        return a.numpy()
+    a = np.asarray(images).reshape(-1, 784).astype(np.float32) / np.float32(255)  # as ToTensor makes them
+    for i, (W, b) in enumerate(chain):
+        a = a @ np.asarray(W, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
+        if i < len(chain) - 1 and relu[i]:
+            a = np.maximum(a, np.float32(0))
+    return a
 
 
 def log_softmax_rows(z):
@@ -235,8 +244,7 @@ def fashion_accuracy(chain, images, labels, chunk=1000):
 def torch_network(weights):
     """(Flatten -> Linear -> ReLU -> ... -> Linear as a torch Sequential, its Linear layers) holding ``weights``,
     a list of (W, b) with W of shape (out, in)."""
-    import torch
-
+    torch = load_torch()
     layers = []
     for i, (W, _b) in enumerate(weights):
         layers.append(torch.nn.Linear(W.shape[1], W.shape[0]))
@@ -254,8 +262,7 @@ def torch_network(weights):
 def fashion_reference_epoch(weights, images, labels, lr, batch=64):
     """One SGD epoch of the reference training step on the given batches: ((mean loss over the images, mean of
     the batch losses), new weights). The two means differ when the last batch is partial; both are accepted."""
-    import torch
-
+    torch = load_torch()
     model, linear = torch_network(weights)
     # torch.optim.SGD's own step (no momentum, no weight decay, CPU tensors: its single-tensor path) by hand:
     # the optimizer imports torch._dynamo on first use (~1 s of every verdict); bit-identical, tests/test_checks_unit.py
@@ -282,8 +289,7 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64):
 
 def fashion_reference_loss(weights, images, labels, batch=64):
     """Mean cross-entropy of the network on the given images: (over the images, over the 64-image batches)."""
-    import torch
-
+    torch = load_torch()
     logits = torch.as_tensor(fashion_logits(weights, images))
     labels = torch.as_tensor(np.asarray(labels)).long()
     per_image = float(torch.nn.functional.cross_entropy(logits, labels).item())
@@ -354,8 +360,7 @@ def mnist_accuracy(images, labels, weights, biases, chunk=1000):
 
 def mnist_backprop(x, label, weights, biases):
     """Gradients of the cross-entropy by torch autograd in float64: (dW list, db list)."""
-    import torch
-
+    torch = load_torch()
     Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in weights]
     bs = [torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True) for b in biases]
     a = torch.as_tensor(np.asarray(x, dtype=np.float64))

@@ -1,8 +1,8 @@
 """Grades one submission in two phases; what Gradescope's ``run_autograder`` (and otter grade's) runs, as root.
 
 1. The upload becomes one notebook, or a result that says what to upload instead.
-2. A fresh trusted process copies this zip's inputs from root's cache (drawn from the secret seed once per zip),
-   or draws them, then waits (it reads nothing of the student's).
+2. A fresh trusted process copies this zip's inputs from root's cache (drawn from the secret seed once per zip,
+   with the references computed from them alone), or draws them, then waits (it reads nothing of the student's).
 3. Untrusted phase: Otter runs the notebook and the probes as an unprivileged user, in a
    folder of its own, with a time limit per cell and for the whole phase. It hands back
    plain data only. Where the platform allows, it runs in namespaces of its own (bubblewrap:
@@ -109,7 +109,8 @@ def trusted(*args):
 
 class TrustedProcess:
     """The inputs and the verdict in ONE fresh ``python -I`` process, as root, so that the checks are imported
-    once and, when the inputs are drawn here (no cached ones), torch and the verified datasets too.
+    once and, when the inputs are drawn here (no cached ones), the verified datasets too. With this zip's cache
+    it never imports torch: the references that need it come precomputed (checks.EXPECTED).
 
     It draws the inputs and says so, then waits, blocked on its stdin, while the student phase runs. It reads
     nothing of the student's until the route sends it the verdict step, after every process of the student's

@@ -52,12 +52,19 @@ def unexpected(error):
 class Context:
     """What a check may use besides its own question's data: datasets, other questions' answers, flags."""
 
-    def __init__(self, datasets, work, answers):
+    def __init__(self, datasets, work, answers, expected=None):
         self.datasets, self.cache, self.flags = datasets, {}, []
         self.work, self.answer_dir = work, answers
+        self.precomputed = dict(expected or {})
 
     def inputs(self, question):
         return inputs.load(self.work / "inputs", question)
+
+    def expected(self, question):
+        """The question's references from its inputs alone (checks.EXPECTED): the cached ones, else computed now."""
+        if question not in self.precomputed:
+            self.precomputed[question] = checks.EXPECTED[question](self.inputs(question))
+        return self.precomputed[question]
 
     def answers(self, question):
         try:
@@ -71,10 +78,11 @@ class Context:
         self.flags.append(note)
 
 
-def grade(work, answers, datasets, questions, handed_over=None):
+def grade(work, answers, datasets, questions, handed_over=None, expected=None):
     """{question: [(what, points, passed, message)]} and the integrity flags; each message is rendered
-    (the student's text quoted and labelled). ``handed_over``, a dict, receives each question's answer_status."""
-    ctx = Context(datasets, work, answers)
+    (the student's text quoted and labelled). ``handed_over``, a dict, receives each question's answer_status;
+    ``expected``: the references of checks.EXPECTED precomputed for these inputs (else computed as needed)."""
+    ctx = Context(datasets, work, answers, expected)
     points = checks.question_points()
     graded = {}
     for question in questions:
@@ -319,15 +327,16 @@ def read_json(path):
         return {}
 
 
-def main(work, answers, results_dir, notes, autograder_id, data_root=None, datasets=None):
-    """``datasets``: the verified splits already read by the same trusted process (its inputs step), or None."""
+def main(work, answers, results_dir, notes, autograder_id, data_root=None, datasets=None, expected=None):
+    """``datasets``: the verified splits already read by the same trusted process (its inputs step), or None;
+    ``expected``: this zip's cached references (checks.EXPECTED), or None."""
     work = pathlib.Path(work)
     timings = read_json(work / "timings.json")
     phase = read_json(work / "phase.json")  # the route's own record of the student phase
     questions = list(checks.CASES)
     datasets = datasets or inputs.Datasets(data_root)
     handed_over = {}
-    graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over)
+    graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over, expected)
     try:
         public_checks = handover.read(pathlib.Path(answers), "public_checks")  # the student phase's, not trusted
     except Exception:
