@@ -9,37 +9,27 @@ what each check catches. A check of CASES without a registered pass and fail is 
 """
 
 import copy
-import os
-import pathlib
 import sys
 import textwrap
 
 import numpy as np
 import pytest
 import trusted_copy
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "assignment"))
-
-import hw1_probes  # noqa: E402
-
-checks, handover, I, R, verdict = (
-    trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict")
+from probing import (
+    DATASETS,
+    P5_FLOAT64,
+    P5_HELPERS,
+    TRAIN_OWN_WEIGHTS,
+    I,
+    Mismatch,
+    checks,
+    draw_inputs,
+    requires_data,
+    run_probes,
+    verdict,
 )
-Mismatch = R.Mismatch
-DATASETS = I.Datasets()
 
-
-def _have_data():
-    try:
-        DATASETS("MNIST", "test")
-        DATASETS("FashionMNIST", "test")
-        return True
-    except Exception:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _have_data(), reason="the verified datasets are not installed")
+pytestmark = requires_data
 
 # ---------------------------------------------------------------- a reference answer to every question
 
@@ -154,12 +144,6 @@ with torch.no_grad():
 P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87 bar
 
 
-def _p5_reference():
-    import test_checks_unit
-
-    return test_checks_unit.P5_HELPERS + test_checks_unit.P5_FLOAT64 + test_checks_unit.TRAIN_OWN_WEIGHTS
-
-
 def reference_namespace():
     import torch
 
@@ -170,38 +154,20 @@ def reference_namespace():
         1
     )  # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads
     try:  # that wait for each other at every small matrix product took minutes there instead of seconds)
-        for source in (P1_P3, P4, _p5_reference()):
+        for source in (P1_P3, P4, P5_HELPERS + P5_FLOAT64 + TRAIN_OWN_WEIGHTS):
             exec(textwrap.dedent(source), env)
     finally:
         torch.set_num_threads(threads)
     return env
 
 
-def probe_into(work, answers, env, questions):
-    """Runs the real probes of ``questions`` in ``env``: the hand-over files land in ``answers``."""
-    old = {k: os.environ.get(k) for k in ("HW1_HANDOVER", "HW1_PROBE_INPUTS")}
-    os.environ["HW1_HANDOVER"], os.environ["HW1_PROBE_INPUTS"] = str(answers), str(work / "inputs")
-    try:
-        for question in questions:
-            hw1_probes.probe(question, env)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     """(work folder, answers folder): every question's inputs and the reference answers' hand-over."""
-    work = tmp_path_factory.mktemp("work")
-    (work / "inputs").mkdir()
-    for question in checks.CASES:
-        I.save(work / "inputs", question, I.generate(question, DATASETS))
+    work = draw_inputs(tmp_path_factory.mktemp("work"))
     answers = work / "answers"
     answers.mkdir()
-    probe_into(work, answers, reference_namespace(), list(checks.CASES))
+    run_probes(work, answers, reference_namespace(), list(checks.CASES))
     return work, answers
 
 

@@ -7,65 +7,42 @@ with a real ``verdict.Context``. Nothing is mocked; the datasets are the verifie
 """
 
 import os
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from probing import (
+    DATASETS,
+    P5_FLOAT64,
+    P5_HELPERS,
+    TRAIN_OWN_WEIGHTS,
+    I,
+    Mismatch,
+    R,
+    checks,
+    draw_inputs,
+    handover,
+    hw1_probes,
+    namespace,
+    requires_data,
+    run_probes,
+    verdict,
+)
 
-from tools import ASSIGNMENT, ROOT
-from tools.trusted import trusted_module
-
-sys.path.insert(0, str(ASSIGNMENT))  # hw1_probes: the student side's module, imported as the notebook imports it
-import hw1_probes  # noqa: E402
-
-checks, handover, I, R, verdict = (trusted_module(m) for m in ("checks", "handover", "inputs", "reference", "verdict"))
-Mismatch = R.Mismatch
-
-DATASETS = I.Datasets()
-
-
-def _have_data():
-    try:
-        DATASETS("MNIST", "test")
-        DATASETS("FashionMNIST", "test")
-        return True
-    except Exception:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _have_data(), reason="the verified datasets are not installed")
+pytestmark = requires_data
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     """Every question's inputs, drawn once from the secret seed."""
-    folder = tmp_path_factory.mktemp("work")
-    (folder / "inputs").mkdir()
-    for question in checks.CASES:
-        I.save(folder / "inputs", question, I.generate(question, DATASETS))
-    return folder
-
-
-def run_probe(work, answers, question, env):
-    old = {k: os.environ.get(k) for k in ("HW1_HANDOVER", "HW1_PROBE_INPUTS")}
-    os.environ["HW1_HANDOVER"], os.environ["HW1_PROBE_INPUTS"] = str(answers), str(work / "inputs")
-    try:
-        hw1_probes.probe(question, env)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return draw_inputs(tmp_path_factory.mktemp("work"))
 
 
 def verdicts(work, tmp_path, env, *questions):
     """{question: {what: None if passed else message}} for the given questions, each probed in ``env``."""
     answers = tmp_path / "answers"
     answers.mkdir(exist_ok=True)
-    for question in questions:
-        run_probe(work, answers, question, env)
+    run_probes(work, answers, env, questions)
     ctx = verdict.Context(DATASETS, work, answers)
     result = {}
     for question in questions:
@@ -85,79 +62,9 @@ def failed(result, question):
     return sorted(what for what, message in result[question].items() if message is not None)
 
 
-def namespace(*sources):
-    env = {}
-    exec("import numpy as np\nimport torch\nimport torch.nn as nn\nSEED = 42\n", env)
-    for source in sources:
-        exec(textwrap.dedent(source), env)
-    return env
-
-
 # ---------------------------------------------------------------- Problem 5, in float64 and in float32
 
 
-def _notebook_helpers():
-    """The notebook's own Problem 5 helpers (sigmoid, softmax, one_hot, ...), as the student release gives them."""
-    import nbformat
-
-    nb = nbformat.read(ROOT / "assignment" / "hw1.ipynb", as_version=4)
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "def sigmoid_prime(" in c.source]
-    return "\n" + cell.source + "\n"
-
-
-P5_HELPERS = _notebook_helpers()
-
-P5_FLOAT64 = """
-def init_params(sizes, seed):
-    rng = np.random.default_rng(seed)
-    weights, biases = [], []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        weights.append(rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_out, n_in)))
-        biases.append(np.zeros(n_out))
-    return weights, biases
-
-
-def forward_one(x, y, weights, biases):
-    a = np.asarray(x, dtype=float)
-    for W, b in zip(weights[:-1], biases[:-1]):
-        a = sigmoid(W @ a + b)
-    y_hat = softmax(weights[-1] @ a + biases[-1])
-    return -np.log(y_hat[y]), one_hot(np.argmax(y_hat))
-
-
-def evaluate(X, Y, weights, biases):
-    results = [forward_one(x, y, weights, biases) for x, y in zip(X, Y)]
-    return np.mean([r[0] for r in results]), np.mean([np.argmax(r[1]) == y for r, y in zip(results, Y)])
-
-
-def backprop_one(x, y, weights, biases):
-    activations, zs = [np.asarray(x, dtype=float)], []
-    for W, b in zip(weights, biases):
-        zs.append(W @ activations[-1] + b)
-        activations.append(sigmoid(zs[-1]))
-    delta = softmax(zs[-1]) - one_hot(y)
-    grad_weights, grad_biases = [None] * 3, [None] * 3
-    for l in reversed(range(3)):
-        grad_weights[l] = np.outer(delta, activations[l])
-        grad_biases[l] = delta
-        if l > 0:
-            delta = (weights[l].T @ delta) * sigmoid_prime(zs[l - 1])
-    return grad_weights, grad_biases
-
-
-def train_one_sample(x, y, weights, biases, learning_rate=0.003):
-    grad_weights, grad_biases = backprop_one(x, y, weights, biases)
-    for l in range(len(weights)):
-        weights[l] -= learning_rate * grad_weights[l]
-        biases[l] -= learning_rate * grad_biases[l]
-
-
-def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
-    for x, y in zip(X, Y):
-        train_one_sample(x, y, weights, biases, learning_rate)
-"""
-
-# the same in float32 throughout (deep learning's default precision): a correct submission
 P5_FLOAT32 = """
 def init_params(sizes, seed):
     rng = np.random.default_rng(seed)
@@ -211,12 +118,6 @@ def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
         train_one_sample(x, y, weights, biases, learning_rate)
 """
 
-TRAIN_OWN_WEIGHTS = """
-_mnist = DATASETS("MNIST", "train")
-weights, biases = init_params([784, 32, 32, 10], 80085)
-train_one_epoch(_mnist[0][:20000].reshape(-1, 784), _mnist[1][:20000], weights, biases, 0.003)
-"""
-
 P5 = ("q5_1", "q5_2", "q5_3", "q5_4")
 
 
@@ -242,10 +143,10 @@ def test_p5_correct_in_either_precision_gets_every_check(work, tmp_path, code):
 def test_float32_answers_are_handed_over_with_their_dtype(work, tmp_path):
     answers = tmp_path / "answers"
     answers.mkdir()
-    run_probe(work, answers, "q5_3", p5_env(P5_FLOAT32, train=False))
+    run_probes(work, answers, p5_env(P5_FLOAT32, train=False), ["q5_3"])
     # read as the verdict reads it: every handed-over string comes back marked as the student's
     assert R.precision(handover.read(answers, "q5_3")) == "float32"
-    run_probe(work, answers, "q5_3", p5_env(P5_FLOAT64, train=False))
+    run_probes(work, answers, p5_env(P5_FLOAT64, train=False), ["q5_3"])
     assert R.precision(handover.read(answers, "q5_3")) == "float64"
 
 
