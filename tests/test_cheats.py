@@ -6,73 +6,32 @@ cannot be prevented and must be flagged instead. The victim of ``steal_other_gra
 grading's would be.
 """
 
-import concurrent.futures
 import glob
 import json
-import os
 import pwd
-import queue
 import subprocess
 
 import pytest
-from cheats import CHEATS, CONTROLS
+from cheats import CHEATS, USERS, WAITER, grade_corpus, kill_matrix_rows
 from conftest import selected
 
-from tools import gradescope
+from tools import ROOT, gradescope
 from tools.trusted import settings
-
-PHASE = {"HW1_PHASE_TIMEOUT": "180"}  # stubs run in seconds; never_ending_kernel meets this limit
-USERS = ("hw1cheat0", "hw1cheat1")  # the two busy workers, a CPU each
-WAITER = "hw1cheat2"  # grades the cheats that sleep until the phase limit (no CPU), beside the two workers
 
 
 @pytest.fixture(scope="module")
 def graded_cheats(fresh_zip, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cheats")
-    out = tmp_path_factory.mktemp("cheats_graded")
-    for stale in glob.glob("/tmp/hw1cheat-*"):  # markers the side-effect test looks for must be this run's
-        os.unlink(stale)
-
-    def grade(name, upload, user, env=PHASE):
-        cpu = str((USERS + (WAITER,)).index(user) % os.cpu_count())
-        return gradescope.run_as_gradescope(upload, out / name, fresh_zip, user=user, cpus=cpu, extra_env=env)
-
-    def grade_control(name, user):
-        keep = {"HW1_KEEP_WORK": "1"} if name == "partial" else {}  # the victim of steal_other_grading
-        return grade(f"control_{name}", CONTROLS[name](folder / f"control_{name}"), user, {**PHASE, **keep})
-
-    # the controls at once, one per worker, and both before any cheat (steal_other_grading attacks partial's)
-    assert len(CONTROLS) <= len(USERS)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool:
-        controls = dict(zip(CONTROLS, pool.map(grade_control, CONTROLS, USERS)))
-
-    users = queue.Queue()
-    for user in USERS:
-        users.put(user)
-
-    def grade_busy(cheat):
-        user = users.get()
-        try:
-            return grade(cheat.name, cheat.build(folder / cheat.name), user)
-        finally:
-            users.put(user)
-
-    def grade_waiting(waiting):
-        return [grade(cheat.name, cheat.build(folder / cheat.name), WAITER) for cheat in waiting]
-
     chosen = list(selected({c.name: c for c in CHEATS}, settings.CHEATS_ONLY).values())
-    waiting = [c for c in chosen if c.waits]
-    # the longest first (more training, or a busy loop until a limit; then the partial control's training), so
-    # that the two workers end together instead of one grading a long cheat alone at the end
-    busy = sorted((c for c in chosen if not c.waits), key=lambda c: (not c.long, c.control != "partial"))
-    with (
-        concurrent.futures.ThreadPoolExecutor(max_workers=1) as side,
-        concurrent.futures.ThreadPoolExecutor(max_workers=len(USERS)) as pool,
-    ):
-        asleep = side.submit(grade_waiting, waiting)
-        results = dict(zip([c.name for c in busy], pool.map(grade_busy, busy)))
-        results.update(zip([c.name for c in waiting], asleep.result()))
-    return controls, {c.name: results[c.name] for c in chosen}
+    return grade_corpus(fresh_zip, tmp_path_factory.mktemp("cheats"), tmp_path_factory.mktemp("cheats_graded"), chosen)
+
+
+def test_the_kill_matrix_documents_every_cheat_and_no_undue_gain():
+    """docs/integrity.md's kill matrix (written by ``python tests/cheats.py --grade OUT --doc``) has one row per
+    cheat of the corpus, in its order, and a positive gain only where the cheat is flagged or a documented limit."""
+    rows = kill_matrix_rows((ROOT / "docs" / "integrity.md").read_text())
+    assert [row["cheat"] for row in rows] == [c.name for c in CHEATS]
+    allowed = {c.name for c in CHEATS if c.flagged or c.undetectable_on}
+    assert [row["cheat"] for row in rows if row["gain"] > 0 and row["cheat"] not in allowed] == []
 
 
 def test_corpus_covers_every_class():
