@@ -652,6 +652,8 @@ def test_cached_inputs_are_the_drawn_ones_and_a_changed_file_is_never_used(work,
     assert not I.from_cache(tmp_path, questions, zip_id)  # nothing stored yet
     assert I.cached_expected(zip_id) is None
     computed = {q: checks.EXPECTED[q](I.load(drawn, q)) for q in questions}
+    I.to_cache(drawn, questions, zip_id, DATASETS, lambda: 1 / 0)  # references that fail: nothing is stored
+    assert not I.from_cache(tmp_path, questions, zip_id) and list((tmp_path / "cache").iterdir()) == []
     I.to_cache(drawn, questions, zip_id, DATASETS, lambda: computed)
     assert (tmp_path / "cache").stat().st_mode & 0o777 == 0o700
     copied = tmp_path / "copied"
