@@ -31,9 +31,13 @@ imported, a secret in the text the student sees. Those are listed in ``SIDE_EFFE
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import glob
 import io
 import json
+import os
 import pathlib
+import queue
 import sys
 import textwrap
 import zipfile
@@ -1858,12 +1862,7 @@ WAITER = "hw1cheat2"  # grades the cheats that sleep until the phase limit (no C
 def grade_corpus(autograder_zip, folder, out, chosen=None):
     """Grades the controls, then the ``chosen`` cheats (default: every one) through the route, as Gradescope runs
     the zip: ({control: Result}, {cheat: Result}). Uploads are built into ``folder``, gradings kept in ``out``."""
-    import concurrent.futures
-    import glob
-    import os
-    import queue
-
-    from tools import gradescope
+    from tools import gradescope  # here: building the corpus needs no grader
 
     folder, out = pathlib.Path(folder), pathlib.Path(out)
     chosen = CHEATS if chosen is None else chosen

@@ -10,7 +10,6 @@ what each check catches. A check of CASES without a registered pass and fail is 
 
 import copy
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -24,6 +23,7 @@ from probing import (
     Mismatch,
     checks,
     draw_inputs,
+    namespace,
     requires_data,
     run_probes,
     verdict,
@@ -147,18 +147,14 @@ P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87
 def reference_namespace():
     import torch
 
-    env = {"DATASETS": DATASETS, "EPOCHS": P4_EPOCHS}
-    exec("import numpy as np\nimport torch\nimport torch.nn as nn\nSEED = 42\n", env)
     threads = torch.get_num_threads()
-    torch.set_num_threads(
-        1
-    )  # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads
-    try:  # that wait for each other at every small matrix product took minutes there instead of seconds)
-        for source in (P1_P3, P4, P5_HELPERS + P5_FLOAT64 + TRAIN_OWN_WEIGHTS):
-            exec(textwrap.dedent(source), env)
+    # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads that wait
+    # for each other at every small matrix product took minutes there instead of seconds)
+    torch.set_num_threads(1)
+    try:
+        return namespace(P1_P3, P4, P5_HELPERS + P5_FLOAT64 + TRAIN_OWN_WEIGHTS, DATASETS=DATASETS, EPOCHS=P4_EPOCHS)
     finally:
         torch.set_num_threads(threads)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -460,7 +456,15 @@ def test_the_verdict_with_cached_references_never_imports_torch_and_grades_the_s
     stored = tmp_path / "expected.npz"
     np.savez(stored, **I.flatten(checks.all_expected(work / "inputs")))
     run = subprocess.run(
-        [sys.executable, "-I", "-c", VERDICT_WITH_CACHED_REFERENCES, str(trusted_copy._COPY), str(work), str(stored)],
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            VERDICT_WITH_CACHED_REFERENCES,
+            str(trusted_copy.folder()),
+            str(work),
+            str(stored),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
