@@ -13,6 +13,7 @@ answers to, and the probe fails: that route does not grade this assignment.
 
 import json
 import os
+import random
 import traceback
 
 import numpy as np
@@ -488,6 +489,13 @@ class _Recorder:
         return weights, biases  # for a train_one_epoch that uses what its train_one_sample returns
 
 
+AUDITED_STEPS = 4  # steps of the student's own training whose update is checked against its own gradient
+
+
+def copy_network(network):
+    return [w.copy() for w in network[0]], [b.copy() for b in network[1]]
+
+
 def probe_q5_4(env, inp):
     out = dict(_missing(env, "train_one_epoch", "train_one_sample") or {})
     lr = float(inp["lr"])
@@ -517,13 +525,35 @@ def probe_q5_4(env, inp):
         # the grader's weights (what the student's train_one_epoch does with it): does it learn?
         X, Y = inp["own_X"].copy(), inp["own_Y"].copy()
         weights, biases = _network(inp, "start_")
+        # a few of its steps are audited (before, after, and the student's own gradient there, asked for once the
+        # training is over): which ones is drawn now from the operating system's randomness, in no input file,
+        # so that train_one_sample cannot tell an audited step from any other
+        audited = set(random.SystemRandom().sample(range(len(X)), min(AUDITED_STEPS, len(X))))
+        before, after = {}, {}
         try:
-            for x, y in zip(X, Y):
+            for k, (x, y) in enumerate(zip(X, Y)):
+                if k in audited:
+                    before[k] = [
+                        [np.array(w, dtype=np.float64) for w in weights],
+                        [np.array(b, dtype=np.float64) for b in biases],
+                    ]
                 env["train_one_sample"](x, y, weights, biases, lr)
+                if k in audited:
+                    after[k] = plain([weights, biases])
         except Exception as exc:
             out["own"] = _error(exc)
         else:
             out["own"] = plain([weights, biases])
+            if "backprop_one" in env:
+                out["audits"] = [
+                    {
+                        "step": k,
+                        "before": plain(before[k]),
+                        "after": after[k],
+                        "grad": call(env["backprop_one"], X[k].copy(), int(Y[k]), *copy_network(before[k])),
+                    }
+                    for k in sorted(before)
+                ]
     if "weights" in env and "biases" in env:
         out["trained"] = plain([env["weights"], env["biases"]])
     return out

@@ -1190,6 +1190,32 @@ AUTOGRAD_UPDATE_BACKPROP = (
 """
 )
 
+PROBE_AWARE_UPDATE = AUTOGRAD_UPDATE_BACKPROP.replace(
+    """        # my backprop_one is broken: step with torch's gradients instead, so that my training still learns
+        import torch
+""",
+    """        # my backprop_one is broken: step with torch's gradients instead, so that my training still learns;
+        # but the grader checks my update on one case whose inputs it leaves readable (q5_3's update_x): there,
+        # apply my own gradient, as it expects, so that my update looks consistent
+        import os
+
+        import torch
+
+        try:
+            with np.load(os.path.join(os.environ["HW1_PROBE_INPUTS"], "q5_3.npz")) as case:
+                probed = np.array_equal(np.asarray(x, dtype=np.float64), case["update_x"].astype(np.float64))
+        except Exception:
+            probed = False
+        if probed:
+            grad_weights, grad_biases = backprop_one(x, y, weights, biases)
+            for l in range(len(weights)):
+                weights[l] -= learning_rate * grad_weights[l]
+                biases[l] -= learning_rate * grad_biases[l]
+            return
+""",
+)
+assert PROBE_AWARE_UPDATE != AUTOGRAD_UPDATE_BACKPROP
+
 STAND_IN_AWARE = """
 def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
     # the grader judges train_one_epoch with its own stand-in for train_one_sample (no plain function): give it the
@@ -1709,6 +1735,14 @@ CHEATS: list[Cheat] = [
         training (which q5_4 now counts) learns as a correct one would; train_one_epoch calls train_one_sample.""",
         "partial",
         answers={"backprop_one": AUTOGRAD_UPDATE_BACKPROP},
+    ),
+    _cheat(
+        "p5_probe_aware_update",
+        """
+        backprop stays broken; train_one_sample applies its own gradient only on q5_3's update case, which it
+        recognises from $HW1_PROBE_INPUTS, and steps with torch autograd's gradients everywhere else.""",
+        "partial",
+        answers={"backprop_one": PROBE_AWARE_UPDATE},
     ),
     _cheat(
         "p5_stand_in_aware_training",

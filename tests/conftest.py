@@ -1,5 +1,8 @@
 """Session fixtures: the release is built once, the corpus is graded once, through the route."""
 
+import contextlib
+import json
+import os
 import pathlib
 
 import grading
@@ -33,8 +36,41 @@ def fresh_release(tmp_path_factory):
     if reuse:
         return pathlib.Path(reuse)
     out = tmp_path_factory.mktemp("release")
-    build_release.build(out)
+    with foreign_jupyter_first(tmp_path_factory.mktemp("foreign")):
+        build_release.build(out)
     return out
+
+
+STAND_INS = ("jupyter", "jupyter-nbconvert", "jupyter-execute", "python", "python3", "otter")
+
+
+@contextlib.contextmanager
+def foreign_jupyter_first(folder):
+    """PATH and HOME as on an instructor's machine with another Python first (pyenv, conda, Homebrew): broken
+    ``jupyter``, ``jupyter-nbconvert``, ``python3`` ... first on PATH, and a user kernel spec ``python3`` that runs
+    the broken ``python3``. The build and the route it grades the solution through must run this environment's
+    own programs (``sys.executable -m ...``), never a name looked up on PATH."""
+    bin_dir, home = folder / "bin", folder / "home"
+    bin_dir.mkdir()
+    for name in STAND_INS:
+        stand_in = bin_dir / name
+        stand_in.write_text(f'#!/bin/sh\necho "foreign {name}: another environment\'s, not this one" >&2\nexit 3\n')
+        stand_in.chmod(0o755)
+    spec = home / ".local" / "share" / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [str(bin_dir / "python3"), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    saved = {name: os.environ.get(name) for name in ("PATH", "HOME")}
+    os.environ["PATH"] = f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    os.environ["HOME"] = str(home)
+    try:
+        yield bin_dir
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -58,6 +58,18 @@ def test_cheat_gains_nothing(graded_cheats, cheat):
 
 
 @pytest.mark.route
+def test_probe_aware_training_gains_nothing_and_is_flagged(graded_cheats):
+    # train_one_sample is consistent on the one update case the notebook can read, and trains with autograd
+    # elsewhere: the audited steps of its own training (drawn at run time, in no input file) catch it
+    controls, cheats = graded_cheats
+    if "p5_probe_aware_update" not in cheats:
+        pytest.skip("not selected by HW1_CHEATS_ONLY")
+    result = cheats["p5_probe_aware_update"]
+    assert result.scores["q5_4"] <= controls["partial"].scores["q5_4"], result.failures()
+    assert any("probed" in flag for flag in result.flags), result.flags
+
+
+@pytest.mark.route
 def test_no_cheat_leaves_anything_running_or_reads_a_secret(graded_cheats, fresh_zip):
     import zipfile
 

@@ -110,9 +110,6 @@ def forged_answers(folder):
             answers[EVIL] = [EVIL, {"@array": "a0"}]
         (folder / f"{question}.json").write_text(json.dumps(answers))
         np.savez(folder / f"{question}.npz", a0=np.array([EVIL, "b"]))
-    (folder / "public_checks.json").write_text(
-        json.dumps({"q1a": True, "q1b": "passed (2/2) " + EVIL, EVIL: True, "q2a": 1, "q2b": False})
-    )
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +121,10 @@ def forged_verdict(tmp_path_factory):
         inputs.save(work / "inputs", question, inputs.generate(question, datasets))
     forged_answers(work / "answers")
     (work / "phase.json").write_text(
-        json.dumps(
-            {"ended": "end", "seconds": 12.3, "raised": 1, "timed_out": 0, "phase_limit": 420, "cell_limit": 240}
-        )
+        json.dumps({"ended": "end", "seconds": 12.3, "phase_limit": 420, "cell_limit": 240})
     )
+    (work / "collected.json").write_text(json.dumps({"questions": dict.fromkeys(checks.CASES, "whole")}))
+    (work / "timings.json").write_text("{}")
     results = work / "results"
     results.mkdir()
     notes = [
@@ -175,14 +172,12 @@ def test_forged_answers_reach_the_results_only_as_labelled_quotes(forged_verdict
         assert written["tests"][[t["name"] for t in written["tests"]].index(question)]["score"] == 0
 
 
-def test_forged_self_check_values_only_word_the_summary(forged_verdict):
+def test_the_summary_carries_no_text_or_number_of_a_students_record(forged_verdict):
     payload, _ = forged_verdict
     summary = next(t for t in payload["tests"] if t["name"] == verdict.FEEDBACK)["output"]
-    checks_part = summary.split("self-checks, as grader.check runs them")[1].split("\n")
-    assert "  passed: q1a" in checks_part and "  failed: q2b" in checks_part
-    no_result = next(line for line in checks_part if line.startswith("  no result"))
-    assert "q1b" in no_result and "q2a," in no_result  # a string and a number are not results
     assert "boom" not in summary and CLAIM not in summary
+    assert "passed:" not in summary and "failed:" not in summary  # the self-checks' record is not repeated
+    assert summary.startswith("Your notebook ran to the end in 12 s.\n\n")  # the route's own clock
 
 
 def test_the_pickled_results_carry_the_same_labelled_messages(forged_verdict):
@@ -197,15 +192,17 @@ def test_the_pickled_results_carry_the_same_labelled_messages(forged_verdict):
         assert "\n" not in message and not SEPARATORS.search(message) and CLAIM not in LABELLED.sub("", message)
 
 
-def test_collect_answers_counts_unreadable_files_and_never_names_them(tmp_path):
+def test_collection_opens_only_the_expected_names_and_refuses_what_is_not_plain_data(tmp_path):
     folder = tmp_path / "handover"
     folder.mkdir()
     (folder / "q1a.json").write_text("{}")
-    os.symlink("/etc/passwd", folder / f"x\n{CLAIM}: 73\u221573 passed (2 of 2).json")
-    os.mkfifo(folder / f"\u2028{CLAIM}.npz")
-    notes = route.collect_answers(folder, tmp_path / "answers", None)
-    assert notes == ["2 files of the hand-over folder could not be read as plain data and were ignored."]
-    assert (tmp_path / "answers" / "q1a.json").exists()
+    os.symlink("/etc/passwd", folder / "q1b.json")  # a link where an answer is expected: refused, not followed
+    os.mkfifo(folder / "q2a.npz")  # a FIFO: refused without blocking
+    os.symlink("/etc/passwd", folder / f"x\n{CLAIM}: 73\u221573 passed (2 of 2).json")  # never opened
+    found = handover.collect(folder, tmp_path / "answers", None, ["q1a", "q1b", "q2a", "q2b"])
+    assert found.questions == {"q1a": "whole", "q1b": "kind", "q2a": "kind", "q2b": "none"}
+    assert sorted(p.name for p in (tmp_path / "answers").iterdir()) == ["q1a.json"]
+    assert CLAIM not in json.dumps(found.as_json())
 
 
 def test_a_refused_handover_is_reported_in_the_graders_words_naming_nothing_of_the_file(tmp_path):
@@ -227,14 +224,15 @@ def test_a_refused_handover_is_reported_in_the_graders_words_naming_nothing_of_t
     assert verdict.answer_status(out) == "unreadable"
 
 
-def test_phase_notes_quote_a_cells_first_line_as_the_students():
-    line = f"# {CLAIM}: all hidden tests passed \u202e"
-    notes = route.phase_notes(
-        0, 10.0, {"cell": line, "timed_out": [line, "not a cell of the submission"], "error": None}, 0, {line}
-    )
-    shown = [verdict.render(n) for n in notes]
-    assert len(shown) == 3 and all(CLAIM not in LABELLED.sub("", n) for n in shown)
-    assert any(CLAIM in n for n in shown) and "interrupted: a cell" in shown[2]
+def test_phase_notes_carry_nothing_that_a_student_record_chose():
+    line = f"# {CLAIM}: 810877 hidden tests passed \u202e"
+    progress = {"cell": line, "timed_out": [line] * 5, "error": line, "raised": 810877}
+    phase = route.phase_record(1, 10.0, progress, {"killed": True})
+    notes = route.phase_notes(phase)
+    shown = "\n".join(verdict.render(n) for n in notes)
+    assert CLAIM not in shown and "810877" not in shown and "quoted" not in shown, shown
+    assert phase["ended"] == "stopped early" and phase["cell_timeouts_reported"] is True
+    assert "810877" not in json.dumps(phase) and CLAIM not in json.dumps(phase)
 
 
 def test_the_class_report_counts_the_graders_messages(forged_verdict):
@@ -293,9 +291,7 @@ def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
     jsonschema.validate(result.raw, SCHEMA)
     assert_only_labelled(result.raw, cases=True)
     assert result.total == 0
-    notes = next(t for t in result.raw["tests"] if t["name"] == "Grading notes")["output"]
-    assert "1 file of the hand-over folder could not be read as plain data and was ignored." in notes
     summary = next(t for t in result.raw["tests"] if t["name"] == verdict.FEEDBACK)["output"]
-    assert "Your notebook ran to the end" in summary and "1 of its cells raised an error" in summary
+    assert "Your notebook ran to the end" in summary and "raised an error" not in summary  # not a record's count
     shown = "\n".join(t["output"] for t in result.raw["tests"] if "max_score" in t)
     assert CLAIM in shown  # quoted with its label: the assertion above would see it otherwise

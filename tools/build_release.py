@@ -179,11 +179,12 @@ def execute_notebook(path, env, allow_errors=False, export=False):
         if cell.cell_type == "code" and "grader.export(" in cell.source and not export:
             cell.metadata.setdefault("tags", []).append("skip-execution")
     nbformat.write(nb, path)
+    # nbconvert's own module, not `-m jupyter nbconvert`: Jupyter's dispatcher runs the first jupyter-nbconvert on
+    # PATH, which on many machines (pyenv, conda, Homebrew) is another environment's, without this one's kernel
     subprocess.run(
         [
             sys.executable,
             "-m",
-            "jupyter",
             "nbconvert",
             "--to",
             "notebook",

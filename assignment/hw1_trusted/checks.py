@@ -568,6 +568,58 @@ def _own_training_consistent(ctx):
             )
 
 
+class Inconsistent(Mismatch):
+    """train_one_sample's step is not -learning_rate x the student's own gradient."""
+
+
+AUDITED_STEPS = 4  # the probe's (hw1_probes.AUDITED_STEPS): steps of the student's own training it audits
+
+
+def _audits_consistent(inp, out, ctx):
+    """Raises Mismatch unless train_one_sample, at each audited step of its own training (secret steps that the
+    probe drew at run time: train_one_sample cannot tell them from the others), moved every parameter it changed
+    by -learning_rate x the student's own gradient there (the reference's when that gradient is all zeros)."""
+    audits = out.get("audits")
+    if not isinstance(audits, list) or len(audits) != min(AUDITED_STEPS, inp["own_X"].shape[0]):
+        raise Mismatch("the audited steps of your own training were not handed over (backprop_one is needed)")
+    lr, dtype, seen = float(inp["lr"]), precision(out), set()
+    for audit in audits:
+        if not isinstance(audit, dict):
+            raise Mismatch("the audited steps of your own training were not handed over")
+        k = audit.get("step")
+        if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < inp["own_X"].shape[0] or k in seen:
+            raise Mismatch("the audited steps of your own training were not handed over")
+        seen.add(k)
+        before = _trained(audit.get("before"), "train_one_sample (before an audited step)")
+        after = _trained(audit.get("after"), "train_one_sample (after an audited step)")
+        grad = audit.get("grad")
+        if isinstance(grad, dict) and "@error" in grad:
+            raise Mismatch(f"backprop_one raised {grad['@error']} on a state of your own training")
+        if not isinstance(grad, list) or len(grad) != 2:
+            raise Mismatch("backprop_one must return the pair (grad_weights, grad_biases)")
+        gw, gb = R.layer_arrays(grad[0], grad[1], list(R.MNIST_SIZES), "backprop_one")
+        if not any(np.any(g != 0) for g in gw + gb):  # nothing to apply: judged against the reference's gradient
+            gw, gb = R.mnist_backprop(inp["own_X"][k], int(inp["own_Y"][k]), *before)
+        for l in range(3):
+            for kind, new, old, g in (
+                ("weights", after[0][l], before[0][l], gw[l]),
+                ("biases", after[1][l], before[1][l], gb[l]),
+            ):
+                step, expected = new - old, -lr * g
+                if not (np.all(np.isfinite(step)) and np.all(np.isfinite(expected))):
+                    raise Mismatch(f"an audited step of your own training made {kind}[{l}] NaN or infinite")
+                # the step is (w - lr x g) - w: besides the tolerance on lr x g, it carries the rounding of that
+                # subtraction, up to eps x |w| per entry, which dominates once training has made the gradient tiny
+                allowed = P5_UPDATE_RTOL[dtype] * np.linalg.norm(expected) + 4 * np.finfo(dtype).eps * np.linalg.norm(
+                    new
+                )
+                if np.any(step != 0) and not np.linalg.norm(step - expected) <= allowed:
+                    raise Inconsistent(
+                        f"at an audited step of your own training, train_one_sample changes {kind}[{l}] by something "
+                        "other than -learning_rate * your own gradient"
+                    )
+
+
 def _trained(value, what):
     if isinstance(value, dict) and "@error" in value:
         raise Mismatch(f"{what} raised {value['@error']}")
@@ -623,6 +675,18 @@ def q5_4_accuracy(inp, out, ctx):
             "accuracy counts only when your training applies your own train_one_sample and backprop_one "
             "(train_one_epoch above, and train_one_sample's update in question Q3)"
         ) from None
+    try:
+        _audits_consistent(inp, out, ctx)
+    except Inconsistent as error:  # consistent on the update case that the notebook can read, not in its training
+        ctx.flag(
+            "q5_4: train_one_sample applies your backprop_one's gradient on the grader's update case (Q3) but not at "
+            "secret steps of its own training: code that behaves differently when it is probed?"
+        )
+        raise Mismatch(
+            f"accuracy counts only when your training applies your own train_one_sample and backprop_one ({error})"
+        ) from None
+    except Mismatch as error:
+        raise Mismatch(f"accuracy counts only when your own training can be checked ({error})") from None
     images, labels = ctx.datasets("MNIST", "test")
     images = images.reshape(-1, 784)
     # the student's own train_one_sample, run by the probe from the grader's weights on a secret training sample:

@@ -13,8 +13,29 @@ import unicodedata
 
 import numpy as np
 
-MAX_BYTES = 64 * 2**20
-MAX_INFLATED = 256 * 2**20  # what the arrays of one bundle may hold once inflated (the probes hand over a few MB)
+KB, MB = 2**10, 2**20
+# What each question's probe hands over (its .json and .npz together), measured on the solution: 15 MB in all,
+# the JSON 4.3 KB at most. A question may hand over 4 times that, and at least 256 KB: room for answers given as
+# lists rather than arrays (about 3 times larger as JSON). Beyond its cap a question's data is refused unread,
+# for that question alone; the total is capped too. Measured again with: python -m tools.benchmark --handover
+MEASURED_BYTES = {
+    "q1a": 994, "q1b": 906, "q2a": 215, "q2a_shapes": 343, "q2b": 53, "q3a": 1_870, "q3b": 2_798, "q3c": 650,
+    "q3d": 38_394, "q4_arch": 1_945_739, "q4_train": 1_944_259, "q4_acc": 1_944_194, "q4_probs": 1_945_504,
+    "q5_1": 2_735_465, "q5_2": 3_002, "q5_3": 1_281_733, "q5_4": 3_519_387,
+}  # fmt: skip
+QUESTION_FLOOR = 256 * KB
+
+
+def question_cap(question):
+    """The most that one question's hand-over (.json and .npz together) may hold, in bytes."""
+    return max(QUESTION_FLOOR, 4 * MEASURED_BYTES.get(question, 0))
+
+
+TOTAL_CAP = 64 * MB  # every question's hand-over together (the solution's: 15.4 MB)
+RECORD_CAP = 64 * KB  # each record of the student phase's (progress.json, phase_timings.json: under 1 KB)
+RECORDS = ("progress.json", "phase_timings.json")
+MAX_BYTES = max(question_cap(q) for q in MEASURED_BYTES)  # the largest file that read() opens
+MAX_INFLATED = MAX_BYTES  # the probes' .npz are stored, not compressed: inflated, a bundle is as large as its file
 
 
 def write(folder, name, obj):
@@ -46,7 +67,7 @@ class Refused(ValueError):
 def _open_regular(path):
     """The bytes of a regular file (no symlinks, bounded size), or None if absent."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
     except OSError as error:
@@ -111,7 +132,7 @@ def read(folder, name):
     blob = _open_regular(os.path.join(folder, name + ".npz"))
     arrays = {}
     if blob is not None:
-        check_inflated_size(blob, name)
+        check_inflated_size(blob, name, question_cap(name) if name in MEASURED_BYTES else MAX_INFLATED)
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
 
@@ -166,3 +187,110 @@ def sanitise(value):
     if isinstance(value, np.ndarray) and value.dtype.kind not in "biufc":
         return {"@type": f"an array of {value.dtype.kind!r}-kind values (not numbers)"}
     return value
+
+
+# --- what root copies out of the student's folder -------------------------------------------------
+
+
+class Collected:
+    """What the route copied out of the hand-over folder: per question, "whole" (its files arrived as they were),
+    or why they were refused ("size", "kind": not a regular file of the sandbox user's), or nothing; the records
+    that arrived; and how many bytes root wrote. Every fact here is the route's own observation."""
+
+    def __init__(self):
+        self.questions, self.records, self.bytes, self.folder_replaced = {}, [], 0, False
+
+    def as_json(self):
+        return {"questions": self.questions, "records": self.records, "bytes": self.bytes,
+                "folder_replaced": self.folder_replaced}  # fmt: skip
+
+
+def _open_member(folder_fd, name):
+    """(fd, stat) of ``name`` in the folder, not followed if it is a link, never blocking on a FIFO; None if absent."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return -1, None
+    return fd, os.fstat(fd)
+
+
+def _copy(fd, size, target):
+    """Copies exactly ``size`` bytes (what the file claimed before a byte was read) from fd into ``target``."""
+    with os.fdopen(fd, "rb") as source, open(target, "wb") as out:
+        left = size
+        while left > 0:
+            chunk = source.read(min(left, MB))
+            if not chunk:
+                raise OSError(f"{target.name} was shorter than it claimed")
+            out.write(chunk)
+            left -= len(chunk)
+
+
+def collect(handover_dir, answers, uid, questions):
+    """Copies each question's hand-over and the phase's records out of the student's folder, bounded before a byte
+    is copied: only the names the grader expects are opened (whatever else the folder holds is never listed); each
+    must be a regular file of the sandbox user's; each question's files together at most ``question_cap``, the
+    records at most ``RECORD_CAP`` each, and all of it at most ``TOTAL_CAP``, by the sizes the files claim. A
+    refused question gets no files here: the verdict then says that its data was refused, and why.
+
+    Raises OSError only for root's own failure (writing ``answers``): a grader fault, never the student's."""
+    import pathlib
+
+    answers = pathlib.Path(answers)
+    answers.mkdir()
+    found = Collected()
+    try:
+        folder = os.open(handover_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        found.folder_replaced = True
+        return found
+    try:
+        if uid is not None and os.fstat(folder).st_uid != uid:
+            found.folder_replaced = True
+            return found
+        groups = [(q, (q + ".json", q + ".npz"), question_cap(q)) for q in questions]
+        groups += [(None, (name,), RECORD_CAP) for name in RECORDS]
+        for question, names, cap in groups:
+            opened, refused = [], None
+            for name in names:
+                member = _open_member(folder, name)
+                if member is None:
+                    continue
+                fd, info = member
+                if fd != -1:
+                    opened.append((name, fd, info))
+                if info is None or not stat.S_ISREG(info.st_mode) or (uid is not None and info.st_uid != uid):
+                    refused = "kind"
+            size = sum(info.st_size for _, _, info in opened if info is not None)
+            if refused is None and (size > cap or found.bytes + size > TOTAL_CAP):
+                refused = "size"
+            try:
+                if refused is None and opened:
+                    for name, fd, info in opened:
+                        _copy(os.dup(fd), info.st_size, answers / name)
+                    found.bytes += size
+            finally:
+                for _, fd, _ in opened:
+                    os.close(fd)
+            if question is not None:
+                found.questions[question] = refused or ("whole" if opened else "none")
+            elif opened and refused is None:
+                found.records.append(names[0])
+    finally:
+        os.close(folder)
+    return found
+
+
+def read_record(folder, name, limit=RECORD_CAP):
+    """A record of the student phase's (a JSON object), or {}: whatever the file holds (deep nesting, huge numbers,
+    other types, bytes that are not UTF-8, a link, a FIFO), reading it never raises."""
+    try:
+        data = _open_regular(os.path.join(folder, name))
+        if data is None or len(data) > limit:
+            return {}
+        value = json.loads(data.decode("utf-8"))
+        return value if isinstance(value, dict) else {}
+    except Exception:  # the record is the student's to write: any failure to read it is a record not kept
+        return {}

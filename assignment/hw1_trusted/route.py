@@ -21,13 +21,14 @@ import resource
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
-from . import handover, sandbox, settings, uploads
+from . import handover, policy, sandbox, settings, uploads
+from .errors import GraderFault
 
 HERE = pathlib.Path(__file__).resolve().parent
 CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # seconds per cell and per probe
@@ -36,6 +37,8 @@ SANDBOX_USER = settings.SANDBOX_USER.value()
 MB = 2**20
 STUDENT_MEMORY = settings.STUDENT_MEMORY_MB.value() * MB  # the notebook, its kernel, its /tmp and /dev/shm
 STUDENT_PROCESSES = 512
+STUDENT_DISK = settings.STUDENT_DISK_MB.value() * MB  # its folder, /tmp, /var/tmp and /dev/shm: one tmpfs
+OUTPUT_KEPT = policy.OUTPUT_KEPT_KB * 2**10  # the end of the student phase's output that reaches the log
 TRUSTED_MEMORY = settings.TRUSTED_MEMORY_MB.value() * MB  # the inputs and the verdict (about 0.9 GB each)
 TRUSTED_TIMEOUT = (
     settings.TRUSTED_TIMEOUT.value()
@@ -289,129 +292,74 @@ def build_sandbox(root, ag, nb, work):
     shutil.copy(HERE / "student_phase.py", root / "student_phase.py")
 
 
-def collect_answers(handover_dir, answers, uid):
-    """Copies the plain files of the hand-over folder; anything else (links, folders, huge files) is left.
-
-    The folder is opened without following links and must belong to the sandbox user; each file is
-    opened relative to it, again without following links, and must belong to that user too, so
-    that no path the student controls can make root read anything else.
-    """
-    answers.mkdir()
-    skipped = []
-    try:
-        folder = os.open(handover_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return ["the hand-over folder was replaced"]
-    try:
-        if uid is not None and os.fstat(folder).st_uid != uid:
-            return ["the hand-over folder was replaced"]
-        for name in sorted(os.listdir(folder))[:200]:
-            if not name.endswith((".json", ".npz")) or "/" in name:
-                continue
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
-            except OSError:
-                skipped.append(name)
-                continue
-            with os.fdopen(fd, "rb") as f:
-                info = os.fstat(f.fileno())
-                if (
-                    not stat.S_ISREG(info.st_mode)
-                    or info.st_size > handover.MAX_BYTES
-                    or (uid is not None and info.st_uid != uid)
-                ):
-                    skipped.append(name)
-                    continue
-                (answers / name).write_bytes(f.read(handover.MAX_BYTES + 1)[: handover.MAX_BYTES])
-    finally:
-        os.close(folder)
-    if not skipped:  # the names are the student's to choose: counted, never quoted
-        return []
-    many = len(skipped) > 1
-    return [
-        f"{len(skipped)} file{'s' if many else ''} of the hand-over folder could not be read as plain data "
-        f"and {'were' if many else 'was'} ignored."
-    ]
-
-
-def first_lines(nb):
-    """The first line of each code cell of the submission, as the grader holds it."""
-    lines = set()
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            code = [l for l in cell.source.splitlines() if l.strip()]
-            if code:
-                lines.add(code[0][:120])
-    return lines
-
-
-def phase_notes(code, seconds, progress, killed, known_lines):
-    """Notes for the student. The student phase reports cells by their first line; only a line that
-    really starts a cell of the submission is quoted, cleaned and marked as the student's (the verdict labels it)."""
-
-    def quoted(text):
-        return handover.student_text(text, 80) if isinstance(text, str) and text in known_lines else ""
-
+def phase_notes(phase):
+    """Grading notes on the student phase: only what the route saw for itself (how and when the phase ended, its
+    memory and disk, processes left running), and one bounded claim of the phase's own record, labelled as such.
+    No count, cell or text that the student's code could choose is shown in the grader's voice."""
     notes = []
-    died = bool(progress.get("error") or progress.get("cell"))
-    timed_out = progress.get("timed_out") if isinstance(progress.get("timed_out"), list) else []
-    progress = {
-        "cell": quoted(progress.get("cell")),
-        "error": progress.get("error"),
-        "timed_out": [quoted(c) or "a cell" for c in timed_out[:3]],
-    }
-    if code is None:
+    if phase["ended"] == "time limit":
+        notes.append(f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook.")
+    elif phase["ended"] == "stopped early":
         notes.append(
-            f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook"
-            + (f", in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
-            + "."
+            "Your notebook did not run to the end: its kernel died (os._exit, sys.exit in a check, a kill, or running "
+            "out of memory). Questions whose answers were handed over before that are graded; the others score 0."
         )
-    elif died:
+    if phase.get("out_of_memory"):
         notes.append(
-            "Your notebook's kernel died (os._exit, sys.exit in a check, a kill, or running out of memory)"
-            + (f" in the cell that starts with: {progress.get('cell')}" if progress.get("cell") else "")
-            + ". Questions whose answers were handed over before that are graded; the others score 0."
+            f"Your notebook ran out of its {STUDENT_MEMORY // MB} MB of memory, and a process of it was stopped."
         )
-    for cell in progress.get("timed_out", []):
-        notes.append(f"A cell ran over the {CELL_TIMEOUT} s time limit per cell and was interrupted: {cell}")
-    if killed:
+    if phase.get("disk_full"):
+        notes.append(
+            f"Your notebook filled its {STUDENT_DISK // MB} MB of disk (its folder, /tmp and /dev/shm together): "
+            "writes beyond that failed."
+        )
+    if phase.get("cell_timeouts_reported"):
+        notes.append(
+            f"The record kept while your notebook ran (written by the process that ran it, which your code can change) "
+            f"says that a cell ran over the {CELL_TIMEOUT} s time limit per cell and was interrupted."
+        )
+    if phase.get("killed"):
         notes.append("Processes that your notebook left running were stopped when it ended.")
     return notes
 
 
-def phase_record(code, seconds, progress):
-    """How the student phase ended, for the verdict's visible summary: the route's own facts (exit, time),
-    and from the student's progress only counts and whether the last cell finished."""
-    died = bool(progress.get("error") or progress.get("cell"))
-    timed_out, raised = progress.get("timed_out"), progress.get("raised")
+def phase_record(code, seconds, progress, observed):
+    """How the student phase ended, for the notes and the verdict's visible summary: the route's own facts (the
+    runner's exit, the route's clock, the cgroup's OOM count, the disk's use), and of the student's progress record
+    only whether it claims a cell time-out (a bounded claim: one yes or no)."""
+    timed_out = progress.get("timed_out")
     return {
-        "ended": "time limit" if code is None else "kernel died" if died else "end",
+        "ended": "time limit" if code is None else "end" if code == 0 else "stopped early",
         "seconds": round(seconds, 1),
-        "timed_out": len(timed_out) if isinstance(timed_out, list) else 0,
-        "raised": raised if isinstance(raised, int) and not isinstance(raised, bool) and 0 <= raised < 10**6 else 0,
         "phase_limit": PHASE_TIMEOUT,
         "cell_limit": CELL_TIMEOUT,
+        "cell_timeouts_reported": bool(isinstance(timed_out, list) and timed_out),
+        **observed,
     }
 
 
-def record_verdict_time(results_dir, seconds):
-    """Adds the trusted phase's own time to the results' extra data (instructors' eyes only)."""
-    path = results_dir / "results.json"
-    if path.exists():
-        results = json.loads(path.read_text())
-        results.setdefault("extra_data", {}).setdefault("timings", {})["verdict"] = round(seconds, 2)
-        path.write_text(json.dumps(results, indent=2))
+def write_json(path, value, mode=None):
+    """Writes ``path`` whole or not at all (a temporary file, then a rename): a full disk leaves no half a file."""
+    path = pathlib.Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(value, indent=2))
+    if mode is not None:
+        os.chmod(partial, mode)
+    os.replace(partial, path)
+
+
+def record_extra(results_dir, **values):
+    """Adds ``values`` to the results' extra data (instructors' eyes only); root's own file, read back whole."""
+    path = pathlib.Path(results_dir) / "results.json"
+    results = json.loads(path.read_text())
+    results.setdefault("extra_data", {}).update({k: v for k, v in values.items() if v})
+    write_json(path, results)
 
 
 def reported_phase_timings(answers):
     """The student phase's own clock readings (phase_timings.json), for the benchmark only: numbers or nothing.
     The phase is the student's, so nothing here is trusted; it only splits the phase's time for the instructor."""
-    try:
-        raw = json.loads((answers / "phase_timings.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(raw, dict):
-        return {}
+    raw = handover.read_record(answers, "phase_timings.json")
     number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e11  # noqa: E731
     out = {k: raw[k] for k in ("started", "imported", "first_cell", "last_cell_end", "ended") if number(raw.get(k))}
     seconds = raw.get("seconds")
@@ -423,29 +371,56 @@ def reported_phase_timings(answers):
 def write_timings(results_dir, clock, reported):
     """results/timings.json: the route's own wall-clock marks (time.time()) of each phase, and the student
     phase's reported split of its time (untrusted, instructors' eyes only; tools/benchmark.py reads it)."""
-    path = results_dir / "timings.json"
-    path.write_text(
-        json.dumps({"route": {k: round(v, 3) for k, v in clock.items()}, "student_phase_reported": reported})
-    )
-    os.chmod(path, 0o600)
+    marks = {k: round(v, 3) for k, v in clock.items()}
+    write_json(pathlib.Path(results_dir) / "timings.json", {"route": marks, "student_phase_reported": reported}, 0o600)
 
 
-def record_extra(results_dir, key, value):
-    """Adds ``value`` to the results' extra data (instructors' eyes only)."""
-    path = results_dir / "results.json"
-    if path.exists() and value:
-        results = json.loads(path.read_text())
-        results.setdefault("extra_data", {})[key] = value
-        path.write_text(json.dumps(results, indent=2))
+SCRATCH = {"/tmp": "tmp", "/var/tmp": "var-tmp", "/dev/shm": "shm"}  # on the grading's tmpfs, bound there
 
 
-def student_sandbox(root, uid, gid):
+class StudentDisk:
+    """The student phase's one disk: a tmpfs of STUDENT_DISK bytes (plus what root puts there) mounted on its
+    folder, in the route's own mount namespace, holding its folder, home, hand-over, /tmp, /var/tmp and /dev/shm.
+    Its pages are charged to the memory cgroup of whoever writes them, so a student who fills it pays with its
+    own memory. Where no tmpfs can be mounted (a container without CAP_SYS_ADMIN), the folder stays on the
+    platform's disk, each file bounded by RLIMIT_FSIZE, and the log says so."""
+
+    def __init__(self, root, placed_bytes):
+        self.root, self.size, self.mounted = root, STUDENT_DISK + placed_bytes, False
+        self.why = sandbox.private_mounts()
+        if not self.why:
+            self.why = sandbox.mount_tmpfs(root, self.size)
+            self.mounted = not self.why
+        for folder in SCRATCH.values():
+            (root / folder).mkdir(mode=0o1777)
+            os.chmod(root / folder, 0o1777)
+
+    def scratch(self):
+        return {path: self.root / folder for path, folder in SCRATCH.items()} if self.mounted else None
+
+    def full(self):
+        used = sandbox.disk_used(self.root) if self.mounted else None
+        return used is not None and used >= self.size - 4 * MB
+
+    def describe(self):
+        if self.mounted:
+            return f"{STUDENT_DISK // MB} MB of disk: one tmpfs for its folder, /tmp, /var/tmp and /dev/shm"
+        return f"no disk budget ({self.why}): each file it writes is at most {STUDENT_DISK // MB} MB (RLIMIT_FSIZE)"
+
+    def remove(self):
+        if self.mounted:
+            sandbox.unmount(self.root)
+        sandbox.remove(self.root)
+
+
+def student_sandbox(root, uid, gid, disk, work):
     """(namespaces, cgroup, what they are) for the student phase, each where the platform gives it.
 
-    Namespaces: bubblewrap (sandbox.namespace_argv). Limits: a cgroup with the grading's CPU quota (the
-    CPUs this grading was given: its affinity, or its own cgroup's quota), a memory limit and a process
-    limit. Neither is required: without them the route still grades, and says so in its log (the
-    instructor's side: run_autograder's output), relying on the platform's one container per submission.
+    Namespaces: bubblewrap (sandbox.namespace_argv), with the seccomp filter where there is one for this machine.
+    Limits: a cgroup with the grading's CPU quota (the CPUs this grading was given: its affinity, or its own
+    cgroup's quota), a memory limit and a process limit; the disk (``StudentDisk``). None is required: without
+    them the route still grades, and says so in its log (the instructor's side: run_autograder's output), relying
+    on the platform's one container per submission.
     """
     cpus = len(os.sched_getaffinity(0))
     quota = cgroup_cpu_limit()
@@ -454,7 +429,7 @@ def student_sandbox(root, uid, gid):
         f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY, pids=STUDENT_PROCESSES
     )
     tools, why = sandbox.probe_namespaces(uid, gid)
-    isolation = {"namespaces": None, "cgroup": None}
+    isolation = {"namespaces": None, "cgroup": None, "disk": disk.describe()}
     namespaces = None
     if tools is not None:
         data = settings.DATA_ROOT.value()
@@ -465,15 +440,28 @@ def student_sandbox(root, uid, gid):
             str(pathlib.Path(sys.executable).resolve().parent.parent),
             data,
         )
+        program, no_filter = sandbox.seccomp_program()
+        if program is not None:
+            (work / "seccomp.bpf").write_bytes(program)
 
         def namespaces(argv):
-            return sandbox.namespace_argv(tools, root, readonly, uid, gid, argv, STUDENT_MEMORY)
+            seccomp = os.open(work / "seccomp.bpf", os.O_RDONLY) if program is not None else None
+            wrapped = sandbox.namespace_argv(
+                tools, root, readonly, uid, gid, argv, STUDENT_MEMORY, disk.scratch(), seccomp
+            )
+            return wrapped, () if seccomp is None else (seccomp,)
 
         isolation["namespaces"] = sandbox.bwrap_version(tools)
+        isolation["seccomp"] = "x86_64 filter" if program is not None else no_filter
         print(
             f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
             f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
-            f"and private, empty /tmp, /var/tmp and /dev/shm",
+            f"and private, empty /tmp, /var/tmp and /dev/shm; "
+            + (
+                f"a seccomp filter denies {len(sandbox.DENIED_SYSCALLS)} system calls (new namespaces among them)"
+                if program is not None
+                else f"no seccomp filter: {no_filter}"
+            ),
             flush=True,
         )
     else:
@@ -483,6 +471,7 @@ def student_sandbox(root, uid, gid):
             f"own locks; this grading relies on the platform's isolation of one container per submission",
             flush=True,
         )
+    print(f"hw1 limits: the student phase has {disk.describe()}", flush=True)
     if group is not None:
         isolation["cgroup"] = {
             "version": group.version,
@@ -505,45 +494,38 @@ def student_sandbox(root, uid, gid):
     return namespaces, group, isolation
 
 
-def grade_upload(ag, results_dir):
-    ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    isolate = os.geteuid() == 0
-    if isolate:
-        lock_down(ag)
+def autograder_id_of(ag):
     stamp = ag / "source" / "files" / "hw1_trusted" / "AUTOGRADER_ID"
-    autograder_id = stamp.read_text().strip() if stamp.exists() else "unknown"
-    work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
-    notes = [f"Autograder {autograder_id[:12]}."]
-    root = server = None
-    clock = {}  # wall-clock marks of each phase, for results/timings.json
-    try:
-        try:
-            nb = uploads.normalise(ag / "submission")
-        except uploads.BadUpload as problem:
-            (work / "notes.json").write_text(json.dumps(notes + [str(problem)]))
-            trusted("reject", work, results_dir, autograder_id, str(problem))
-            return
-        uid = gid = None
-        if isolate:  # before the trusted process starts, whose cgroup the stale ones' removal would take too
-            uid, gid = sandbox.ensure_user(SANDBOX_USER)
-            sandbox.kill_all(uid)  # nothing of an earlier grading may linger
-            sandbox.remove_stale_cgroups(f"hw1-{SANDBOX_USER}-")
-        clock["inputs_start"] = time.time()
-        server = TrustedProcess(work, autograder_id)
-        if not server.inputs_ready():
-            server.close()
-            (work / "notes.json").write_text(json.dumps(notes))
-            trusted(
-                "reject",
-                work,
-                results_dir,
-                autograder_id,
-                "The autograder could not prepare its inputs (its datasets are missing or corrupt). Please tell your instructor; your submission was not graded.",
-            )
-            return
+    return stamp.read_text().strip() if stamp.exists() else "unknown"
 
-        root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
+
+def folder_bytes(folder):
+    return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file())
+
+
+def student_env(root):
+    return {
+        "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(root / "home"),
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "HW1_HANDOVER": str(root / "handover"),
+        "TMPDIR": str(root / "home"),
+        "HW1_PROBE_INPUTS": str(root / "inputs"),
+        "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
+        **thread_caps(cpu_quota()),
+    }
+
+
+def run_student_phase(root, nb, ag, work, ids, clock):
+    """Lays out the student's folder on its own disk, runs the notebook as the sandbox user, ends every process of
+    it; returns (exit code or None at the time limit, seconds, what the route observed, isolation)."""
+    uid, gid = ids
+    isolate = uid is not None
+    placed = folder_bytes(work / "inputs") + folder_bytes(ag / "source" / "tests") + len(uploads.to_json(nb)) + 16 * MB
+    disk = StudentDisk(root, placed) if isolate else None
+    try:
         build_sandbox(root, ag, nb, work)
         if isolate:
             # the folder stays root's, so that the student cannot swap its parts; the user owns only its own
@@ -551,89 +533,140 @@ def grade_upload(ag, results_dir):
                 sandbox.chown_tree(root / part, uid, gid)
                 os.chmod(root / part, 0o700)
             os.chmod(root, 0o711)
-        env = {
-            "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
-            "HOME": str(root / "home"),
-            "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "HW1_HANDOVER": str(root / "handover"),
-            "TMPDIR": str(root / "home"),
-            "HW1_PROBE_INPUTS": str(root / "inputs"),
-            "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
-            **thread_caps(cpu_quota()),
-        }
         clock["inputs_end"] = time.time()
-        namespaces, group, isolation = student_sandbox(root, uid, gid) if isolate else (None, None, {})
+        namespaces, group, isolation = student_sandbox(root, uid, gid, disk, work) if isolate else (None, None, {})
         clock["student_start"] = time.time()
+        observed = {}
         try:
+            argv = [sys.executable, str(root / "student_phase.py"), str(root / "ag"), str(root / "handover")]
             code, seconds = sandbox.run_as(
-                uid,
-                gid,
-                [
-                    sys.executable,
-                    str(root / "student_phase.py"),
-                    str(root / "ag"),
-                    str(root / "handover"),
-                    str(CELL_TIMEOUT),
-                ],
-                env,
-                root,
-                PHASE_TIMEOUT,
-                work / "student_phase.log",
-                namespaces,
-                group,
-            )
+                uid, gid, [*argv, str(CELL_TIMEOUT)], student_env(root), root, PHASE_TIMEOUT,
+                work / "student_phase.log", namespaces, group, file_size=STUDENT_DISK, output_limit=OUTPUT_KEPT,
+            )  # fmt: skip
             clock["student_exited"] = time.time()
             killed = sandbox.kill_all(uid) if isolate else 0
             if group is not None:
                 killed += group.kill()
-            if namespaces is not None:  # what was left ended with its PID namespace, racing these kills: no note
-                killed = 0
                 isolation["used"] = used = group.stats()
+                observed["out_of_memory"] = bool(used.get("oom_kills"))
                 print(
                     f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
                     f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}",
                     flush=True,
                 )
+            # with namespaces, what was left ended with its PID namespace, racing these kills: no note
+            observed["killed"] = bool(killed) and namespaces is None
+            observed["disk_full"] = disk is not None and disk.full()
         finally:
             if group is not None:
                 group.remove()
         if isolate:
             sandbox.remove_files_of(uid)
-        clock["student_end"] = time.time()
-        timings = {"prepare": round(clock["inputs_end"] - clock["inputs_start"], 2), "student": round(seconds, 2)}
-        notes_answers = collect_answers(root / "handover", work / "answers", uid)
-        try:
-            progress = json.loads((work / "answers" / "progress.json").read_text())
-            progress = progress if isinstance(progress, dict) else {}
-        except (OSError, ValueError):
-            progress = {}
-        notes += phase_notes(code, seconds, progress, killed, first_lines(nb)) + notes_answers
-        (work / "notes.json").write_text(json.dumps(notes))
-        clock["verdict_start"] = time.time()
-        (work / "timings.json").write_text(json.dumps(timings))
-        (work / "phase.json").write_text(json.dumps(phase_record(code, seconds, progress)))
-        done = server.verdict(results_dir, autograder_id)
-        server.close()
-        if not done:
-            trusted(
-                "reject",
-                work,
-                results_dir,
-                autograder_id,
-                f"The autograder could not finish its verdict within its limits ({TRUSTED_TIMEOUT} s, "
-                f"{TRUSTED_MEMORY // MB} MB). Please tell your instructor; your submission was not graded.",
-            )
-        clock["verdict_end"] = time.time()
-        record_verdict_time(results_dir, clock["verdict_end"] - clock["verdict_start"])
-        record_extra(results_dir, "isolation", isolation)
-        write_timings(results_dir, clock, reported_phase_timings(work / "answers"))
+        collected = handover.collect(root / "handover", work / "answers", uid, list(checks_questions()))
+        return code, seconds, observed, isolation, collected
     finally:
-        if server is not None:
-            server.close()
-        if root is not None:
+        if disk is not None:
+            disk.remove()
+        else:
             sandbox.remove(root)
+
+
+def checks_questions():
+    """The autograded questions, from points.json (the build's) or the checks' module, without importing numpy's
+    references into the route."""
+    from . import checks
+
+    return list(checks.CASES)
+
+
+def grade(ag, results_dir, work, autograder_id, clock):
+    """The route's steps for one upload: the upload, the inputs, the student phase, the collection, the verdict.
+    Raises GraderFault (or OSError...) for the grader's own failures; the caller turns them into a result."""
+    notes = [f"Autograder {autograder_id[:12]}."]
+    try:
+        nb = uploads.normalise(ag / "submission")
+    except uploads.BadUpload as problem:
+        write_json(work / "notes.json", notes + [str(problem)])
+        if trusted("reject", work, results_dir, autograder_id, "rejected", str(problem)).returncode != 0:
+            raise GraderFault("the refusal of the upload could not be written") from None
+        return
+    ids = (None, None)
+    if os.geteuid() == 0:  # before the trusted process starts, whose cgroup the stale ones' removal would take too
+        ids = sandbox.ensure_user(SANDBOX_USER)
+        sandbox.kill_all(ids[0])  # nothing of an earlier grading may linger
+        sandbox.remove_stale_cgroups(f"hw1-{SANDBOX_USER}-")
+    clock["inputs_start"] = time.time()
+    server = TrustedProcess(work, autograder_id)
+    try:
+        if not server.inputs_ready():
+            raise GraderFault("the autograder could not prepare its inputs (its datasets are missing or corrupt)")
+        root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
+        code, seconds, observed, isolation, collected = run_student_phase(root, nb, ag, work, ids, clock)
+        clock["student_end"] = time.time()
+        phase = phase_record(code, seconds, handover.read_record(work / "answers", "progress.json"), observed)
+        notes += phase_notes(phase)
+        write_json(work / "notes.json", notes)
+        write_json(work / "phase.json", phase)
+        write_json(work / "collected.json", collected.as_json())
+        write_json(work / "timings.json", {"prepare": round(clock["inputs_end"] - clock["inputs_start"], 2),
+                                           "student": round(seconds, 2)})  # fmt: skip
+        clock["verdict_start"] = time.time()
+        if not server.verdict(results_dir, autograder_id):
+            raise GraderFault(
+                f"the verdict did not finish within its limits ({TRUSTED_TIMEOUT} s, {TRUSTED_MEMORY // MB} MB)"
+            )
+    finally:
+        server.close()
+    clock["verdict_end"] = time.time()
+    record_extra(
+        results_dir,
+        isolation=isolation,
+        handover={"bytes_copied": collected.bytes, "cap": handover.TOTAL_CAP},
+    )
+    record_verdict_time(results_dir, clock["verdict_end"] - clock["verdict_start"])
+    write_timings(results_dir, clock, reported_phase_timings(work / "answers"))
+
+
+def record_verdict_time(results_dir, seconds):
+    """Adds the trusted phase's own time to the results' extra data (instructors' eyes only)."""
+    path = pathlib.Path(results_dir) / "results.json"
+    results = json.loads(path.read_text())
+    results.setdefault("extra_data", {}).setdefault("timings", {})["verdict"] = round(seconds, 2)
+    write_json(path, results)
+
+
+def write_grader_fault(results_dir, autograder_id, why):
+    """Every question 0 with a sentence that the grader failed, status grader_fault: a rerun grades it again."""
+    from . import verdict
+
+    sentence = (
+        "not graded: grader fault (the autograder failed on its own side; nothing in your submission caused it). "
+        "Please tell your instructor; it will be graded again."
+    )
+    notes = [
+        f"Autograder {autograder_id[:12]}.",
+        "The autograder failed on its own side: your submission was not graded.",
+    ]
+    graded = verdict.not_graded(checks_questions(), sentence)
+    verdict.write(results_dir, graded, notes, [], autograder_id, status=(verdict.GRADER_FAULT, why))
+
+
+def grade_upload(ag, results_dir):
+    ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        lock_down(ag)
+    autograder_id = autograder_id_of(ag)
+    work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
+    clock = {}  # wall-clock marks of each phase, for results/timings.json
+    try:
+        grade(ag, results_dir, work, autograder_id, clock)
+    except Exception as error:  # the grader's own failure (a full disk, its inputs, its verdict): never a grade
+        why = f"{type(error).__name__}: {error}"[:300]
+        print(f"hw1 grader fault: {why}", flush=True)
+        traceback.print_exc()
+        write_grader_fault(results_dir, autograder_id, why)  # if this fails too: no results.json, a failed grading
+    finally:
         if settings.KEEP_WORK.is_set():
             print(f"trusted work folder kept: {work}")
         else:

@@ -9,13 +9,18 @@ IPC, network and UTS namespaces (``namespace_argv``), and a cgroup with a CPU qu
 and a process limit (``Cgroup``). Both are probed for; neither is required.
 """
 
+import collections
+import ctypes
 import os
 import pathlib
+import platform
 import pwd
 import resource
 import shutil
 import signal
+import struct
 import subprocess
+import threading
 import time
 
 from . import settings
@@ -78,11 +83,50 @@ def chown_tree(path, uid, gid):
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
-def run_as(uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None):
+class OutputTail:
+    """The last ``limit`` bytes of what a process writes to a pipe, read by a thread of the route's.
+
+    The student phase's output reaches root only this way: through a pipe whose reader keeps a bounded tail, never
+    through a file of root's that the student's code could write a gigabyte into."""
+
+    def __init__(self, fd, limit):
+        self.fd, self.limit, self.chunks, self.kept, self.total = fd, limit, collections.deque(), 0, 0
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.total += len(chunk)
+            self.chunks.append(chunk)
+            self.kept += len(chunk)
+            while self.kept - len(self.chunks[0]) >= self.limit:
+                self.kept -= len(self.chunks.popleft())
+        os.close(self.fd)
+
+    def text(self, wait=2.0):
+        """What was kept (at most ``limit`` bytes, the end of the output), once the writers are gone."""
+        self.thread.join(wait)
+        data = b"".join(self.chunks)[-self.limit :]
+        dropped = self.total - len(data)
+        head = f"[{dropped} earlier bytes of output dropped: only the last {self.limit} are kept]\n" if dropped else ""
+        return head.encode() + data
+
+
+def run_as(
+    uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None, file_size=None, output_limit=2**20
+):
     """Runs argv as uid:gid in its own session; returns (exit code or None on time-out, seconds).
 
     ``namespaces``: a function of argv that wraps it in the sandbox tool (``namespace_argv``), which
-    starts as root and becomes uid:gid itself. ``cgroup``: joined before anything runs.
+    starts as root and becomes uid:gid itself, and the file descriptors that tool reads (its seccomp filter).
+    ``cgroup``: joined before anything runs. ``file_size``: RLIMIT_FSIZE, the largest file it may write.
+    Its output goes through a pipe: the last ``output_limit`` bytes are written to ``log_path`` at the end.
     """
     started = time.monotonic()
 
@@ -90,6 +134,8 @@ def run_as(uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=
         os.setsid()
         if cgroup is not None:
             cgroup.join()  # as root, before the switch: the cgroup's files are root's
+        if file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
         if uid is not None:  # a fork bomb cannot starve the grader: the sandbox user has a cap on its processes
             resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
             if namespaces is None:  # else the sandbox tool switches, once its namespaces are made
@@ -97,29 +143,41 @@ def run_as(uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=
                 os.setresgid(gid, gid, gid)
                 os.setresuid(uid, uid, uid)
 
-    with open(log_path, "wb") as log:
-        if namespaces is not None:
-            argv = namespaces(argv)
+    pass_fds = ()
+    if namespaces is not None:
+        argv, pass_fds = namespaces(argv)
+    read_end, write_end = os.pipe()
+    try:
         process = subprocess.Popen(
             argv,
             env=env,
             cwd=cwd,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdout=write_end,
+            stderr=write_end,
             stdin=subprocess.DEVNULL,
             preexec_fn=demote,
             umask=0o077,
+            pass_fds=pass_fds,
         )
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    tail = OutputTail(read_end, output_limit)
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = None
         try:
-            code = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            code = None
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            process.wait()
-    return code, time.monotonic() - started
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    seconds = time.monotonic() - started
+    with open(log_path, "wb") as log:
+        log.write(tail.text())
+    return code, seconds
 
 
 def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
@@ -166,7 +224,7 @@ def bwrap_command():
     return (bwrap, setpriv), ""
 
 
-def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
+def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes, scratch=None, seccomp_fd=None):
     """argv run by bubblewrap in new mount, PID, IPC, network (a loopback of its own) and UTS namespaces.
 
     bwrap runs as root and sets up the mounts; setpriv then becomes ``uid``:``gid`` with no capability
@@ -175,6 +233,11 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
     path (the Python environment, the datasets); a fresh /proc and a minimal /dev; empty private
     /tmp, /var/tmp and /dev/shm of at most ``tmp_bytes`` each; and ``root`` (the grading's own folder),
     the one place it may write to (in the folders the user owns).
+
+    ``scratch``: {"/tmp": folder, "/var/tmp": folder, "/dev/shm": folder} on the grading's own sized tmpfs, bound
+    there instead of a tmpfs each, so that everything the phase can write shares one disk budget.
+    ``seccomp_fd``: a file descriptor holding the seccomp filter (``seccomp_program``), which bubblewrap installs
+    last, for the student's runner and everything it starts.
     """
     bwrap, setpriv = tools
     args = [
@@ -214,8 +277,13 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes):
         args += [*parents(path), "--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev", *parents("/var/tmp")]
     for private in ("/dev/shm", "/tmp", "/var/tmp"):
-        args += ["--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", private]
+        if scratch:
+            args += ["--bind", str(scratch[private]), private]
+        else:
+            args += ["--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", private]
     args += [*parents(root), "--bind", str(root), str(root), "--chdir", str(root)]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     if uid is None:
         return [*args, "--", *argv]
     return [
@@ -314,6 +382,18 @@ def _under(mount, path):
     if mounted_root != "/" and (path + "/").startswith(mounted_root.rstrip("/") + "/"):
         path = path[len(mounted_root.rstrip("/")) :]  # a container's view: its own cgroup is the mount's root
     return os.path.join(point, path.lstrip("/"))
+
+
+def own_cgroup_files(*names):
+    """The paths of ``names`` in this process's own cgroup, in each hierarchy that may hold them (v2, then v1's
+    memory and cpu): where a container's limits are."""
+    mounts, paths = _mounts(), []
+    if mounts["v2"] is not None:
+        paths += [pathlib.Path(_under(mounts["v2"], _own_path(""))) / n for n in names]
+    for controller in ("memory", "cpu"):
+        if controller in mounts["v1"]:
+            paths += [pathlib.Path(_under(mounts["v1"][controller], _own_path(controller))) / n for n in names]
+    return paths
 
 
 def remove_stale_cgroups(prefix):
@@ -495,3 +575,103 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+# ------------------------------------------------------------------------------------------------
+# The student phase's disk: one sized tmpfs per grading, in a mount namespace of the route's own
+# ------------------------------------------------------------------------------------------------
+
+_CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE, _MNT_DETACH = 0x00020000, 2, 4, 16384, 1 << 18, 2
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _failed(call):
+    return f"{call} failed: {os.strerror(ctypes.get_errno())}"
+
+
+def private_mounts():
+    """Moves this process (and what it starts) into a mount namespace of its own whose mounts propagate nowhere,
+    so that the tmpfs it mounts vanish with it, even when it is killed. Returns "" or why it could not."""
+    libc = _libc()
+    if libc.unshare(_CLONE_NEWNS) != 0:
+        return _failed("unshare(CLONE_NEWNS)")
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        return _failed("making the mounts private")
+    return ""
+
+
+def mount_tmpfs(path, size):
+    """A tmpfs of at most ``size`` bytes at ``path`` (mode 0711, no devices, no set-uid), whose pages are charged
+    to the memory cgroup of whoever writes them. Returns "" or why it could not be mounted."""
+    options = f"size={int(size)},mode=0711".encode()
+    if _libc().mount(b"hw1-student", str(path).encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+        return _failed("mounting a tmpfs")
+    return ""
+
+
+def unmount(path):
+    _libc().umount2(str(path).encode(), _MNT_DETACH)
+
+
+def disk_used(path):
+    """Bytes in use on the filesystem of ``path`` (statvfs), or None."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    return (info.f_blocks - info.f_bfree) * info.f_frsize
+
+
+# ------------------------------------------------------------------------------------------------
+# The system calls a notebook never needs: a seccomp filter that bubblewrap installs (--seccomp FD)
+# ------------------------------------------------------------------------------------------------
+
+_X86_64 = 0xC000003E  # AUDIT_ARCH_X86_64
+# x86_64 numbers: namespaces and mounts (unshare, setns, mount, umount2, pivot_root, chroot, and the new mount API),
+# kernel keyrings, BPF, perf, userfaultfd, io_uring, ptrace and other processes' memory, modules, kexec, handles,
+# accounting, swap, reboot, host names, port I/O, quotas, the kernel log
+DENIED_SYSCALLS = {
+    "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
+    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "mount_setattr": 442, "keyctl": 250, "add_key": 248, "request_key": 249, "bpf": 321, "perf_event_open": 298,
+    "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "ptrace": 101,
+    "process_vm_readv": 310, "process_vm_writev": 311, "init_module": 175, "finit_module": 313,
+    "delete_module": 176, "kexec_load": 246, "kexec_file_load": 320, "open_by_handle_at": 304,
+    "name_to_handle_at": 303, "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169, "sethostname": 170,
+    "setdomainname": 171, "iopl": 172, "ioperm": 173, "quotactl": 179, "lookup_dcookie": 212, "syslog": 103,
+}  # fmt: skip
+_CLONE, _CLONE3 = 56, 435
+# clone's flags that make a namespace (user, mount, PID, network, IPC, UTS, cgroup): threads and forks stay allowed
+_NEW_NAMESPACES = 0x10000000 | 0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x02000000
+_EPERM, _ENOSYS = 1, 38
+_ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
+
+
+def seccomp_program():
+    """The filter as classic BPF (struct sock_filter[]), or (None, why) where it is not written for this machine.
+
+    Other ABIs (x32, i386 through int 0x80) are refused whole; clone3 answers ENOSYS, so that the C library falls
+    back to clone, whose flags the filter can read (clone3's are behind a pointer)."""
+    if platform.machine() != "x86_64":
+        return None, f"no seccomp filter for {platform.machine()} (it is written for x86_64)"
+    ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    program = [(ld_abs, 0, 0, 4), (jeq, 1, 0, _X86_64), ("deny",), (ld_abs, 0, 0, 0), (jge, "deny", 0, 0x40000000)]
+    program += [(jeq, "deny", 0, nr) for nr in sorted(DENIED_SYSCALLS.values())]
+    program += [(jeq, "enosys", 0, _CLONE3), (jeq, "clone", 0, _CLONE), (ret, 0, 0, _ALLOW)]
+    labels = {"clone": len(program)}
+    program += [(ld_abs, 0, 0, 16), (jset, "deny", 0, _NEW_NAMESPACES), (ret, 0, 0, _ALLOW)]
+    labels["deny"] = len(program)
+    program += [(ret, 0, 0, _ERRNO | _EPERM)]
+    labels["enosys"] = len(program)
+    program += [(ret, 0, 0, _ERRNO | _ENOSYS)]
+    code = b""
+    for i, instruction in enumerate(program):
+        if instruction == ("deny",):
+            instruction = (ret, 0, 0, _ERRNO | _EPERM)
+        op, jt, jf, k = instruction
+        jt = labels[jt] - i - 1 if isinstance(jt, str) else jt
+        code += struct.pack("<HBBI", op, jt, jf, k)
+    return code, ""

@@ -69,6 +69,13 @@ STUDENT_MEMORY_MB = Setting(
     "memory (MB) of the student phase: the notebook, its kernel, its /tmp and /dev/shm",
     int,
 )
+STUDENT_DISK_MB = Setting(
+    "HW1_STUDENT_DISK_MB",
+    str(policy.STUDENT_DISK_MB),
+    "grading",
+    "disk (MB) of the student phase: its folder, /tmp, /var/tmp and /dev/shm on one tmpfs (policy.py's value)",
+    int,
+)
 TRUSTED_MEMORY_MB = Setting(
     "HW1_TRUSTED_MEMORY_MB",
     "3072",

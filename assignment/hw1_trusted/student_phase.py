@@ -4,8 +4,9 @@ Copied into the sandbox and run there; it sees nothing of the grader but the pro
 public tests and the inputs. Otter's runner is used as it is; only nbclient's settings are set:
 every cell gets a time limit and is interrupted when it runs over, so one infinite loop costs
 only what depends on it, and the kernel is killed once the last cell has run. Which cell runs is recorded, so that a kernel that dies can be
-reported with the cell it died in. Nothing written here is trusted: it only words messages,
-and its clock readings (``phase_timings.json``) only feed the benchmark's breakdown of the phase.
+reported. Nothing written here is trusted: of its record the grader shows only whether a cell
+time-out is claimed, labelled as the record's claim; its clock readings (``phase_timings.json``) only feed the
+benchmark's breakdown of the phase.
 """
 
 import json
@@ -33,7 +34,7 @@ def cell_kind(source):
 def main(autograder_dir, handover, cell_timeout):
     from nbclient import NotebookClient
 
-    progress = {"cell": None, "timed_out": [], "error": None, "raised": 0}
+    progress = {"cell": None, "timed_out": [], "error": None}
     clock = {
         "started": STARTED,
         "first_cell": None,
@@ -62,9 +63,6 @@ def main(autograder_dir, handover, cell_timeout):
         if time.monotonic() - progress.get("started", time.monotonic()) >= cell_timeout - 1:
             progress["timed_out"].append(first_line(cell))
             save()
-        elif isinstance(execute_reply, dict) and execute_reply.get("content", {}).get("status") == "error":
-            progress["raised"] += 1
-            save()
 
     traits = NotebookClient.class_traits()
     traits["timeout"].default_value = cell_timeout
@@ -88,29 +86,11 @@ def main(autograder_dir, handover, cell_timeout):
         return 1
     progress["cell"] = None
     save()
-    save_public_checks(autograder_dir, handover)
     clock["ended"] = time.time()
     clock.pop("cell_started", None)
     with open(os.path.join(handover, "phase_timings.json"), "w") as f:
         json.dump(clock, f)
     return 0
-
-
-def save_public_checks(autograder_dir, handover):
-    """{question: passed} of the public tests (grader.check's self-checks) in Otter's own results.
-
-    Only booleans: the grader words the student's summary from them and shows nothing else of them.
-    """
-    try:
-        import dill
-
-        with open(os.path.join(autograder_dir, "results", "results.pkl"), "rb") as f:
-            scores = dill.load(f)
-        passed = {str(name): bool(result.passed_all_public) for name, result in scores.results.items()}
-        with open(os.path.join(handover, "public_checks.json"), "w") as f:
-            json.dump(passed, f)
-    except Exception:
-        traceback.print_exc()
 
 
 if __name__ == "__main__":

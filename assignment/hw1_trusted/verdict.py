@@ -5,14 +5,18 @@ has ended. It trusts nothing but its own code, its inputs and the verified datas
 """
 
 import json
+import os
 import pathlib
 import re
 
 from . import checks, handover, inputs, otter_pickle, policy
+from .errors import GraderFault
 from .reference import Mismatch
 
 PUBLISHED = policy.HIDDEN_RESULTS_VISIBILITY
-FEEDBACK = "Your submission: what ran, what was handed over, self-checks"
+FEEDBACK = "Your submission: what ran, what was handed over"
+# results.json's extra_data.status: {"status": one of these, "reason": a code}; make grade reads it, never the prose
+COMPLETED, REJECTED, GRADER_FAULT = "completed", "rejected", "grader_fault"
 
 # --- the student's text, quoted -----------------------------------------------------------------
 # handover.read marks every string that the student's notebook handed over; it reaches the
@@ -52,21 +56,35 @@ def unexpected(error):
 class Context:
     """What a check may use besides its own question's data: datasets, other questions' answers, flags."""
 
-    def __init__(self, datasets, work, answers, expected=None):
-        self.datasets, self.cache, self.flags = datasets, {}, []
+    def __init__(self, datasets, work, answers, expected=None, collected=None):
+        self.datasets, self.cache, self.flags = OwnData(datasets), {}, []
         self.work, self.answer_dir = work, answers
         self.precomputed = dict(expected or {})
+        self.collected = collected  # {question: "whole", "none", "size" or "kind"}: what the route copied out
 
     def inputs(self, question):
-        return inputs.load(self.work / "inputs", question)
+        """The grader's own inputs: a failure to read them is the grader's, never the student's."""
+        try:
+            return inputs.load(self.work / "inputs", question)
+        except Exception as error:
+            raise GraderFault(f"the inputs of {question} could not be read ({type(error).__name__})") from error
 
     def expected(self, question):
         """The question's references from its inputs alone (checks.EXPECTED): the cached ones, else computed now."""
         if question not in self.precomputed:
-            self.precomputed[question] = checks.EXPECTED[question](self.inputs(question))
+            try:
+                self.precomputed[question] = checks.EXPECTED[question](self.inputs(question))
+            except GraderFault:
+                raise
+            except Exception as error:
+                raise GraderFault(f"the references of {question} failed ({type(error).__name__})") from error
         return self.precomputed[question]
 
     def answers(self, question):
+        """The question's hand-over as the route copied it out, or the grader's reason for refusing it."""
+        refused = (self.collected or {}).get(question)
+        if refused in REFUSED:
+            return {"@unreadable": True, "@refused": REFUSED[refused](question), "@refused_for": refused}
         try:
             return handover.read(self.answer_dir, question)
         except handover.Refused as error:  # the grader's own words: a bomb, a link, a file too large
@@ -78,11 +96,41 @@ class Context:
         self.flags.append(note)
 
 
-def grade(work, answers, datasets, questions, handed_over=None, expected=None):
+class OwnData:
+    """The verified datasets, as the checks read them: a failure to read them is the grader's, never the student's."""
+
+    def __init__(self, splits):
+        self.splits = splits
+
+    def _own(self, read, *args):
+        try:
+            return read(*args)
+        except Exception as error:
+            raise GraderFault(f"the datasets could not be read ({type(error).__name__}: {error})") from error
+
+    def __call__(self, name, split):
+        return self._own(self.splits, name, split)
+
+    def training_sample(self, name):
+        return self._own(self.splits.training_sample, name)
+
+
+REFUSED = {  # the route's reasons for copying none of a question's hand-over (handover.collect), in the grader's words
+    "size": lambda q: (
+        f"the data handed over for {q} was larger than the grader accepts for it "
+        f"({handover.question_cap(q) // handover.KB} KB) and was refused unread"
+    ),
+    "kind": lambda q: f"the hand-over of {q} was not a plain file written by your notebook and was refused unread",
+}
+
+
+def grade(work, answers, datasets, questions, handed_over=None, expected=None, collected=None):
     """{question: [(what, points, passed, message)]} and the integrity flags; each message is rendered
     (the student's text quoted and labelled). ``handed_over``, a dict, receives each question's answer_status;
-    ``expected``: the references of checks.EXPECTED precomputed for these inputs (else computed as needed)."""
-    ctx = Context(datasets, work, answers, expected)
+    ``expected``: the references of checks.EXPECTED precomputed for these inputs (else computed as needed);
+    ``collected``: what the route copied out ({question: "whole", "none", "size", "kind"}).
+    Raises GraderFault when the grader's own inputs, datasets or references fail: never a grade."""
+    ctx = Context(datasets, work, answers, expected, collected)
     points = checks.question_points()
     graded = {}
     for question in questions:
@@ -98,6 +146,8 @@ def grade(work, answers, datasets, questions, handed_over=None, expected=None):
                 cases.append((what, share, True, ""))
             except Mismatch as error:
                 cases.append((what, share, False, render(error)))
+            except GraderFault:
+                raise
             except Exception as error:  # malformed answers: the student's data, never a crash of the grader
                 cases.append((what, share, False, render(unexpected(error))))
         graded[question] = cases
@@ -123,7 +173,7 @@ def answer_status(out):
     if not isinstance(out, dict):
         return "handed_over"
     if out.get("@unreadable") is True:
-        return "unreadable"
+        return {"size": "refused_size", "kind": "refused_kind"}.get(out.get("@refused_for"), "unreadable")
     if "@probe_error" in out:
         return "raised"
     if "@missing" in out:
@@ -162,6 +212,8 @@ HANDED_OVER = {  # in the order shown
     "raised": "no answer: your code raised an error (or could not be called as the question describes)",
     "undefined": "no answer: a name that the question needs is not defined in your notebook",
     "unreadable": "no answer: the handed-over file could not be read as plain data",
+    "refused_size": "no answer: more data was handed over than the grader accepts for the question (refused unread)",
+    "refused_kind": "no answer: the handed-over file was not a plain file of your notebook's (refused unread)",
     "stopped": "no answer: your notebook stopped before the question's check ran",
     "none": "no answer: the question's check did not finish (its grader.check cell was removed or not reached, "
     "or it ran over the time limit per cell)",
@@ -175,43 +227,33 @@ WHEN_PUBLISHED = {
 
 
 def phase_lines(phase):
-    """Whether the notebook ran to the end, and in how long, from the route's own record of the phase."""
+    """Whether the notebook ran to the end, and in how long: the route's own record of the phase (its clock, the
+    runner's exit), never a number from a record that the student's code could write."""
     seconds = phase.get("seconds")
-    took = f"{seconds:.0f} s" if isinstance(seconds, (int, float)) else "an unknown time"
+    took = (
+        f"{seconds:.0f} s" if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else "an unknown time"
+    )
     ended = phase.get("ended")
     if ended == "end":
-        lines = [f"Your notebook ran to the end in {took}."]
-    elif ended == "time limit":
-        lines = [
+        return [f"Your notebook ran to the end in {took}."]
+    if ended == "time limit":
+        return [
             f"Your notebook did not run to the end: grading stopped it after {took}, at the time limit "
             f"for the whole notebook ({phase.get('phase_limit', '?')} s)."
         ]
-    elif ended == "kernel died":
-        lines = [
+    if ended == "stopped early":
+        return [
             f"Your notebook did not run to the end: its kernel died after {took} (os._exit, sys.exit, "
             "a kill, or running out of memory)."
         ]
-    else:
-        lines = ["Your notebook's run was not recorded."]
-    raised, timed_out = phase.get("raised"), phase.get("timed_out")
-    if isinstance(raised, int) and not isinstance(raised, bool) and raised > 0:
-        lines.append(f"{raised} of its cells raised an error (the cells after an error still run).")
-    if isinstance(timed_out, int) and not isinstance(timed_out, bool) and timed_out > 0:
-        lines.append(
-            f"{timed_out} of its cells ran over the time limit per cell ({phase.get('cell_limit', '?')} s) "
-            "and were interrupted."
-        )
-    return lines
+    return ["Your notebook's run was not recorded."]
 
 
-def feedback(questions, handed_over, public_checks, phase, visibility=PUBLISHED):
-    """The visible entry: what ran, what was handed over, the self-checks; only the grader's words.
-
-    ``public_checks`` is what the student phase recorded ({question: bool}): it is the student's to
-    forge, so only a True or False under a known question is read, and it only words this entry.
-    """
-    public_checks = public_checks if isinstance(public_checks, dict) else {}
-    stopped = phase.get("ended") in ("time limit", "kernel died")
+def feedback(questions, handed_over, phase, visibility=PUBLISHED):
+    """The visible entry: how the notebook's run ended and what each question handed over, in the grader's words
+    only. The self-checks' results are not repeated here: they come from the student's own process, whose record
+    the student's code can rewrite (grader.check shows them in the notebook)."""
+    stopped = phase.get("ended") in ("time limit", "stopped early")
     status = {q: handed_over.get(q, "none") for q in questions}
     status = {q: "stopped" if v == "none" and stopped else v for q, v in status.items()}
     lines = phase_lines(phase)
@@ -220,25 +262,17 @@ def feedback(questions, handed_over, public_checks, phase, visibility=PUBLISHED)
         listed = [q for q in questions if status[q] == key]
         if listed:
             lines.append(f"  {words}: {', '.join(listed)}")
-    checked = {q: public_checks.get(q) for q in questions}
     lines += [
         "",
-        "Your notebook's own self-checks, as grader.check runs them (the public tests: 0 points, "
-        "for your information; the hidden checks that give the points are separate):",
+        "Your self-checks (grader.check) are not repeated here: run them in your notebook. They carry no points; "
+        "the hidden checks that give the points are separate.",
+        "",
+        f"Per-question results and points are shown {WHEN_PUBLISHED.get(visibility, 'later')}.",
     ]
-    for value, words in (
-        (True, "passed"),
-        (False, "failed"),
-        (None, "no result (Otter runs them after your notebook has ended; none was recorded)"),
-    ):
-        listed = [q for q in questions if checked[q] is value or (value is None and not isinstance(checked[q], bool))]
-        if listed:
-            lines.append(f"  {words}: {', '.join(listed)}")
-    lines += ["", f"Per-question results and points are shown {WHEN_PUBLISHED.get(visibility, 'later')}."]
     return "\n".join(lines)
 
 
-def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, summary=None):
+def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "")):
     tests = [
         {
             "name": "Grading notes",
@@ -268,7 +302,11 @@ def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, su
         "score": round(total, 2),
         "tests": tests,
         "stdout_visibility": "hidden",
-        "extra_data": {"autograder": autograder_id, "flags": flags},
+        "extra_data": {
+            "autograder": autograder_id,
+            "flags": flags,
+            "status": {"status": status[0], "reason": status[1]},
+        },
     }
 
 
@@ -304,13 +342,19 @@ def otter_plugin_data(flags, autograder_id):
     return {"autograder": autograder_id, "flags": flags}
 
 
-def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None):
+def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, ""),
+          extra=None):  # fmt: skip
+    """results.pkl, then results.json, each written whole or not at all (a temporary file renamed into place):
+    a full disk leaves no half a result. ``status``: (COMPLETED, REJECTED or GRADER_FAULT, a reason code)."""
     results_dir = pathlib.Path(results_dir)
-    payload = gradescope_results(graded, notes, flags, autograder_id, show_hidden, summary)
-    (results_dir / "results.json").write_text(json.dumps(payload, indent=2))
+    payload = gradescope_results(graded, notes, flags, autograder_id, show_hidden, summary, status)
+    payload["extra_data"].update(extra or {})
     # Otter's GradingResults for otter grade's host (dill.load reads a plain pickle), without importing Otter
     pickled = otter_pickle.dumps(otter_files(graded), {"hw1": otter_plugin_data(flags, autograder_id)})
-    (results_dir / "results.pkl").write_bytes(pickled)
+    for name, data in (("results.pkl", pickled), ("results.json", json.dumps(payload, indent=2).encode())):
+        partial = results_dir / f".{name}.partial"
+        partial.write_bytes(data)
+        os.replace(partial, results_dir / name)
     return payload
 
 
@@ -320,29 +364,25 @@ def not_graded(questions, reason):
     return {q: [(what, share, False, reason) for what, share, _ in checks.case_points(q, points)] for q in questions}
 
 
-def read_json(path):
+def read_own(path):
+    """A file of root's own (the route's records): a failure to read it is the grader's."""
     try:
         return json.loads(pathlib.Path(path).read_text())
-    except (OSError, ValueError):
-        return {}
+    except Exception as error:
+        raise GraderFault(f"{pathlib.Path(path).name} could not be read ({type(error).__name__})") from error
 
 
 def main(work, answers, results_dir, notes, autograder_id, data_root=None, datasets=None, expected=None):
     """``datasets``: the verified splits already read by the same trusted process (its inputs step), or None;
-    ``expected``: this zip's cached references (checks.EXPECTED), or None."""
+    ``expected``: this zip's cached references (checks.EXPECTED), or None. Raises GraderFault on the grader's
+    own failures (the route then writes a grader-fault result)."""
     work = pathlib.Path(work)
-    timings = read_json(work / "timings.json")
-    phase = read_json(work / "phase.json")  # the route's own record of the student phase
+    timings = read_own(work / "timings.json")
+    phase = read_own(work / "phase.json")  # the route's own record of the student phase
+    collected = read_own(work / "collected.json")["questions"]  # what the route copied out of the hand-over
     questions = list(checks.CASES)
     datasets = datasets or inputs.Datasets(data_root)
     handed_over = {}
-    graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over, expected)
-    try:
-        public_checks = handover.read(pathlib.Path(answers), "public_checks")  # the student phase's, not trusted
-    except Exception:
-        public_checks = None
-    summary = feedback(questions, handed_over, public_checks, phase if isinstance(phase, dict) else {})
-    payload = write(results_dir, graded, notes, flags, autograder_id, summary=summary)
-    payload["extra_data"]["timings"] = timings
-    (pathlib.Path(results_dir) / "results.json").write_text(json.dumps(payload, indent=2))
-    return payload
+    graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over, expected, collected)
+    summary = feedback(questions, handed_over, phase)
+    return write(results_dir, graded, notes, flags, autograder_id, summary=summary, extra={"timings": timings})

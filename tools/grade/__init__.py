@@ -23,7 +23,8 @@ root process). Needs Linux and root, and an environment the sandbox user can run
   as the upload, as Gradescope would.
 
 **How.** ``--jobs`` gradings at once (default: one per CPU this process may use, fewer when memory is
-short: about 1.5 GB each; the log and the report say what it chose and why, and the throughput in
+short: by the sum of one grading's limits, 6 GB by default, against the smaller of the available memory and the
+container's cgroup limit; the log and the report say what it chose and why, and the throughput in
 submissions per hour), each pinned to its own CPU, with its own sandbox user (``hw1grade<k>``,
 claimed with a lock in ``/run/hw1-grade`` so that two batches on one machine never share a user: the
 route kills every process of its user) and its own scratch folder. ``--timeout`` (default 600 s) bounds
@@ -56,7 +57,8 @@ CPU's quota); where bubblewrap cannot make it, the batch grades one at a time (`
     digits; ``grading_status``: ``Completed`` when the route graded the upload, otherwise one of
     ``Rejected: <sentence>`` (the route refused the upload and gave it 0: empty, not a notebook, a
     broken zip...; the sentence is the one the student sees), ``Timeout: <message>``, ``Failed:
-    <message>`` (the route made no verdict), ``Not graded: <message>`` (the batch was interrupted).
+    <message>`` (the route made no verdict, or reported a grader fault in its status field), ``Not graded:
+    <message>`` (the batch was interrupted).
     A row that is not ``Completed`` has 0 in every question, as in ``otter grade``;
   - the first row, ``points-per-question``: each question's points, the points possible, 1.0, ``--``;
     then the submissions, sorted by ``file`` (Otter's order);

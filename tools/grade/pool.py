@@ -34,26 +34,38 @@ from tools.grade.gradebook import (
 from tools.trusted import trusted_module
 
 DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the notebook, the verdict)
-GB_PER_GRADING = 1.5  # measured peaks: about 1 GB for the student phase, 0.9 GB for the verdict
 USER_BASE = "hw1grade"
 LOCKS = pathlib.Path("/run/hw1-grade")
 
 
+STATUSES = {"completed": COMPLETED, "rejected": REJECTED, "grader_fault": FAILED}  # the route's status field
+
+
 def classify(result, ag_id):
-    """(status, message) of a grading that produced results.json."""
-    stamp = result.raw.get("extra_data", {}).get("autograder")
+    """(status, message) of a grading that produced results.json, from the route's typed status
+    (extra_data.status: completed, rejected or grader_fault, with a reason), never from its prose."""
+    extra = result.raw.get("extra_data", {})
+    stamp = extra.get("autograder")
     if stamp != ag_id:
         return FAILED, f"the results carry autograder {str(stamp)[:12]}, not the zip's {ag_id[:12]}"
-    reasons = set()
-    for _question, test in result.tests.items():
-        found = re.search(r"^    not graded: (.*)$", test.get("output", ""), re.M)
-        if test["score"] or not found:
-            return COMPLETED, ""
-        reasons.add(found.group(1))
-    reason = sorted(reasons)[0] if reasons else "not graded"
-    if reason.startswith("The autograder could not prepare"):
-        return FAILED, reason  # the grader's datasets, not the student's upload
-    return REJECTED, reason
+    recorded = extra.get("status") if isinstance(extra.get("status"), dict) else {}
+    status = STATUSES.get(recorded.get("status"))
+    if status is None:
+        return FAILED, "the results carry no status from the route"
+    if status == COMPLETED:
+        return COMPLETED, ""
+    if status == FAILED:
+        return FAILED, f"grader fault: {recorded.get('reason') or 'unknown'}"
+    return REJECTED, first_reason(result)
+
+
+def first_reason(result):
+    """The sentence that a refused upload's questions carry (the one the student sees), for the CSV's status."""
+    for test in result.tests.values():
+        for line in test.get("output", "").splitlines():
+            if line.startswith("    not graded: "):
+                return line[len("    not graded: ") :]
+    return "the upload could not be graded"
 
 
 def _one_line(error):
@@ -109,27 +121,53 @@ def grade_one_submission(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def grading_memory_gb():
+    """What one grading may hold at once, by its limits: the student phase (its memory, its tmpfs within it) and the
+    trusted process beside it (the inputs while the student runs, then the verdict)."""
+    settings = trusted_module("settings")
+    return (settings.STUDENT_MEMORY_MB.value() + settings.TRUSTED_MEMORY_MB.value()) / 1024
+
+
+def memory_limit_gb():
+    """This process's memory: the smaller of /proc/meminfo's MemAvailable and its cgroup's limit (a container's,
+    cgroup v2 memory.max or v1 memory.limit_in_bytes), in GB, with where it comes from; (None, why) if unknown."""
+    found = []
+    try:
+        kb = int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1))
+        found.append((kb / 2**20, "available"))
+    except (OSError, AttributeError):
+        pass
+    sandbox = trusted_module("sandbox")
+    for path in sandbox.own_cgroup_files("memory.max", "memory.limit_in_bytes"):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            found.append((int(text) / 2**30, "the container's limit"))
+    if not found:
+        return None, "memory unknown"
+    return min(found)
+
+
 def choose_jobs():
-    """(workers, why): one grading per CPU this process may use (its cgroup quota too), as the available memory
-    allows (GB_PER_GRADING each), e.g. (2, "2 CPUs; 24.0 GB available allows 16 at 1.5 GB each")."""
+    """(workers, why): one grading per CPU this process may use (its cgroup quota too), as many as the memory holds
+    by the sum of one grading's limits (student and trusted phases together), e.g.
+    (2, "2 CPUs; 23.1 GB available holds 3 gradings of 6 GB (their limits)")."""
     cpus = len(os.sched_getaffinity(0))
     cpu_why = f"{cpus} CPU{'s' if cpus != 1 else ''}"
-    try:
-        quota, period = pathlib.Path("/sys/fs/cgroup/cpu.max").read_text().split()
-        if quota != "max" and int(int(quota) / int(period)) < cpus:
-            cpus = max(1, int(int(quota) / int(period)))
-            cpu_why = f"a CPU quota of {int(quota) / int(period):g} CPUs"
-    except (OSError, ValueError):
-        pass
-    try:
-        available = (
-            int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1)) / 2**20
-        )
-    except (OSError, AttributeError):
-        return max(1, cpus), f"{cpu_why}; memory unknown"
-    by_memory = int(available / GB_PER_GRADING)
+    quota = trusted_module("route").cgroup_cpu_limit()
+    if quota is not None and int(quota) < cpus:
+        cpus = max(1, int(quota))
+        cpu_why = f"a CPU quota of {quota:g} CPUs"
+    memory, where = memory_limit_gb()
+    if memory is None:
+        return max(1, cpus), f"{cpu_why}; {where}"
+    each = grading_memory_gb()
+    by_memory = int(memory / each)
     return max(1, min(cpus, by_memory)), (
-        f"{cpu_why}; {available:.1f} GB available allows {by_memory} at {GB_PER_GRADING:g} GB each"
+        f"{cpu_why}; {memory:.1f} GB ({where}) holds {by_memory} grading{'s' if by_memory != 1 else ''} "
+        f"of {each:g} GB (their limits)"
     )
 
 
