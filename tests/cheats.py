@@ -1888,7 +1888,8 @@ SIDE_EFFECTS = {
 
 # ---------------------------------------------------------------- grading the corpus, and its kill matrix
 
-PHASE = {"HW1_PHASE_TIMEOUT": "180"}  # stubs run in seconds; never_ending_kernel meets this limit
+# stubs run in seconds; never_ending_kernel (asleep, so on the clock) meets the wall cap
+PHASE = {"HW1_PHASE_TIMEOUT": "180", "HW1_PHASE_WALL_CAP": "180"}
 USERS = ("hw1cheat0", "hw1cheat1")  # the two busy workers, a CPU each
 WAITER = "hw1cheat2"  # grades the cheats that sleep until the phase limit (no CPU), beside the two workers
 

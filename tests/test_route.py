@@ -21,7 +21,7 @@ from tools import build_release, gradescope, master_notebook
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
-QUICK = {"HW1_PHASE_TIMEOUT": "240"}
+QUICK = {"HW1_PHASE_TIMEOUT": "240", "HW1_PHASE_WALL_CAP": "240"}
 
 
 def notebook(*sources):
@@ -267,36 +267,46 @@ def test_every_kind_of_upload_is_graded(kind, fresh_zip, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="cgroups need root")
-@pytest.mark.parametrize("fraction, threads", [(0.5, 1), (1.5, 1), (None, None)])
-def test_threads_follow_the_cgroup_cpu_quota(fraction, threads, tmp_path):
-    # Gradescope's container: half a CPU by default. The route caps torch/BLAS threads to the quota it finds.
-    # The quota comes from the route's own cgroup helper, the one that limits the student phase.
+@pytest.mark.parametrize(
+    "fraction, at_once, pinned, threads",
+    [
+        (0.5, None, False, 1),  # Gradescope's default: half a CPU
+        (1.5, None, False, 1),  # a quota of one and a half CPUs: one whole CPU's worth of threads
+        (2.0, None, False, 2),
+        (None, "1", False, 2),  # no quota: its CPUs, divided by the gradings that share them
+        (None, "2", False, 1),
+        (None, None, False, 1),  # no quota, sharing unknown (otter grade's containers): one
+        (None, None, True, 1),  # pinned to one CPU (make grade)
+    ],
+)
+def test_threads_follow_the_cpu_share_the_grading_really_has(fraction, at_once, pinned, threads, tmp_path):
+    # The route's own helpers: the cgroup quota it finds, the CPUs it may use, the gradings that share them.
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs 2 CPUs")
     sandbox = trusted_copy.module("sandbox")
-
-    script = (
-        "from tools.trusted import trusted_module\n"
-        "route = trusted_module('route')\n"
-        "print(route.cgroup_cpu_limit(), route.cpu_quota())\n"
-    )
+    script = "from tools.trusted import trusted_module\nprint(*trusted_module('route').cpu_share()[:2])\n"
     cgroup = None
     if fraction:
         cgroup, why = sandbox.Cgroup.create(f"hw1-test-{os.getpid()}", cpus=fraction)
         if cgroup is None:  # a container without a writable cgroup filesystem
             pytest.skip(f"cannot create a cgroup here: {why}")
+    env = {k: v for k, v in os.environ.items() if k != "HW1_GRADINGS_AT_ONCE"}
+    if at_once:
+        env["HW1_GRADINGS_AT_ONCE"] = at_once
     try:
         run = subprocess.run(
-            [sys.executable, "-c", script],
+            [*(["taskset", "-c", "0"] if pinned else []), sys.executable, "-c", script],
             capture_output=True,
             text=True,
             cwd=ROOT,
             check=True,
+            env=env,
             preexec_fn=cgroup.join if cgroup else None,
         )
     finally:
         if cgroup:
             cgroup.remove()
-    limit, cpus = run.stdout.split()
+    cpus, found = run.stdout.split()
+    assert int(found) == threads, run.stdout
     if fraction:
-        assert (float(limit), int(cpus)) == (fraction, threads)
-    else:
-        assert limit == "None" and int(cpus) == len(os.sched_getaffinity(0))
+        assert float(cpus) == fraction

@@ -1,6 +1,7 @@
 """One settings module: every HW1_* variable is declared in assignment/hw1_trusted/settings.py, read through it,
 and listed in the README's generated table."""
 
+import os
 import re
 
 import pytest
@@ -77,3 +78,30 @@ def test_readme_settings_table_is_current():
 def test_a_readme_without_the_markers_is_refused_with_a_clear_message():
     with pytest.raises(SystemExit, match="lost a generated section.*BEGIN SETTINGS"):
         build_release.sync_settings("# README\n\nno table here\n")
+
+
+def test_a_zips_limits_file_sets_the_routes_limits_and_the_environment_wins(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    from tools import limits
+    from tools.build_release import ROOT
+
+    made = tmp_path / "slow.zip"
+    new_id = limits.with_limits(ROOT / "autograder" / "hw1-autograder.zip", made, {"HW1_CELL_TIMEOUT": "1200"})
+    with zipfile.ZipFile(made) as z:
+        z.extractall(tmp_path / "zip")
+        assert z.read("files/hw1_trusted/AUTOGRADER_ID").decode() == new_id
+    read = "import sys; sys.path.insert(0, sys.argv[1]); from hw1_trusted import settings; print(settings.CELL_TIMEOUT.value())"
+    files = str(tmp_path / "zip" / "files")
+
+    def cell_timeout(env):
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("HW1_")}
+        return subprocess.run([sys.executable, "-I", "-c", read, files], env={**clean, **env}, capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+
+    assert cell_timeout({}) == "1200"
+    assert cell_timeout({"HW1_CELL_TIMEOUT": "7"}) == "7"
+    with pytest.raises(ValueError):
+        limits.with_limits(made, tmp_path / "other.zip", {"HW1_SANDBOX": "none"})  # only the grading limits

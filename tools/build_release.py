@@ -158,7 +158,13 @@ def deterministic_zip(source_zip, target_zip, src):
     with zipfile.ZipFile(source_zip) as otter_zip:
         entries = {info.filename: otter_zip.read(info) for info in otter_zip.infolist() if not info.is_dir()}
     entries.update(trusted_entries(src))
-    entries[STAMP] = autograder_id(entries).encode()
+    write_zip(entries, target_zip)
+
+
+def write_zip(entries, target_zip):
+    """The zip of ``entries`` ({name: bytes}) with its autograder id stamped in, sorted entries, fixed timestamps
+    and permissions: the same entries give the same bytes."""
+    entries = {**entries, STAMP: autograder_id(entries).encode()}
     with zipfile.ZipFile(target_zip, "w") as out:
         for name, data in sorted(entries.items()):
             info = zipfile.ZipInfo(name, date_time=ZIP_DATE)

@@ -31,8 +31,9 @@ from . import handover, policy, sandbox, settings, uploads
 from .errors import GraderFault
 
 HERE = pathlib.Path(__file__).resolve().parent
-CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # seconds per cell and per probe
-PHASE_TIMEOUT = settings.PHASE_TIMEOUT.value()  # the student's whole notebook; the grading ends within 8 minutes
+CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # CPU seconds per cell and per probe
+PHASE_TIMEOUT = settings.PHASE_TIMEOUT.value()  # CPU seconds of the student's whole notebook
+PHASE_WALL_CAP = settings.PHASE_WALL_CAP.value()  # its wall-clock last resort: the grading ends within 10 minutes
 SANDBOX_USER = settings.SANDBOX_USER.value()
 MB = 2**20
 STUDENT_MEMORY = settings.STUDENT_MEMORY_MB.value() * MB  # the notebook, its kernel, its /tmp and /dev/shm
@@ -45,13 +46,25 @@ TRUSTED_TIMEOUT = (
 )  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
-def cpu_quota():
-    """CPUs this container may use: its cgroup's CPU quota (cgroup v2 or v1), else its affinity mask."""
-    cpus = len(os.sched_getaffinity(0))
+def cpu_share():
+    """(CPUs, threads, why): the CPU share this grading really has, and the threads that fit in it.
+
+    Its cgroup's CPU quota (Gradescope's half CPU) where there is one; else the CPUs it may run on (its affinity:
+    one under make grade) divided by the gradings that share them (HW1_GRADINGS_AT_ONCE); else, when that is
+    unknown (otter grade's containers share the machine's CPUs unseen), one CPU. Never more threads than CPUs:
+    with more, a busy machine made 200 steps of Problem 4's network 4 times slower."""
+    affinity = len(os.sched_getaffinity(0))
     quota = cgroup_cpu_limit()
     if quota is not None:
-        cpus = min(cpus, max(1, int(quota)))
-    return max(1, cpus)
+        cpus, why = min(quota, affinity), f"a CPU quota of {quota:g}"
+    elif affinity == 1:
+        cpus, why = 1, "one CPU of its own"
+    elif settings.GRADINGS_AT_ONCE.is_set():
+        at_once = max(1, settings.GRADINGS_AT_ONCE.value())
+        cpus, why = max(1, affinity // at_once), f"{affinity} CPUs shared by {at_once} gradings"
+    else:
+        cpus, why = 1, f"{affinity} CPUs shared by an unknown number of gradings"
+    return cpus, max(1, min(affinity, int(cpus))), why
 
 
 def cgroup_cpu_limit():
@@ -97,7 +110,7 @@ def thread_caps(threads):
 
 
 def trusted_env():
-    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", **thread_caps(cpu_quota())}
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", **thread_caps(cpu_share()[1])}
     for name in (settings.DATA_ROOT.name,):
         if name in os.environ:
             env[name] = os.environ[name]
@@ -297,8 +310,16 @@ def phase_notes(phase):
     memory and disk, processes left running), and one bounded claim of the phase's own record, labelled as such.
     No count, cell or text that the student's code could choose is shown in the grader's voice."""
     notes = []
-    if phase["ended"] == "time limit":
-        notes.append(f"Grading stopped your notebook after {PHASE_TIMEOUT} s, the time limit for the whole notebook.")
+    if phase["ended"] == "time limit" and phase.get("stopped_by") == "wall":
+        notes.append(
+            f"Grading stopped your notebook after {PHASE_WALL_CAP} s on the clock, the last-resort limit for the whole "
+            "notebook: it was waiting (sleeping, or for input), not computing."
+        )
+    elif phase["ended"] == "time limit":
+        notes.append(
+            f"Grading stopped your notebook once it had used {PHASE_TIMEOUT} s of CPU time, the time limit for the "
+            "whole notebook."
+        )
     elif phase["ended"] == "stopped early":
         notes.append(
             "Your notebook did not run to the end: its kernel died (os._exit, sys.exit in a check, a kill, or running "
@@ -316,22 +337,24 @@ def phase_notes(phase):
     if phase.get("cell_timeouts_reported"):
         notes.append(
             f"The record kept while your notebook ran (written by the process that ran it, which your code can change) "
-            f"says that a cell ran over the {CELL_TIMEOUT} s time limit per cell and was interrupted."
+            f"says that a cell used more than the {CELL_TIMEOUT} s of CPU time allowed per cell and was interrupted."
         )
     if phase.get("killed"):
         notes.append("Processes that your notebook left running were stopped when it ended.")
     return notes
 
 
-def phase_record(code, seconds, progress, observed):
+def phase_record(code, seconds, progress, observed, stopped_by=None):
     """How the student phase ended, for the notes and the verdict's visible summary: the route's own facts (the
-    runner's exit, the route's clock, the cgroup's OOM count, the disk's use), and of the student's progress record
-    only whether it claims a cell time-out (a bounded claim: one yes or no)."""
+    runner's exit, what stopped it: its CPU time or the wall clock, the route's clock, the cgroup's OOM count, the
+    disk's use), and of the student's progress record only whether it claims a cell time-out (one yes or no)."""
     timed_out = progress.get("timed_out")
     return {
         "ended": "time limit" if code is None else "end" if code == 0 else "stopped early",
+        "stopped_by": stopped_by,
         "seconds": round(seconds, 1),
         "phase_limit": PHASE_TIMEOUT,
+        "wall_cap": PHASE_WALL_CAP,
         "cell_limit": CELL_TIMEOUT,
         "cell_timeouts_reported": bool(isinstance(timed_out, list) and timed_out),
         **observed,
@@ -422,9 +445,7 @@ def student_sandbox(root, uid, gid, disk, work):
     them the route still grades, and says so in its log (the instructor's side: run_autograder's output), relying
     on the platform's one container per submission.
     """
-    cpus = len(os.sched_getaffinity(0))
-    quota = cgroup_cpu_limit()
-    cpus = min(cpus, quota) if quota else cpus
+    cpus, threads, share = cpu_share()
     group, group_note = sandbox.Cgroup.create(
         f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY, pids=STUDENT_PROCESSES
     )
@@ -480,8 +501,8 @@ def student_sandbox(root, uid, gid, disk, work):
             "processes": STUDENT_PROCESSES,
         }
         print(
-            f"hw1 limits: {group_note}: {cpus:.2f} CPUs, {STUDENT_MEMORY // MB} MB of memory (no swap), "
-            f"{STUDENT_PROCESSES} processes",
+            f"hw1 limits: {group_note}: {cpus:.2f} CPUs ({share}; {threads} thread{'s' if threads > 1 else ''}), "
+            f"{STUDENT_MEMORY // MB} MB of memory (no swap), {STUDENT_PROCESSES} processes",
             flush=True,
         )
     else:
@@ -514,8 +535,50 @@ def student_env(root):
         "TMPDIR": str(root / "home"),
         "HW1_PROBE_INPUTS": str(root / "inputs"),
         "HW1_DATA_DIR": str(pathlib.Path(settings.DATA_ROOT.value())),
-        **thread_caps(cpu_quota()),
+        **thread_caps(cpu_share()[1]),
     }
+
+
+class PhaseWatch:
+    """The student phase's limits as the route counts them: CPU seconds of its processes (its cgroup's count, else
+    /proc's for its user), and on the wall clock only the cap, the last resort. It also keeps how long those
+    processes waited for a CPU while ready to run (the scheduler's run delay, /proc/PID/schedstat): a phase
+    stopped at the wall cap that used well under its CPU share while it waited is starved by the machine, a grader
+    fault, never the student's time limit."""
+
+    def __init__(self, group, uid, cpus):
+        self.group, self.uid, self.cpus = group, uid, cpus
+        self.cpu, self.waited = 0.0, {}  # pid -> its run delay when last seen
+
+    def _pids(self):
+        return self.group.pids() if self.group is not None else set(sandbox.processes_of(self.uid))
+
+    def _cpu(self, pids):
+        used = self.group.stats().get("cpu_seconds") if self.group is not None else None
+        if used is None:  # no cgroup: the user's live processes, their reaped children included
+            used = sum(c for c in map(sandbox.cpu_of, pids) if c is not None)
+        return max(self.cpu, used)
+
+    def __call__(self, elapsed):
+        pids = self._pids()
+        for pid in pids:
+            delay = sandbox.run_delay(pid)
+            if delay is not None:
+                self.waited[pid] = max(delay, self.waited.get(pid, 0.0))
+        self.cpu = self._cpu(pids)
+        return "cpu" if self.cpu >= PHASE_TIMEOUT else None
+
+    def starved(self, seconds):
+        """Stopped at the wall cap having used under half its CPU share while its processes waited for a CPU for
+        over a quarter of the time: the machine was too busy (a sleeping notebook waits for nothing)."""
+        return self.cpu < 0.5 * self.cpus * seconds and sum(self.waited.values()) > 0.25 * seconds
+
+    def record(self, seconds):
+        return {"cpu_seconds": round(self.cpu, 1), "waited_for_cpu": round(sum(self.waited.values()), 1),
+                "wall_seconds": round(seconds, 1), "cpu_share": round(self.cpus, 2)}  # fmt: skip
+
+
+BUSY = "the machine was too busy"  # a grader fault's reason: the phase was starved of CPU, not slow
 
 
 def run_student_phase(root, nb, ag, work, ids, clock):
@@ -537,12 +600,17 @@ def run_student_phase(root, nb, ag, work, ids, clock):
         namespaces, group, isolation = student_sandbox(root, uid, gid, disk, work) if isolate else (None, None, {})
         clock["student_start"] = time.time()
         observed = {}
+        watch = PhaseWatch(group, uid, cpu_share()[0])
         try:
             argv = [sys.executable, str(root / "student_phase.py"), str(root / "ag"), str(root / "handover")]
-            code, seconds = sandbox.run_as(
-                uid, gid, [*argv, str(CELL_TIMEOUT)], student_env(root), root, PHASE_TIMEOUT,
+            code, seconds, stopped = sandbox.run_as(
+                uid, gid, [*argv, str(CELL_TIMEOUT), str(PHASE_WALL_CAP)], student_env(root), root, PHASE_WALL_CAP,
                 work / "student_phase.log", namespaces, group, file_size=STUDENT_DISK, output_limit=OUTPUT_KEPT,
+                watch=watch,
             )  # fmt: skip
+            isolation["time"] = {**watch.record(seconds), "stopped": stopped}
+            if stopped == "wall" and watch.starved(seconds):
+                raise GraderFault(BUSY)
             clock["student_exited"] = time.time()
             killed = sandbox.kill_all(uid) if isolate else 0
             if group is not None:
@@ -603,7 +671,8 @@ def grade(ag, results_dir, work, autograder_id, clock):
         root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
         code, seconds, observed, isolation, collected = run_student_phase(root, nb, ag, work, ids, clock)
         clock["student_end"] = time.time()
-        phase = phase_record(code, seconds, handover.read_record(work / "answers", "progress.json"), observed)
+        progress = handover.read_record(work / "answers", "progress.json")
+        phase = phase_record(code, seconds, progress, observed, isolation.get("time", {}).get("stopped"))
         notes += phase_notes(phase)
         write_json(work / "notes.json", notes)
         write_json(work / "phase.json", phase)
@@ -639,10 +708,16 @@ def write_grader_fault(results_dir, autograder_id, why):
     """Every question 0 with a sentence that the grader failed, status grader_fault: a rerun grades it again."""
     from . import verdict
 
-    sentence = (
-        "not graded: grader fault (the autograder failed on its own side; nothing in your submission caused it). "
-        "Please tell your instructor; it will be graded again."
-    )
+    if why == BUSY:
+        sentence = (
+            "not graded: the machine was too busy (the grading machine gave your notebook too little CPU to finish "
+            "in time; nothing in your submission caused it). It will be graded again."
+        )
+    else:
+        sentence = (
+            "not graded: grader fault (the autograder failed on its own side; nothing in your submission caused it). "
+            "Please tell your instructor; it will be graded again."
+        )
     notes = [
         f"Autograder {autograder_id[:12]}.",
         "The autograder failed on its own side: your submission was not graded.",
@@ -662,7 +737,9 @@ def grade_upload(ag, results_dir):
     try:
         grade(ag, results_dir, work, autograder_id, clock)
     except Exception as error:  # the grader's own failure (a full disk, its inputs, its verdict): never a grade
-        why = f"{type(error).__name__}: {error}"[:300]
+        why = (
+            BUSY if isinstance(error, GraderFault) and str(error) == BUSY else f"{type(error).__name__}: {error}"[:300]
+        )
         print(f"hw1 grader fault: {why}", flush=True)
         traceback.print_exc()
         write_grader_fault(results_dir, autograder_id, why)  # if this fails too: no results.json, a failed grading

@@ -119,9 +119,13 @@ class OutputTail:
 
 
 def run_as(
-    uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None, file_size=None, output_limit=2**20
-):
-    """Runs argv as uid:gid in its own session; returns (exit code or None on time-out, seconds).
+    uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None, file_size=None, output_limit=2**20,
+    watch=None,
+):  # fmt: skip
+    """Runs argv as uid:gid in its own session; returns (exit code or None when it was stopped, seconds, why it was
+    stopped: None, "wall" after ``timeout`` seconds, or what ``watch`` returned).
+
+    ``watch``: called about twice a second with the seconds elapsed; a true value stops the process (a limit).
 
     ``namespaces``: a function of argv that wraps it in the sandbox tool (``namespace_argv``), which
     starts as root and becomes uid:gid itself, and the file descriptors that tool reads (its seccomp filter).
@@ -165,19 +169,43 @@ def run_as(
     finally:
         os.close(write_end)
     tail = OutputTail(read_end, output_limit)
-    try:
-        code = process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        code = None
+    code = stopped = None
+    while code is None and stopped is None:
+        try:
+            code = process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            stopped = "wall" if elapsed >= timeout else (watch(elapsed) if watch else None)
+    if stopped is not None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         process.wait()
+        code = None
     seconds = time.monotonic() - started
     with open(log_path, "wb") as log:
         log.write(tail.text())
-    return code, seconds
+    return code, seconds, stopped
+
+
+def run_delay(pid):
+    """Seconds that ``pid`` has waited for a CPU while it was ready to run (/proc/PID/schedstat), or None."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_of(pid):
+    """CPU seconds of ``pid`` and of its reaped children (/proc/PID/stat), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):

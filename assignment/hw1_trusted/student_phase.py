@@ -12,7 +12,9 @@ benchmark's breakdown of the phase.
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -31,7 +33,75 @@ def cell_kind(source):
     return "student"
 
 
-def main(autograder_dir, handover, cell_timeout):
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def processes():
+    """{pid: (parent pid, CPU seconds of it and its reaped children)} of this user's other processes: the kernel
+    and what it started (in the sandbox's own /proc, only the sandbox's processes)."""
+    found, me, uid = {}, os.getpid(), os.getuid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid != uid:
+                continue
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(entry)] = (int(fields[1]), sum(int(v) for v in fields[11:15]) / TICKS)
+    return found
+
+
+class CellCpuLimit:
+    """Each cell's limit in CPU seconds of the kernel and what it started (what an infinite loop burns), not on the
+    wall clock: a cell that waits for a busy machine's CPU is not stopped for it. A watcher thread interrupts the
+    kernel (SIGINT, as Jupyter does) once the cell has used ``limit`` CPU seconds, and again every few seconds
+    while it goes on."""
+
+    def __init__(self, limit, on_stop):
+        self.limit, self.on_stop, self.cell, self.spent_before, self.fired = limit, on_stop, None, 0.0, False
+        self.lock = threading.Lock()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    @staticmethod
+    def spent():
+        return sum(cpu for _, cpu in processes().values())
+
+    def start(self, cell):
+        spent = self.spent()
+        with self.lock:
+            self.cell, self.spent_before, self.fired = cell, spent, False
+
+    def stop(self):
+        with self.lock:
+            self.cell = None
+
+    def _watch(self):
+        while True:
+            time.sleep(0.5)
+            with self.lock:
+                cell, before = self.cell, self.spent_before
+            if cell is None:
+                continue
+            running = processes()
+            if sum(cpu for _, cpu in running.values()) - before < self.limit:
+                continue
+            for pid, (parent, _) in running.items():
+                if parent == os.getpid():  # the kernel
+                    try:
+                        os.kill(pid, signal.SIGINT)
+                    except OSError:
+                        pass
+            with self.lock:
+                if self.cell is cell and not self.fired:
+                    self.fired = True
+                    self.on_stop(cell)
+            time.sleep(5)  # a kernel that ignores the interrupt is interrupted again, until the phase's limits
+
+
+def main(autograder_dir, handover, cell_timeout, wall_cap):
     from nbclient import NotebookClient
 
     progress = {"cell": None, "timed_out": [], "error": None}
@@ -50,22 +120,27 @@ def main(autograder_dir, handover, cell_timeout):
         lines = [l for l in cell.source.splitlines() if l.strip() and not l.startswith("SEED = ")]
         return lines[0][:120] if lines else ""
 
+    def timed_out(cell):
+        progress["timed_out"].append(first_line(cell))
+        save()
+
+    limit = CellCpuLimit(cell_timeout, timed_out)
+
     def on_cell_start(cell, cell_index, **_):
         progress["cell"] = first_line(cell)
-        progress["started"] = time.monotonic()
         clock["first_cell"] = clock["first_cell"] or time.time()
         clock["cell_started"] = time.time()
         save()
+        limit.start(cell)
 
     def on_cell_executed(cell, cell_index, execute_reply=None, **_):
+        limit.stop()
         clock["last_cell_end"] = now = time.time()
         clock["seconds"][cell_kind(cell.source)] += now - clock.get("cell_started", now)
-        if time.monotonic() - progress.get("started", time.monotonic()) >= cell_timeout - 1:
-            progress["timed_out"].append(first_line(cell))
-            save()
 
     traits = NotebookClient.class_traits()
-    traits["timeout"].default_value = cell_timeout
+    # the wall clock only as the last resort (the route's cap for the whole notebook): the limit is in CPU seconds
+    traits["timeout"].default_value = wall_cap
     traits["interrupt_on_timeout"].default_value = True
     # the kernel is killed once the last cell (Otter's, which writes its results) has run: everything it hands
     # over is in closed files by then, and a graceful shutdown of a kernel holding torch takes 2.5 s (benchmark)
@@ -94,7 +169,7 @@ def main(autograder_dir, handover, cell_timeout):
 
 
 if __name__ == "__main__":
-    code = main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    code = main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     # every file of the phase is written and closed, and the kernel is dead: the interpreter's teardown of Otter,
     # nbclient and their imports (~0.4 s) would only delay the verdict; what is left dies with the sandbox
     sys.stdout.flush()

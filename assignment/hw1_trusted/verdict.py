@@ -236,10 +236,15 @@ def phase_lines(phase):
     ended = phase.get("ended")
     if ended == "end":
         return [f"Your notebook ran to the end in {took}."]
+    if ended == "time limit" and phase.get("stopped_by") == "wall":
+        return [
+            f"Your notebook did not run to the end: grading stopped it after {took} on the clock, the last-resort "
+            f"limit for the whole notebook ({phase.get('wall_cap', '?')} s), while it was waiting, not computing."
+        ]
     if ended == "time limit":
         return [
-            f"Your notebook did not run to the end: grading stopped it after {took}, at the time limit "
-            f"for the whole notebook ({phase.get('phase_limit', '?')} s)."
+            f"Your notebook did not run to the end: grading stopped it after {took}, once it had used the CPU time "
+            f"allowed for the whole notebook ({phase.get('phase_limit', '?')} s)."
         ]
     if ended == "stopped early":
         return [

@@ -31,8 +31,9 @@ route kills every process of its user) and its own scratch folder. ``--timeout``
 the whole grading of one upload; on expiry the grading is stopped (its root side and every process of
 its user) and the row says so. No submission stops the batch: a grading that fails or times out gets
 its row with a status and a message. ``HW1_CELL_TIMEOUT`` and ``HW1_PHASE_TIMEOUT`` in the environment
-reach the route (its limits per cell and for the notebook, 240 s and 420 s by default), and so do its other
-limits (``HW1_STUDENT_MEMORY_MB``, ``HW1_TRUSTED_TIMEOUT``, ``HW1_TRUSTED_MEMORY_MB``) and ``HW1_SANDBOX=none`` /
+reach the route (its limits per cell and for the notebook, 240 and 420 CPU seconds by default), and so do its
+other limits (``HW1_PHASE_WALL_CAP``, ``HW1_STUDENT_MEMORY_MB``, ``HW1_STUDENT_DISK_MB``, ``HW1_TRUSTED_TIMEOUT``,
+``HW1_TRUSTED_MEMORY_MB``) and ``HW1_SANDBOX=none`` /
 ``HW1_CGROUP=none``. Each student phase runs in the route's sandbox (bubblewrap's namespaces, a cgroup with one
 CPU's quota); where bubblewrap cannot make it, the batch grades one at a time (``--jobs 1``) or not at all.
 

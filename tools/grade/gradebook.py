@@ -22,7 +22,9 @@ from tools.trusted import settings
 ROUTE_SETTINGS = (
     settings.CELL_TIMEOUT,
     settings.PHASE_TIMEOUT,
+    settings.PHASE_WALL_CAP,
     settings.STUDENT_MEMORY_MB,
+    settings.STUDENT_DISK_MB,
     settings.TRUSTED_TIMEOUT,
     settings.TRUSTED_MEMORY_MB,
     settings.SANDBOX,

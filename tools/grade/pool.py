@@ -244,6 +244,8 @@ def run_pool(
     for submission in submissions:
         todo.put(submission)
     stop = stop or threading.Event()
+    # each grading knows how many share the CPUs (its threads: route.cpu_share), besides its own pinned CPU
+    extra_env = {**(extra_env or {}), trusted_module("settings").GRADINGS_AT_ONCE.name: str(jobs)}
 
     def worker(k, user):
         while not stop.is_set():
