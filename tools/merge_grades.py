@@ -25,6 +25,7 @@ import csv
 import pathlib
 
 from tools import master_notebook
+from tools.safe_text import cell, terminal
 
 
 def expected_points():
@@ -120,8 +121,8 @@ def main():
     with open(args.out, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=list(book[0]) if book else ["Name", "SID", "Email"])
         writer.writeheader()
-        writer.writerows(book)
-    print(f"{args.out}: {len(book)} students")
+        writer.writerows({k: cell(v) for k, v in row.items()} for row in book)  # names and emails: Gradescope's
+    print(f"{terminal(args.out)}: {len(book)} students")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 
 import nbformat
 
-from tools import ROOT
+from tools import ROOT, safe_text
 from tools.grade.submissions import find_submissions
 from tools.master_notebook import NOTEBOOK
 from tools.trusted import trusted_module
@@ -207,7 +207,7 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
         writer.writerow(["submission_a", "submission_b", "share_of_a_in_b", "share_of_b_in_a", "shared_tokens"])
         for a, b, share_a, share_b, tokens in pairs:
             if share_a > 0 or share_b > 0:
-                writer.writerow([a, b, f"{share_a:.4f}", f"{share_b:.4f}", tokens])
+                writer.writerow([safe_text.cell(a), safe_text.cell(b), f"{share_a:.4f}", f"{share_b:.4f}", tokens])
     return out / HTML_NAME
 
 
@@ -240,7 +240,11 @@ def main(argv=None):
     path, pairs = similarity_report(args.submissions, args.out)
     print(
         f"wrote {path}: {len(pairs)} pairs; the most similar: "
-        + (f"{pairs[0][0]} and {pairs[0][1]} ({pairs[0][2]:.0%} / {pairs[0][3]:.0%})" if pairs else "none")
+        + (
+            f"{safe_text.terminal(pairs[0][0])} and {safe_text.terminal(pairs[0][1])} ({pairs[0][2]:.0%} / {pairs[0][3]:.0%})"
+            if pairs
+            else "none"
+        )
     )
 
 

@@ -16,6 +16,7 @@ from tools import gradescope, similarity
 from tools.grade import DOC, gradebook, pool, report
 from tools.grade.gradebook import FAILED, NOT_GRADED, ROUTE_SETTINGS, Row
 from tools.grade.submissions import METADATA, find_submissions
+from tools.safe_text import terminal
 
 
 def write_similarity(folder, out, stream):
@@ -69,7 +70,7 @@ def grade_folder(
                 f"({METADATA} beside a folder per submission){hint}"
             )
         if ignored:
-            stream.write(f"ignored (not an upload): {', '.join(ignored)}\n")
+            stream.write(f"ignored (not an upload): {', '.join(map(terminal, ignored))}\n")
         ag_id = gradebook.autograder_id(autograder_zip)
         chosen = gradebook.select_regrades(submissions, regrade) if regrade else set()
         rows, todo = {}, []
@@ -77,7 +78,7 @@ def grade_folder(
             kept = (
                 None
                 if force or s.key in chosen
-                else gradebook.stored_row(s, out / s.key, ag_id, gradebook.upload_hash_or_none(s.path), timeout)
+                else gradebook.stored_row(s, out / s.folder, ag_id, gradebook.upload_hash_or_none(s.path), timeout)
             )
             if kept is not None:
                 rows[s.key] = kept

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from tools import gradescope
 from tools.build_release import STAMP
 from tools.grade.submissions import IDENTITY, Submission, upload_hash
+from tools.safe_text import cell, terminal
 from tools.trusted import settings
 
 # the route's limits and switches that a batch passes on to every grading (and records in grading.json)
@@ -142,8 +143,8 @@ def select_regrades(submissions, names):
             or any(wanted in [part.strip().lower() for part in s.identity.get(k, "").split(";")] for k in IDENTITY)
         }
         if not hits:
-            keys = ", ".join(s.key for s in submissions[:10]) + (" ..." if len(submissions) > 10 else "")
-            raise SystemExit(f"--regrade {name}: no submission is called that (submissions: {keys})")
+            keys = ", ".join(terminal(s.key) for s in submissions[:10]) + (" ..." if len(submissions) > 10 else "")
+            raise SystemExit(f"--regrade {terminal(name)}: no submission is called that (submissions: {keys})")
         chosen |= hits
     return chosen
 
@@ -163,7 +164,7 @@ def grades_frame(rows, out, gradescope_export=False):
     for row in rows:
         graded = None
         if row.status in (COMPLETED, REJECTED):
-            with open(pathlib.Path(out) / row.key / "results.pkl", "rb") as f:
+            with open(pathlib.Path(out) / row.submission.folder / "results.pkl", "rb") as f:
                 graded = dill.load(f)
         else:
             graded = GradingResults.without_results(Exception(row.grading_status))
@@ -188,7 +189,20 @@ def grades_frame(rows, out, gradescope_export=False):
     return frame
 
 
+def spreadsheet_safe(frame):
+    """The frame with every text cell made safe for a spreadsheet (tools.safe_text.cell: the upload's name, the
+    submitters' names, SIDs and emails from Gradescope's metadata, the statuses), but the points row, Otter's own;
+    numbers stay numbers and the columns stay as Otter's."""
+    from otter.grade.utils import POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY
+
+    students = frame[SCORES_DICT_FILE_KEY] != POINTS_POSSIBLE_LABEL
+    safe = frame.astype(object)
+    for column in safe.columns:
+        safe.loc[students, column] = [cell(v) for v in safe.loc[students, column]]
+    return safe
+
+
 def write_csv(rows, out, gradescope_export=False):
     path = pathlib.Path(out) / CSV_NAME
-    grades_frame(rows, out, gradescope_export).to_csv(path, index=False)
+    spreadsheet_safe(grades_frame(rows, out, gradescope_export)).to_csv(path, index=False)
     return path

@@ -31,6 +31,7 @@ from tools.grade.gradebook import (
     keep,
     upload_hash_or_none,
 )
+from tools.safe_text import terminal
 from tools.trusted import trusted_module
 
 DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the notebook, the verdict)
@@ -253,7 +254,7 @@ def run_pool(
                 submission = todo.get_nowait()
             except queue.Empty:
                 return
-            out_dir = None if out is None else pathlib.Path(out) / submission.key
+            out_dir = None if out is None else pathlib.Path(out) / submission.folder
             finished.put(
                 grade_one_submission(
                     submission,
@@ -380,7 +381,8 @@ class Progress:
             )
             how = f"{row.seconds:.0f} s" if row.graded_now else "kept from an earlier run"
             status = row.grading_status if len(row.grading_status) < 90 else row.grading_status[:87] + "..."
-            line = f"[{self.done:>{len(str(self.total))}}/{self.total}] {row.key}: {status}, {score} ({how})"
+            # the key is the upload's name, the student's to choose: its control characters are shown escaped
+            line = f"[{self.done:>{len(str(self.total))}}/{self.total}] {terminal(row.key)}: {terminal(status)}, {score} ({how})"
             if self.tty:
                 self.stream.write("\r\033[K" + line + "\n" + self.bar()[: self.width - 1])
             else:

@@ -10,6 +10,8 @@ import hashlib
 import pathlib
 from dataclasses import dataclass, field
 
+from tools.safe_text import folder_name
+
 METADATA = "submission_metadata.yml"
 UPLOAD_SUFFIXES = (".ipynb", ".zip")
 IDENTITY = ("name", "sid", "email")
@@ -20,6 +22,11 @@ class Submission:
     key: str  # the row: the upload's file name, or Gradescope's submission folder
     path: pathlib.Path  # a file, or a folder that the route reads as one upload
     identity: dict = field(default_factory=dict)  # name, sid, email (Gradescope export)
+
+    @property
+    def folder(self):
+        """Its folder in OUT: a plain name derived from the key (the key itself stays in the CSV, made safe)."""
+        return folder_name(self.key)
 
 
 def identity_of(entry):
