@@ -23,7 +23,7 @@ import time
 
 import nbformat
 
-from tools import ROOT, safe_text
+from tools import ROOT, code_that_runs, safe_text
 from tools.grade.submissions import find_submissions
 from tools.master_notebook import NOTEBOOK
 from tools.trusted import trusted_module
@@ -35,28 +35,29 @@ NOISE, GUARANTEE = 25, 30  # characters of tokenised code: shorter shared runs a
 TOP = 40  # pairs shown side by side
 
 
+CODE_LIMIT = 1 << 20  # characters of one upload's code that are compared: a larger upload is cut, and flagged
+VIEW_LIMIT = 32 << 10  # characters of each side of a side-by-side view
+
+
 def starter_cells(starter_nb):
-    """The student release's code cells, stripped: the handout's own code."""
-    return {cell.source.strip() for cell in starter_nb.cells if cell.cell_type == "code"}
+    """The student release's code cells, and its Markdown and raw cells, stripped: the handout's own text."""
+    code = {cell.source.strip() for cell in starter_nb.cells if cell.cell_type == "code"}
+    text = {cell.source.strip() for cell in starter_nb.cells if cell.cell_type != "code"}
+    return code, text
 
 
-def code_of(nb, handout=frozenset()):
-    """What the student wrote in a notebook's code cells, as one Python file.
+def code_of(nb, handout=(frozenset(), frozenset())):
+    """What the student's notebook runs, as one Python file (tools.code_that_runs.Found): its code cells in one
+    canonical form, without the statements that do nothing, with the code it runs from strings decoded and the code
+    it keeps in Markdown or raw cells; at most CODE_LIMIT characters.
 
-    Cells exactly as the handout gives them (``handout``, from starter_cells: the checks, the provided code)
-    are left out, so that they never join a student's lines into a shared run; the handout's lines inside
-    the student's cells are copydetect's boilerplate (see compare). IPython's magics and shell lines are left out."""
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type != "code" or cell.source.strip() in handout:
-            continue
-        lines = [line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        if any(line.strip() for line in lines):
-            cells.append("\n".join(lines))
-    return "\n\n".join(cells) + "\n"
+    Cells exactly as the handout gives them (``handout``, from starter_cells) are left out, so that they never join a
+    student's lines into a shared run; the handout's lines inside the student's cells are copydetect's boilerplate
+    (see compare). IPython's magics and shell lines are left out."""
+    return code_that_runs.normalise(nb, handout[0], handout[1], limit=CODE_LIMIT)
 
 
-def read_upload(path, handout=frozenset()):
+def read_upload(path, handout=(frozenset(), frozenset())):
     """The upload's code (code_of), or None when the grader would refuse it (it has no code to compare)."""
     path = pathlib.Path(path)
     if path.is_dir():
@@ -72,6 +73,20 @@ def read_upload(path, handout=frozenset()):
     finally:
         if folder != path:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def bounded_view(code_html, limit=VIEW_LIMIT):
+    """One side of a side-by-side view (copydetect's escaped code with its highlight spans), cut to ``limit``
+    characters at a line's end, with every span it leaves open closed."""
+    if len(code_html) <= limit:
+        return code_html
+    cut = code_html.rfind("\n", 0, limit)
+    cut = cut if cut > 0 else limit
+    head = code_html[:cut]
+    if head.rfind("<") > head.rfind(">"):  # never cut inside a tag
+        head = head[: head.rfind("<")]
+    open_spans = head.count("<span") - head.count("</span>")
+    return head + "</span>" * max(0, open_spans) + f"\n… ({len(code_html) - len(head)} more characters not shown)"
 
 
 def compare(codes, starter_code, top=TOP):
@@ -124,6 +139,7 @@ def compare(codes, starter_code, top=TOP):
             detector.conf.display_t = max(0.0, min(max(p[2], p[3]) for p in shown) - 1e-9)
             for _share_1, _, file_1, file_2, code_1, code_2, _ in detector.get_copied_code_list():
                 a, b = by_file[file_1], by_file[file_2]
+                code_1, code_2 = bounded_view(code_1), bounded_view(code_2)
                 views[(a, b)] = (code_1, code_2)
                 views[(b, a)] = (code_2, code_1)
     return pairs, views
@@ -147,8 +163,14 @@ pair side by side, and talk to the students, before concluding anything.</p>
 <p>{count} submissions with code, {pair_count} pairs compared in {seconds:.1f} s by
 <a href="https://github.com/blingenf/copydetect">copydetect</a> (winnowed fingerprints of the tokenised code;
 names and strings are abstracted, so renamed variables still match; runs shorter than {noise} characters of
-tokenised code are ignored). The student release's code cells are boilerplate: the handout's own lines never count.
+tokenised code are ignored). What is compared is the code each notebook runs: code run from strings (exec, eval,
+compile of literals, even decoded or decompressed ones) is decoded without running it, code kept in Markdown or raw
+cells is read as code, statements that do nothing are dropped, and every cell is rewritten in one layout without
+comments. It does not see code fetched from elsewhere at run time, code built by computation, or a copy rewritten
+by hand. The student release's code cells are boilerplate: the handout's own lines never count.
 <b>Share</b> is the part of one submission's own code (after the boilerplate) that is also in the other.{unread}</p>
+<h2>Uploads to look at, whatever their scores</h2>
+{flags}
 <h2>All pairs, by mean share</h2>
 <table><tr>{buckets}</tr><tr>{counts}</tr></table>
 <p>A pair far above the rest of the class is worth a look; a class whose pairs all sit high shares the handout's
@@ -163,8 +185,34 @@ hints or a common source.</p>
 """
 
 
-def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learning Fall 2023, HW1"):
-    """OUT/similarity.html and OUT/similarity.csv from compare()'s pairs."""
+def flags_section(found):
+    """The uploads to look at whatever their scores: those that run code the comparison cannot see, those cut to
+    CODE_LIMIT, and those whose code was found in strings or Markdown (compared as if written out)."""
+    found = found or {}
+    lines = []
+    for key in sorted(found):
+        f, notes = found[key], []
+        if f.runs_hidden_code:
+            notes.append(
+                f"<b>runs hidden code</b>: {len(f.hidden)} call{'s' if len(f.hidden) > 1 else ''} that run code "
+                "which the comparison cannot decode, e.g. <code>" + html.escape(f.hidden[0]) + "</code>"
+            )
+        if f.truncated:
+            notes.append(f"<b>too large to compare in full</b>: its first {CODE_LIMIT // 1024} KB of code are compared")
+        if f.decoded:
+            notes.append(f"runs code from strings ({f.decoded}): decoded and compared as if written out")
+        if f.markdown:
+            notes.append(f"holds code in Markdown or raw cells ({f.markdown}): compared as code")
+        if notes:
+            lines.append(f"<li>{html.escape(key)}: {'; '.join(notes)}</li>")
+    if not lines:
+        return "<p>No upload runs hidden code, hides code in strings or Markdown, or is too large to compare.</p>"
+    return "<ul>" + "\n".join(lines) + "</ul>"
+
+
+def write_report(pairs, views, out, seconds, count, unread=(), found=None, title="Deep Learning Fall 2023, HW1"):
+    """OUT/similarity.html and OUT/similarity.csv from compare()'s pairs; ``found``: each upload's
+    code_that_runs.Found, for the flags at the top."""
     out = pathlib.Path(out)
     rows, sections = [], []
     for k, (a, b, share_a, share_b, tokens) in enumerate(pairs[:TOP], start=1):
@@ -190,6 +238,7 @@ def write_report(pairs, views, out, seconds, count, unread=(), title="Deep Learn
         shown = ", ".join(html.escape(name) for name in list(unread)[:10])
         unread_text = f" Not compared (unreadable, or refused by the grader, so they have no code): {shown}{' …' if len(unread) > 10 else ''}."
     page = PAGE.format(
+        flags=flags_section(found),
         title=html.escape(title),
         count=count,
         pair_count=count * (count - 1) // 2,
@@ -217,15 +266,15 @@ def similarity_report(submissions_folder, out, starter=STARTER):
     submissions, _, _ = find_submissions(submissions_folder, exclude=[out])
     starter_nb = nbformat.read(starter, as_version=4)
     handout = starter_cells(starter_nb)
-    codes, unread = {}, []
+    found, unread = {}, []
     for submission in submissions:
-        code = read_upload(submission.path, handout)
-        if code is None:
+        read = read_upload(submission.path, handout)
+        if read is None:
             unread.append(submission.key)
         else:
-            codes[submission.key] = code
-    pairs, views = compare(codes, code_of(starter_nb))
-    path = write_report(pairs, views, out, time.monotonic() - started, len(codes), unread)
+            found[submission.key] = read
+    pairs, views = compare({k: f.code for k, f in found.items()}, code_of(starter_nb).code)
+    path = write_report(pairs, views, out, time.monotonic() - started, len(found), unread, found)
     return path, pairs
 
 
