@@ -10,7 +10,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3.11 && echo /usr/bin/python3.11 || ech
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help lint release test test-fast benchmark gradescope grade similarity pdfs clean-venv
+.PHONY: help lint release test test-fast benchmark gradescope grade similarity pdfs otter-grade clean-venv
 
 # A bare `make` lists the targets; it builds nothing.
 help:
@@ -23,6 +23,7 @@ help:
 	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
 	@echo "make pdfs        the written part's PDFs for TAs and Gradescope, into pdfs/"
 	@echo "make benchmark   grading time and memory"
+	@echo "make otter-grade otter grade (Docker, buildx) on the solution, a blank and a one-mistake notebook, against the route"
 	@echo "make clean-venv  remove the environment ($(VENV))"
 	@echo "Each target but help creates the pinned environment in $(VENV) first (about 2 minutes, 6 GB)."
 	@echo "Each runs a module of tools/ from this folder: python -m tools.<name> --help (build_release, gradescope, grade, ...)."
@@ -67,6 +68,11 @@ grade: $(VENV)/.installed
 #   make similarity SUBMISSIONS=folder OUT=dir
 similarity: $(VENV)/.installed
 	$(PY) -m tools.similarity "$(SUBMISSIONS)" "$(OUT)"
+
+# otter grade for real: Otter's image from the committed zip, three notebooks, its CSV against the route's scores
+# (needs Docker with buildx and the network once; says what is missing and stops otherwise; not part of make test)
+otter-grade: $(VENV)/.installed
+	$(PY) -m tools.otter_grade_check $(if $(OUT),--out "$(OUT)")
 
 clean-venv:
 	rm -rf $(VENV)
