@@ -59,12 +59,13 @@ def notebooks(folder):
     return paths
 
 
-def otter_grade(folder, out, containers):
+def otter_grade(folder, out, containers, autograder_zip=gradescope.RELEASE_ZIP, image=None):
     """Runs otter grade (this environment's own Otter) on ``folder``; returns ({file stem: {question: points}}, s)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    command = [sys.executable, "-m", "otter", "grade", "-n", "hw1", "-a", str(gradescope.RELEASE_ZIP)]
+    command = [sys.executable, "-m", "otter", "grade", "-n", "hw1", "-a", str(autograder_zip)]
     command += ["-o", str(out), "--containers", str(containers), "--timeout", "900", str(folder)]
+    command += ["--image", image] if image else []
     subprocess.run(command, check=True)
     seconds = time.monotonic() - started
     with open(out / "final_grades.csv", newline="") as f:
@@ -85,6 +86,8 @@ def main(argv=None):
     )  # fmt: skip
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(tempfile.mkdtemp(prefix="hw1-otter-grade-")))
     parser.add_argument("--containers", type=int, default=2)
+    parser.add_argument("--zip", type=pathlib.Path, default=gradescope.RELEASE_ZIP, help="the autograder zip")
+    parser.add_argument("--image", help="otter grade's base image (default: Otter's, from Docker Hub)")
     args = parser.parse_args(argv)
     problems = missing()
     if problems:
@@ -96,8 +99,8 @@ def main(argv=None):
     paths = notebooks(folder)
     expected = {}
     for name, path in paths.items():  # the route here, as Gradescope runs the zip
-        expected[name] = gradescope.run_as_gradescope(path, args.out / "route" / name).scores
-    found, seconds = otter_grade(folder, args.out / "otter", args.containers)
+        expected[name] = gradescope.run_as_gradescope(path, args.out / "route" / name, args.zip).scores
+    found, seconds = otter_grade(folder, args.out / "otter", args.containers, args.zip, args.image)
     wrong = {
         name: {q: (found.get(name, {}).get(q), points) for q, points in scores.items()
                if found.get(name, {}).get(q) != points}
