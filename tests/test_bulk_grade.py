@@ -97,13 +97,25 @@ def run(folder, out, zip_path, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def mixed(fresh_release, fresh_zip, tmp_path_factory):
+def mixed_run(fresh_release, fresh_zip, tmp_path_factory):
+    """The mixed folder graded by make grade, its scratch folders in a temporary folder of this batch's own (so that
+    what it leaves behind is told from any other grading's on the machine): (folder, out, rows, log, scratch)."""
     folder = tmp_path_factory.mktemp("mixed")
     write_mixed_folder(folder, fresh_release)
     out = tmp_path_factory.mktemp("bulk") / "grades"
-    rows, log, seconds = run(folder, out, fresh_zip)
+    scratch, saved = tmp_path_factory.mktemp("scratch"), tempfile.tempdir
+    tempfile.tempdir = str(scratch)
+    try:
+        rows, log, seconds = run(folder, out, fresh_zip)
+    finally:
+        tempfile.tempdir = saved
     print(f"\nmixed folder: {len(rows)} submissions graded in {seconds:.0f} s\n{log}")
-    return folder, out, rows, log
+    return folder, out, rows, log, scratch
+
+
+@pytest.fixture(scope="module")
+def mixed(mixed_run):
+    return mixed_run[:4]
 
 
 @pytest.mark.route
@@ -163,8 +175,9 @@ def test_each_submission_keeps_its_results_and_log(mixed, fresh_zip):
 
 
 @pytest.mark.route
-def test_nothing_of_a_grading_survives(mixed):
-    leftovers = list(pathlib.Path(tempfile.gettempdir()).glob("hw1-bulk-*"))
+def test_nothing_of_a_grading_survives(mixed_run):
+    mixed, scratch = mixed_run[:4], mixed_run[4]
+    leftovers = list(scratch.glob("hw1-bulk-*"))
     assert leftovers == [], f"scratch folders left behind: {leftovers}"
     users = set(re.findall(r"user (\S+)\)", "".join((mixed[1] / k / "grading.log").read_text() for k in mixed[2])))
     assert users, "the logs name the sandbox users"
