@@ -12,7 +12,6 @@ import html
 import io
 import json
 import os
-import pathlib
 import re
 import subprocess
 import tempfile
