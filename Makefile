@@ -30,48 +30,54 @@ help:
 
 # The lock pins every package of the tested environment: installed as constraints, so that a later
 # install cannot drift from what the zip installs on Gradescope.
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-lock.txt
+# The stamp is keyed on the requirement files' contents, not their dates: a fresh clone (whose files are all new)
+# with an environment already installed from the same files installs nothing.
+REQUIREMENTS_KEY := $(shell cat requirements.txt requirements-dev.txt requirements-lock.txt | sha256sum | cut -c1-16)
+INSTALLED := $(VENV)/.installed-$(REQUIREMENTS_KEY)
+
+$(INSTALLED):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements-lock.txt
+	rm -f $(VENV)/.installed $(VENV)/.installed-*
 	touch $@
 
-release: $(VENV)/.installed
+release: $(INSTALLED)
 	$(PY) -m tools.build_release
 
-test: $(VENV)/.installed
+test: $(INSTALLED)
 	$(PY) -m pytest tests
 
 # the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback
-test-fast: $(VENV)/.installed
+test-fast: $(INSTALLED)
 	$(PY) -m pytest tests -m "not route and not release"
 
-lint: $(VENV)/.installed
+lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-benchmark: $(VENV)/.installed
+benchmark: $(INSTALLED)
 	$(PY) -m tools.benchmark
 
 # one upload graded exactly as Gradescope runs the zip (Linux and root): make gradescope SUBMISSION=hw1.ipynb OUT=out/
-gradescope: $(VENV)/.installed
+gradescope: $(INSTALLED)
 	$(PY) -m tools.gradescope "$(SUBMISSION)" "$(OUT)"
 
 # the written part's PDFs for TAs and the Gradescope template, into pdfs/ (not committed; needs pandoc and xelatex)
-pdfs: $(VENV)/.installed
+pdfs: $(INSTALLED)
 	$(PY) -m tools.pdfs
 # a folder of uploads (or Gradescope's export) graded through the route, in parallel (Linux and root):
 #   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
-grade: $(VENV)/.installed
+grade: $(INSTALLED)
 	$(PY) -m tools.grade "$(SUBMISSIONS)" "$(OUT)" $(if $(REGRADE),--regrade "$(REGRADE)") $(if $(FORCE),--force) $(if $(JOBS),--jobs $(JOBS)) $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 # the most similar pairs of submissions, side by side (a reason to look, never a verdict):
 #   make similarity SUBMISSIONS=folder OUT=dir
-similarity: $(VENV)/.installed
+similarity: $(INSTALLED)
 	$(PY) -m tools.similarity "$(SUBMISSIONS)" "$(OUT)"
 
 # otter grade for real: Otter's image from the committed zip, three notebooks, its CSV against the route's scores
 # (needs Docker with buildx and the network once; says what is missing and stops otherwise; not part of make test)
-otter-grade: $(VENV)/.installed
+otter-grade: $(INSTALLED)
 	$(PY) -m tools.otter_grade_check $(if $(OUT),--out "$(OUT)")
 
 clean-venv:
