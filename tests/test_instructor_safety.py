@@ -117,7 +117,8 @@ def test_an_upload_named_with_escape_codes_reaches_no_terminal_csv_or_folder_nam
 
     folder = tmp_path / "uploads"
     folder.mkdir()
-    (folder / (ESCAPES + ".ipynb")).write_bytes(b"not a notebook")  # refused by the route in seconds
+    name = ESCAPES.replace("/", " of ") + ".ipynb"  # a file name holds no slash
+    (folder / name).write_bytes(b"not a notebook")  # refused by the route in seconds
     nbformat.write(nbformat.v4.new_notebook(), folder / ('=HYPERLINK("x","y").ipynb'))
     stream = io.StringIO()
     out = tmp_path / "out"

@@ -284,7 +284,7 @@ def test_two_gradings_at_once_one_attacking_the_other(fresh_release, fresh_zip, 
     # (throttled by its quota, unless the machine was too busy for them to reach it); the hog was killed at the
     # memory limit; the phase ran in its namespaces
     log = attack.result.log
-    assert "runs in bubblewrap" in log and "cgroup v" in log and ": 1.00 CPUs, " in log, log[-3000:]
+    assert "runs in bubblewrap" in log and "cgroup v" in log and ": 1.00 CPUs (" in log, log[-3000:]
     cpu, wall, throttled, peak, ooms = limits_used(log)
     assert cpu <= wall * 1.05 + 1 and (throttled > 0 or cpu < 0.9 * wall), (cpu, wall, throttled)
     assert ooms >= 1 and peak <= STUDENT_MB, (peak, ooms)
