@@ -228,7 +228,7 @@ def test_a_crash_costs_only_what_depends_on_it(crash, survives, fresh_zip, tmp_p
     if not survives:  # the route's own observation; which cell, a record of the student's, is not quoted
         assert "kernel died" in result.visible and "os._exit(3)" not in result.visible, result.visible
     if "while True" in crash:  # the phase's record claims it: shown as that record's claim, naming no cell
-        assert "ran over the 15 s time limit per cell" in result.visible, result.visible
+        assert "used more than the 15 s of CPU time allowed per cell" in result.visible, result.visible
         assert "record kept while your notebook ran" in result.visible and "while True" not in result.visible
 
 

@@ -667,7 +667,9 @@ def grade(ag, results_dir, work, autograder_id, clock):
     server = TrustedProcess(work, autograder_id)
     try:
         if not server.inputs_ready():
-            raise GraderFault("the autograder could not prepare its inputs (its datasets are missing or corrupt)")
+            raise GraderFault(
+                "the autograder could not prepare its inputs (its datasets missing or corrupt, or its disk full)"
+            )
         root = pathlib.Path(tempfile.mkdtemp(prefix="hw1-sandbox-"))
         code, seconds, observed, isolation, collected = run_student_phase(root, nb, ag, work, ids, clock)
         clock["student_end"] = time.time()
@@ -713,9 +715,9 @@ def write_grader_fault(results_dir, autograder_id, why):
             "not graded: the machine was too busy (the grading machine gave your notebook too little CPU to finish "
             "in time; nothing in your submission caused it). It will be graded again."
         )
-    else:
+    else:  # the grader's own words (a GraderFault's message, or the kind of error): never text of the student's
         sentence = (
-            "not graded: grader fault (the autograder failed on its own side; nothing in your submission caused it). "
+            f"not graded: grader fault: {why} (nothing in your submission caused it). "
             "Please tell your instructor; it will be graded again."
         )
     notes = [
@@ -737,10 +739,11 @@ def grade_upload(ag, results_dir):
     try:
         grade(ag, results_dir, work, autograder_id, clock)
     except Exception as error:  # the grader's own failure (a full disk, its inputs, its verdict): never a grade
-        why = (
-            BUSY if isinstance(error, GraderFault) and str(error) == BUSY else f"{type(error).__name__}: {error}"[:300]
-        )
-        print(f"hw1 grader fault: {why}", flush=True)
+        if isinstance(error, GraderFault):  # its message is the grader's own sentence
+            why = str(error)[:300]
+        else:  # the details (paths, errno) go to the log, the kind of error to the result
+            why = f"the autograder failed on its own side ({type(error).__name__})"
+        print(f"hw1 grader fault: {type(error).__name__}: {error}", flush=True)
         traceback.print_exc()
         write_grader_fault(results_dir, autograder_id, why)  # if this fails too: no results.json, a failed grading
     finally:
