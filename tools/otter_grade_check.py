@@ -84,7 +84,9 @@ def main(argv=None):
         prog="python -m tools.otter_grade_check", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(tempfile.mkdtemp(prefix="hw1-otter-grade-")))
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="where to write the notebooks and results (default: a new temporary folder)"
+    )
     parser.add_argument("--containers", type=int, default=2)
     parser.add_argument("--zip", type=pathlib.Path, default=gradescope.RELEASE_ZIP, help="the autograder zip")
     parser.add_argument("--image", help="otter grade's base image (default: Otter's, from Docker Hub)")
@@ -94,6 +96,7 @@ def main(argv=None):
         print("otter grade cannot run here; missing:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 2
     gradescope.require_root()
+    args.out = args.out or pathlib.Path(tempfile.mkdtemp(prefix="hw1-otter-grade-"))
     folder = args.out / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     paths = notebooks(folder)
