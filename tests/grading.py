@@ -5,17 +5,15 @@ To grade a folder of submissions (Otter's CSV, a report, resume), use ``python -
 
 * ``grade_corpus_folder``: every upload of a folder, a few at a time, each with its own user, folder and CPU
   (``make grade``'s pool, without its CSV and resume); raises if any grading made no verdict;
-* ``submission_from_solution``: a submission made by exact edits of the
+* ``submission_from_solution`` (from tools.gradescope): a submission made by exact edits of the
   solutions notebook, the one way to build wrong or alternative submissions.
 """
 
 import pathlib
 
-import nbformat
-
 from tools.grade import gradebook, pool
 from tools.grade.submissions import Submission
-from tools.gradescope import RELEASE_ZIP, SOLUTIONS
+from tools.gradescope import RELEASE_ZIP, submission_from_solution  # noqa: F401 (the corpora build with it)
 
 
 def grade_corpus_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.ipynb", timeout=900):
@@ -39,22 +37,3 @@ def grade_corpus_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.i
     if broken or len(rows) != len(submissions):
         raise RuntimeError("gradings without a verdict:\n" + "\n".join(broken))
     return {key: rows[key].result for key in sorted(rows)}
-
-
-def submission_from_solution(edits, solutions=SOLUTIONS):
-    """The solutions notebook with each ``(old, new)`` edit applied, outputs cleared.
-
-    Each ``old`` must occur exactly once in the code cells, so that an edit can
-    never silently miss after the master notebook changes.
-    """
-    nb = nbformat.read(solutions, as_version=4)
-    for old, new in edits:
-        hits = [cell for cell in nb.cells if cell.cell_type == "code" and old in cell.source]
-        count = sum(cell.source.count(old) for cell in hits)
-        if count != 1:
-            raise ValueError(f"edit target occurs {count} times in the solutions, expected once: {old!r}")
-        hits[0].source = hits[0].source.replace(old, new)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    return nb

@@ -173,6 +173,19 @@ def graded(reference):
     return verdict.grade(work, answers, DATASETS, list(checks.CASES))
 
 
+def test_the_handover_caps_rest_on_what_the_reference_really_hands_over(reference):
+    # handover.MEASURED_BYTES sets each question's cap (4 times it): it must stay what the probes hand over, so that
+    # a cap never tightens on a correct answer nor loosens to hundreds of times the real size
+    handover = trusted_copy.module("handover")
+    _, answers = reference
+    for question in checks.CASES:
+        real = sum((answers / f"{question}{suffix}").stat().st_size for suffix in (".json", ".npz"))
+        measured = handover.MEASURED_BYTES[question]
+        assert abs(real - measured) <= 0.1 * measured + 2048, (question, real, measured)
+        assert real * 3 < handover.question_cap(question), (question, real)
+    assert sum(handover.MEASURED_BYTES.values()) * 3 < handover.TOTAL_CAP
+
+
 # ---------------------------------------------------------------- one wrong answer per check
 # {(question, what): (change, message)}: change(out, inp) edits a deep copy of the reference's hand-over in place;
 # the check must fail with a message matching ``message`` (a regular expression).

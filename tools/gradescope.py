@@ -26,6 +26,8 @@ import sys
 import threading
 import zipfile
 
+import nbformat
+
 from tools import ROOT
 from tools.data_cache import ensure_data_cache
 from tools.master_notebook import NOTEBOOK
@@ -74,6 +76,25 @@ class Result:
 
     def failures(self):
         return "\n".join(f"{q}: {t['output']}" for q, t in self.tests.items() if t["score"] < t["max_score"])
+
+
+def submission_from_solution(edits, solutions=SOLUTIONS):
+    """The solutions notebook with each ``(old, new)`` edit applied, outputs cleared.
+
+    Each ``old`` must occur exactly once in the code cells, so that an edit can
+    never silently miss after the master notebook changes.
+    """
+    nb = nbformat.read(solutions, as_version=4)
+    for old, new in edits:
+        hits = [cell for cell in nb.cells if cell.cell_type == "code" and old in cell.source]
+        count = sum(cell.source.count(old) for cell in hits)
+        if count != 1:
+            raise ValueError(f"edit target occurs {count} times in the solutions, expected once: {old!r}")
+        hits[0].source = hits[0].source.replace(old, new)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
 
 
 def sandbox_user(name):

@@ -48,14 +48,10 @@ def missing(docker=None):
 
 def notebooks(folder):
     """The three notebooks, written into ``folder``: {name: path}."""
-    solution = nbformat.read(gradescope.SOLUTIONS, as_version=4)
     paths = {name: folder / f"{name}.ipynb" for name in NOTEBOOKS}
-    nbformat.write(solution, paths["solution"])
+    nbformat.write(nbformat.read(gradescope.SOLUTIONS, as_version=4), paths["solution"])
     shutil.copyfile(ROOT / "student" / "hw1.ipynb", paths["blank"])
-    old, new = MISTAKE
-    (cell,) = [c for c in solution.cells if c.cell_type == "code" and old in c.source]
-    cell.source = cell.source.replace(old, new)
-    nbformat.write(solution, paths["one_mistake"])
+    nbformat.write(gradescope.submission_from_solution([MISTAKE]), paths["one_mistake"])
     return paths
 
 

@@ -8,8 +8,7 @@ prepare WORK [AUTOGRADER_ID]                 the probes' inputs into WORK/inputs
 cache-inputs [AUTOGRADER_DIR]                draw this zip's inputs into the cache, with the references computed
                                              from them alone (setup.sh, at image build)
 verdict WORK RESULTS AUTOGRADER_ID           check WORK/answers, write RESULTS/results.json and .pkl
-reject WORK RESULTS AUTOGRADER_ID STATUS REASON
-                                             results for an upload that cannot be graded (STATUS: rejected)
+reject WORK RESULTS AUTOGRADER_ID REASON     results for an upload that cannot be graded (status rejected)
 """
 
 import json
@@ -94,8 +93,8 @@ def main(argv):
 
         work = pathlib.Path(args[0])
         notes = json.loads((work / "notes.json").read_text())
-        graded = verdict.not_graded(list(checks.CASES), "not graded: " + args[4])
-        verdict.write(args[1], graded, notes, [], args[2], status=(args[3], "upload"))
+        graded = verdict.not_graded(list(checks.CASES), "not graded: " + args[3])
+        verdict.write(args[1], graded, notes, [], args[2], status=(verdict.REJECTED, "upload", verdict.render(args[3])))
     else:
         raise SystemExit(__doc__)
 

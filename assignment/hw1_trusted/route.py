@@ -33,7 +33,7 @@ from .errors import GraderFault
 HERE = pathlib.Path(__file__).resolve().parent
 CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # CPU seconds per cell and per probe
 PHASE_TIMEOUT = settings.PHASE_TIMEOUT.value()  # CPU seconds of the student's whole notebook
-PHASE_WALL_CAP = settings.PHASE_WALL_CAP.value()  # its wall-clock last resort: the grading ends within 10 minutes
+PHASE_WALL_CAP = settings.PHASE_WALL_CAP.value()  # its wall-clock last resort: the grading ends within 9 minutes
 SANDBOX_USER = settings.SANDBOX_USER.value()
 MB = 2**20
 STUDENT_MEMORY = settings.STUDENT_MEMORY_MB.value() * MB  # the notebook, its kernel, its /tmp and /dev/shm
@@ -583,7 +583,8 @@ BUSY = "the machine was too busy"  # a grader fault's reason: the phase was star
 
 def run_student_phase(root, nb, ag, work, ids, clock):
     """Lays out the student's folder on its own disk, runs the notebook as the sandbox user, ends every process of
-    it; returns (exit code or None at the time limit, seconds, what the route observed, isolation)."""
+    it, copies its hand-over out; returns (exit code or None when a limit stopped it, seconds, what the route
+    observed, isolation, handover.Collected). Raises GraderFault(BUSY) when the machine starved the phase."""
     uid, gid = ids
     isolate = uid is not None
     placed = folder_bytes(work / "inputs") + folder_bytes(ag / "source" / "tests") + len(uploads.to_json(nb)) + 16 * MB
@@ -609,8 +610,7 @@ def run_student_phase(root, nb, ag, work, ids, clock):
                 watch=watch,
             )  # fmt: skip
             isolation["time"] = {**watch.record(seconds), "stopped": stopped}
-            if stopped == "wall" and watch.starved(seconds):
-                raise GraderFault(BUSY)
+            starved = stopped == "wall" and watch.starved(seconds)
             clock["student_exited"] = time.time()
             killed = sandbox.kill_all(uid) if isolate else 0
             if group is not None:
@@ -630,6 +630,8 @@ def run_student_phase(root, nb, ag, work, ids, clock):
                 group.remove()
         if isolate:
             sandbox.remove_files_of(uid)
+        if starved:  # only now, with every process of the phase ended and its files removed
+            raise GraderFault(BUSY)
         collected = handover.collect(root / "handover", work / "answers", uid, list(checks_questions()))
         return code, seconds, observed, isolation, collected
     finally:
@@ -640,8 +642,7 @@ def run_student_phase(root, nb, ag, work, ids, clock):
 
 
 def checks_questions():
-    """The autograded questions, from points.json (the build's) or the checks' module, without importing numpy's
-    references into the route."""
+    """The autograded questions (checks.CASES)."""
     from . import checks
 
     return list(checks.CASES)
@@ -655,7 +656,7 @@ def grade(ag, results_dir, work, autograder_id, clock):
         nb = uploads.normalise(ag / "submission")
     except uploads.BadUpload as problem:
         write_json(work / "notes.json", notes + [str(problem)])
-        if trusted("reject", work, results_dir, autograder_id, "rejected", str(problem)).returncode != 0:
+        if trusted("reject", work, results_dir, autograder_id, str(problem)).returncode != 0:
             raise GraderFault("the refusal of the upload could not be written") from None
         return
     ids = (None, None)
@@ -725,7 +726,7 @@ def write_grader_fault(results_dir, autograder_id, why):
         "The autograder failed on its own side: your submission was not graded.",
     ]
     graded = verdict.not_graded(checks_questions(), sentence)
-    verdict.write(results_dir, graded, notes, [], autograder_id, status=(verdict.GRADER_FAULT, why))
+    verdict.write(results_dir, graded, notes, [], autograder_id, status=(verdict.GRADER_FAULT, why, sentence))
 
 
 def grade_upload(ag, results_dir):

@@ -91,6 +91,7 @@ class OutputTail:
 
     def __init__(self, fd, limit):
         self.fd, self.limit, self.chunks, self.kept, self.total = fd, limit, collections.deque(), 0, 0
+        self.lock = threading.Lock()  # a writer left running (no namespaces) may still feed the reader
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -102,18 +103,20 @@ class OutputTail:
                 break
             if not chunk:
                 break
-            self.total += len(chunk)
-            self.chunks.append(chunk)
-            self.kept += len(chunk)
-            while self.kept - len(self.chunks[0]) >= self.limit:
-                self.kept -= len(self.chunks.popleft())
+            with self.lock:
+                self.total += len(chunk)
+                self.chunks.append(chunk)
+                self.kept += len(chunk)
+                while self.kept - len(self.chunks[0]) >= self.limit:
+                    self.kept -= len(self.chunks.popleft())
         os.close(self.fd)
 
     def text(self, wait=2.0):
         """What was kept (at most ``limit`` bytes, the end of the output), once the writers are gone."""
         self.thread.join(wait)
-        data = b"".join(self.chunks)[-self.limit :]
-        dropped = self.total - len(data)
+        with self.lock:
+            data, total = b"".join(self.chunks)[-self.limit :], self.total
+        dropped = total - len(data)
         head = f"[{dropped} earlier bytes of output dropped: only the last {self.limit} are kept]\n" if dropped else ""
         return head.encode() + data
 
@@ -128,7 +131,8 @@ def run_as(
     ``watch``: called about twice a second with the seconds elapsed; a true value stops the process (a limit).
 
     ``namespaces``: a function of argv that wraps it in the sandbox tool (``namespace_argv``), which
-    starts as root and becomes uid:gid itself, and the file descriptors that tool reads (its seccomp filter).
+    starts as root and becomes uid:gid itself, and the file descriptors that tool reads (its seccomp filter; closed
+    here once the process has them).
     ``cgroup``: joined before anything runs. ``file_size``: RLIMIT_FSIZE, the largest file it may write.
     Its output goes through a pipe: the last ``output_limit`` bytes are written to ``log_path`` at the end.
     """
@@ -168,6 +172,8 @@ def run_as(
         raise
     finally:
         os.close(write_end)
+        for fd in pass_fds:
+            os.close(fd)
     tail = OutputTail(read_end, output_limit)
     code = stopped = None
     while code is None and stopped is None:

@@ -15,7 +15,8 @@ from .reference import Mismatch
 
 PUBLISHED = policy.HIDDEN_RESULTS_VISIBILITY
 FEEDBACK = "Your submission: what ran, what was handed over"
-# results.json's extra_data.status: {"status": one of these, "reason": a code}; make grade reads it, never the prose
+# results.json's extra_data.status: {"status": one of these, "reason": a code, "message": the sentence shown for it};
+# make grade reads these fields, never the prose of the entries
 COMPLETED, REJECTED, GRADER_FAULT = "completed", "rejected", "grader_fault"
 
 # --- the student's text, quoted -----------------------------------------------------------------
@@ -277,7 +278,9 @@ def feedback(questions, handed_over, phase, visibility=PUBLISHED):
     return "\n".join(lines)
 
 
-def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "")):
+def gradescope_results(
+    graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "", "")
+):  # fmt: skip
     tests = [
         {
             "name": "Grading notes",
@@ -310,7 +313,7 @@ def gradescope_results(graded, notes, flags, autograder_id, show_hidden=True, su
         "extra_data": {
             "autograder": autograder_id,
             "flags": flags,
-            "status": {"status": status[0], "reason": status[1]},
+            "status": dict(zip(("status", "reason", "message"), status)),
         },
     }
 
@@ -347,10 +350,11 @@ def otter_plugin_data(flags, autograder_id):
     return {"autograder": autograder_id, "flags": flags}
 
 
-def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, ""),
+def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "", ""),
           extra=None):  # fmt: skip
     """results.pkl, then results.json, each written whole or not at all (a temporary file renamed into place):
-    a full disk leaves no half a result. ``status``: (COMPLETED, REJECTED or GRADER_FAULT, a reason code)."""
+    a full disk leaves no half a result. ``status``: (COMPLETED, REJECTED or GRADER_FAULT, a reason code, the
+    sentence shown for it, rendered)."""
     results_dir = pathlib.Path(results_dir)
     payload = gradescope_results(graded, notes, flags, autograder_id, show_hidden, summary, status)
     payload["extra_data"].update(extra or {})

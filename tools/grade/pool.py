@@ -57,16 +57,7 @@ def classify(result, ag_id):
         return COMPLETED, ""
     if status == FAILED:
         return FAILED, f"grader fault: {recorded.get('reason') or 'unknown'}"
-    return REJECTED, first_reason(result)
-
-
-def first_reason(result):
-    """The sentence that a refused upload's questions carry (the one the student sees), for the CSV's status."""
-    for test in result.tests.values():
-        for line in test.get("output", "").splitlines():
-            if line.startswith("    not graded: "):
-                return line[len("    not graded: ") :]
-    return "the upload could not be graded"
+    return REJECTED, str(recorded.get("message") or "the upload could not be graded")  # the sentence the student saw
 
 
 def _one_line(error):
