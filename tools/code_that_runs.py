@@ -21,7 +21,6 @@ import base64
 import binascii
 import bz2
 import codecs
-import gzip
 import lzma
 import re
 import zlib
@@ -77,13 +76,12 @@ DECODERS = {
     "binascii.a2b_hex": lambda d, *a: binascii.a2b_hex(d),
     "binascii.a2b_base64": lambda d, *a: binascii.a2b_base64(d),
     "zlib.decompress": _zlib,
-    "gzip.decompress": lambda d, *a: _bounded_decompress(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), d),
+    "gzip.decompress": lambda d, *a: _bounded_decompress(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS), d),  # zlib's
     "bz2.decompress": lambda d, *a: _bounded_decompress(bz2.BZ2Decompressor, d),
     "lzma.decompress": lambda d, *a: _bounded_decompress(lzma.LZMADecompressor, d),
     "codecs.decode": _codecs_decode,
     "bytes.fromhex": lambda d, *a: bytes.fromhex(d),
 }
-_ = gzip  # gzip's format is zlib's with a header: decoded by zlib, bounded
 
 
 @dataclass
@@ -95,6 +93,7 @@ class Found:
     markdown: int = 0  # Markdown or raw cells (or fenced blocks) holding code
     hidden: list = field(default_factory=list)  # calls that run code which could not be decoded (a few lines)
     truncated: bool = False
+    budget: int = MAX_DECODED  # characters of decoded code still allowed: one upload's decoding stays bounded
 
     @property
     def runs_hidden_code(self):
@@ -194,10 +193,13 @@ def _bound_once(trees):
 
 
 def _runs_code(call):
+    """Whether the call runs code it is given: exec(...), builtins.exec(...), get_ipython().run_cell(...), and
+    getattr(builtins, "exec")(...)."""
     func = call.func
+    if isinstance(func, ast.Call) and isinstance(func.func, ast.Name) and func.func.id == "getattr":
+        names = func.args[1:2]
+        return bool(names) and isinstance(names[0], ast.Constant) and names[0].value in RUNS_CODE
     name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-    if name == "getattr" and len(call.args) >= 2 and isinstance(call.args[1], ast.Constant):
-        name = call.args[1].value
     return name in RUNS_CODE
 
 
@@ -208,14 +210,18 @@ def _executed(trees, literals, found, depth):
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
-            target = node
-            if isinstance(node.func, ast.Call) and _runs_code(node.func):  # getattr(builtins, "exec")(code)
-                target = node
-            elif not _runs_code(node):
+            if not _runs_code(node):
                 continue
+            if found.budget <= 0:  # decoded code beyond the upload's budget is not compared (small bombs add up)
+                found.truncated = True
+                break
             try:
-                text = literals.value(target.args[0])
+                text = literals.value(node.args[0])
                 text = text.decode("utf-8") if isinstance(text, bytes) else text
+                if len(text) > found.budget:
+                    found.truncated, found.budget = True, 0
+                    continue
+                found.budget -= len(text)
                 ast.parse(text)
             except Exception:  # not a literal this evaluator can read, or not Python: hidden
                 found.hidden.append(ast.unparse(node)[:120])
@@ -339,7 +345,7 @@ def normalise(nb, handout=frozenset(), handout_text=frozenset(), limit=None):
     """Found: the code that ``nb`` runs, normalised, for fingerprinting. ``handout``: the student release's code
     cells (stripped), left out as they are; ``handout_text``: its Markdown and raw cells, never code of the
     student's; ``limit``: characters to keep (the rest is cut, and ``truncated`` says so)."""
-    found = Found()
+    found = Found(budget=limit if limit is not None else MAX_DECODED)
     cells, budget = [], limit
     for cell in nb.cells:
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
