@@ -1702,6 +1702,75 @@ MUTANTS = {
         "train_one_epoch rescales the pixels to [0, 1] (the after-submission "
         "exercise): better accuracy, but not the trajectory the text asks for",
     ),
+    # --- A function that ignores what it is given (issue 25): an argument it replaces with a notebook variable
+    # of the same meaning, a default in place of the value passed, or another random generator. Each costs its
+    # own question only; its self-check names the argument (tests/test_self_checks.py).
+    "q4_train_epoch_global_optimizer": _q(
+        {
+            "train_epoch": Edit(
+                "def train_epoch(model, loader, loss_fn, optimizer, scheduler=None):",
+                "def train_epoch(model, loader, loss_fn, opt, scheduler=None):",
+            )
+        },
+        {"q4_train": 1},
+        "train_epoch's optimiser argument is named opt, and its body steps the notebook's `optimizer`: the "
+        "notebook's own training is right, the grader's model is never stepped (test_epoch keeps 1)",
+    ),
+    "q4_test_epoch_global_loader": _q(
+        {"train_epoch": Edit("for images, labels in loader]", "for images, labels in testDataLoader]")},
+        {"q4_train": 2},
+        "test_epoch measures the notebook's testDataLoader, not the loader it is given (freed by Problem 5's "
+        "first cell, so the grader's call raises NameError)",
+    ),
+    "q4_notebook_loss_fn": _q(
+        {
+            "train_epoch": Edit(
+                ("loss = loss_fn(outputs, labels)", "loss = criterion(outputs, labels)"),
+                ("[loss_fn(model(to_input(images)), labels)", "[criterion(model(to_input(images)), labels)"),
+                (
+                    "loss_fn = nn.CrossEntropyLoss()\n",
+                    "loss_fn = nn.CrossEntropyLoss()\ncriterion = nn.CrossEntropyLoss()\n",
+                ),
+            )
+        },
+        {"q4_train": 0},
+        "train_epoch and test_epoch compute the loss with a notebook variable `criterion`, not the loss_fn they are "
+        "given: the grader's loss_fn (label smoothing) is not used",
+    ),
+    "q5_1_ignores_seed": _q(
+        {"init_params": Edit("rng = np.random.default_rng(seed)", "rng = np.random.default_rng(SEED)")},
+        {"q5_1": 3},
+        "init_params seeds its generator with the notebook's SEED, not the seed it is given: the draws check "
+        "(2) fails on the grader's seeds; shapes and statistics hold",
+    ),
+    "q5_1_global_generator": _q(
+        {
+            "init_params": Edit(
+                ("rng = np.random.default_rng(seed)", "np.random.seed(seed)"),
+                ("rng.normal(0.0, std, size=(n_out, n_in))", "np.random.normal(0.0, std, size=(n_out, n_in))"),
+            )
+        },
+        {"q5_1": 3},
+        "init_params draws from numpy's global generator (np.random.seed(seed), np.random.normal): the same seed "
+        "gives the same weights, but not default_rng(seed)'s draws",
+    ),
+    "q5_2_forward_notebook_weights": _q(
+        {"forward_one": Edit("def forward_one(x, y, weights, biases):", "def forward_one(x, y, W, b):")},
+        {"q5_2": 2},
+        "forward_one's parameters are named W and b, and its body computes with the notebook's `weights` and "
+        "`biases`: right on the notebook's network, wrong on any other (evaluate does not call forward_one in "
+        "this base, so it keeps its 2 points)",
+    ),
+    "q5_4_drops_learning_rate": _q(
+        {
+            "train_one_epoch": Edit(
+                "train_one_sample(x, y, weights, biases, learning_rate)", "train_one_sample(x, y, weights, biases)"
+            )
+        },
+        {"q5_4": 0},
+        "train_one_epoch does not pass its learning_rate on, so train_one_sample runs with its default (0.003, "
+        "the notebook's own rate: the notebook's training is unchanged); the grader hands over a rate of its own",
+    ),
 }
 
 # Mutants with disjoint questions, put into one notebook each (same base); every fault keeps its own row.
@@ -1753,6 +1822,9 @@ COMBINED = {
         "q5_3_output_sigmoid_prime",
     ],
     "quick_mix_5": ["q5_1_nonzero_biases", "q5_2_evaluate_total_loss", "q5_3_update_last_layer_only"],
+    "quick_mix_6": ["q4_train_epoch_global_optimizer", "q5_1_ignores_seed", "q5_2_forward_notebook_weights"],
+    "quick_mix_7": ["q4_test_epoch_global_loader", "q5_1_global_generator"],
+    "quick_mix_8": ["q4_notebook_loss_fn", "q5_4_drops_learning_rate"],
     "full_mix_1": ["q4_missing_relu", "q4_last_batch_loss", "q4_probs_logits", "q5_4_shuffled"],
     "full_mix_2": ["q4_log_softmax_output", "q4_train_sum", "q4_probs_softmax_axis_0", "q5_4_skips_first_sample"],
     "full_mix_3": ["q4_softmax_in_forward", "q4_test_sum", "q4_probs_first_three", "q5_4_rescaled_pixels"],

@@ -189,6 +189,28 @@ def test_shuffling_train_one_epoch_loses_q5_4_only(work, tmp_path):
     assert len(failed(result, "q5_4")) == 2
 
 
+def test_a_learning_rate_that_is_not_passed_on_loses_that_question_only(work, tmp_path):
+    # the rates that the grader hands over are its own, not the notebook's 0.003 or a round default: a function
+    # that drops the one it is given (and so runs with its default) shows
+    dropped = _edit(
+        P5_FLOAT64,
+        "        train_one_sample(x, y, weights, biases, learning_rate)",
+        "        train_one_sample(x, y, weights, biases)",
+    )
+    result = verdicts(work, tmp_path, p5_env(dropped), "q5_3", "q5_4")
+    assert failed(result, "q5_3") == []
+    assert len(failed(result, "q5_4")) == 2
+    assert (
+        "does not pass its learning_rate on"
+        in result["q5_4"]["train_one_epoch calls train_one_sample once per sample, in order"]
+    )
+    for constant in ("0.003", "0.01"):  # train_one_sample that steps with a constant of its own
+        fixed = _edit(P5_FLOAT64, "-= learning_rate * grad_weights[l]", f"-= {constant} * grad_weights[l]")
+        fixed = _edit(fixed, "-= learning_rate * grad_biases[l]", f"-= {constant} * grad_biases[l]")
+        result = verdicts(work, tmp_path, p5_env(fixed, train=False), "q5_3")
+        assert failed(result, "q5_3") == ["train_one_sample's update"], (constant, result)
+
+
 def test_wrong_variance_fails_only_the_statistics(work, tmp_path):
     for std in ("1.0 / max(n_in, n_out)", "np.sqrt(1.0 / n_in)"):
         code = _edit(P5_FLOAT64, "np.sqrt(1.0 / max(n_in, n_out))", std)
@@ -477,6 +499,16 @@ def test_q4_train_means_differ_on_the_grader_batches(work):
     assert not np.isclose(per_image, per_batch, **R.TOLERANCES["float32"])
 
 
+def test_q4_train_functions_that_use_the_notebooks_loss_fn_fail(work, tmp_path):
+    # the grader hands over a loss_fn of its own (label smoothing): the notebook's plain cross-entropy is not it
+    code = TRAIN_EPOCH.replace("@MEAN@", PER_BATCH).replace("@INPUT@", "to_input(images)")
+    code = (
+        code.replace("loss_fn(model(", "notebook_loss_fn(model(") + "\nnotebook_loss_fn = torch.nn.CrossEntropyLoss()\n"
+    )
+    result = verdicts(work, tmp_path, p4_env(code), "q4_train")
+    assert sorted(failed(result, "q4_train")) == ["test_epoch: mean loss", "train_epoch: one SGD epoch"]
+
+
 def test_q4_train_dropping_the_last_batch_fails(work, tmp_path):
     code = TRAIN_EPOCH.replace("@MEAN@", PER_BATCH).replace("@INPUT@", "to_input(images)")
     code = _edit(
@@ -504,12 +536,13 @@ def test_missing_or_nan_parts_of_a_hand_over_fail(work):
     ctx = verdict.Context(DATASETS, work, work)
     inp = ctx.inputs("q5_4")
     n = inp["X"].shape[0]
-    start = [[inp[f"start_W{l}"] for l in range(3)], [inp[f"start_b{l}"] - n * float(inp["lr"]) for l in range(3)]]
+    rate = float(inp["trajectory_lr"])
+    start = [[inp[f"start_W{l}"] for l in range(3)], [inp[f"start_b{l}"] - n * rate for l in range(3)]]
     good = {
         "calls": n,
         "xs": inp["X"].astype(float),
         "ys": inp["Y"].astype(float),
-        "rates": np.full(n, float(inp["lr"])),
+        "rates": np.full(n, rate),
         "end": start,
     }
     checks.q5_4_trajectory(inp, {"trajectory": good}, ctx)
@@ -553,13 +586,13 @@ def test_nan_answers_fail_where_numbers_are_compared(work):
         checks.q4_probs_distribution(inp, {"sample_idx": [1, 2, 3], "sample_probs": probs}, ctx)
 
 
-def _torch_optim_sgd_epoch(weights, images, labels, lr, batch=64):
+def _torch_optim_sgd_epoch(weights, images, labels, lr, label_smoothing, batch=64):
     """The reference epoch as it was written with torch.optim.SGD, to hold the by-hand step to it."""
     import torch
 
     model, linear = R.torch_network(weights)  # the reference's own network, so only the step differs
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     losses = []
     for start in range(0, len(images), batch):
         x = torch.as_tensor(images[start : start + batch]).float() / 255
@@ -580,8 +613,9 @@ def test_q4_reference_epoch_by_hand_is_torch_optim_sgd_bit_for_bit(work, images)
     if images is not None:  # a longer epoch: any difference in the step would grow over its 47 batches
         x, y = DATASETS("FashionMNIST", "train")
         x, y = x[:images][:, None], y[:images]
-    (per_image, per_batch), weights = R.fashion_reference_epoch(chain, x, y, float(inp["lr"]))
-    losses, expected = _torch_optim_sgd_epoch(chain, x, y, float(inp["lr"]))
+    lr, smoothing = float(inp["lr"]), float(inp["label_smoothing"])
+    (per_image, per_batch), weights = R.fashion_reference_epoch(chain, x, y, lr, label_smoothing=smoothing)
+    losses, expected = _torch_optim_sgd_epoch(chain, x, y, lr, smoothing)
     assert per_image == sum(l * n for l, n in losses) / len(y)
     assert per_batch == float(np.mean([l for l, _ in losses]))
     for (W, b), (eW, eb) in zip(weights, expected, strict=True):

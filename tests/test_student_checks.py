@@ -135,6 +135,7 @@ def test_public_checks_report_failures_in_the_blank_notebook(student_folder, fre
         # every check fails on the blank notebook, with a sentence (an unanswered question says so), not a raw error
         assert "failed" in text, f"{question}: {text}"
         assert "not answered yet" in text or "needs" in text, f"{question}: {text}"
+        assert "Error at line" not in text, f"{question}: a line of the check's own source is quoted: {text}"
         assert not any(f"{raw}:" in text for raw in ("TypeError", "AttributeError", "NameError", "KeyError")), (
             f"{question}: {text}"
         )

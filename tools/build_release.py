@@ -17,6 +17,7 @@ README's generated sections: the points table, the written part's outline and th
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import pathlib
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 
 import nbformat
 
@@ -105,7 +107,7 @@ def setup_sh(assignment=ASSIGNMENT):
     """setup.sh with the datasets' MD5s filled in from the grader's own list (one source)."""
     MD5 = trusted_module("data", assignment).MD5
     sums = "\n".join(f"{md5}  {name}/raw/{filename}" for name, files in MD5.items() for filename, md5 in files.items())
-    pins = dict(line.split("==") for line in lock.LOCK.read_text().splitlines() if "==" in line)
+    pins = lock.pins()
     return (
         (assignment / "setup.sh")
         .read_text()
@@ -139,17 +141,60 @@ def autograder_id(entries):
     return digest.hexdigest()
 
 
-PUBLIC_TESTS_LINE = "PUBLIC_TESTS = {}  # the public tests, filled in when the notebook is built"
+PUBLIC_TESTS_LINE = 'PUBLIC_TESTS = ""  # the public tests, filled in when the notebook is built'
+CLIENT_LINE = (
+    "CLIENT_PACKAGES = {}  # pinned requirement -> the module it provides, filled in when the notebook is built"
+)
+# What the setup cell installs where the kernel cannot import it (Colab): otter-grader and the modules of its own
+# that its checks and export import, which Colab may lack. Each at the version of the tested environment (the lock).
+CLIENT_MODULES = {
+    "otter-grader": "otter",
+    "fica": "fica",
+    "python-frontmatter": "frontmatter",
+    "ipylab": "ipylab",
+    "dill": "dill",
+    "wrapt": "wrapt",
+    "pyyaml": "yaml",
+}
+
+
+def client_packages():
+    """{pinned requirement: module} for the setup cell, the versions from requirements-lock.txt."""
+    pins = lock.pins()
+    return {f"{name}=={pins[name]}": module for name, module in CLIENT_MODULES.items()}
+
+
+def setup_cell(nb):
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and "PUBLIC_TESTS = " in c.source]
+    return cell
+
+
+def encode_public_tests(tests):
+    """{file name: source} as the setup cell carries them: JSON, compressed, in base64 (a third of the size)."""
+    return base64.b64encode(zlib.compress(json.dumps(tests, sort_keys=True).encode(), 9)).decode()
+
+
+def embedded_public_tests(nb):
+    """{file name: source} of the public tests that the built notebook's setup cell writes (for scans and tests)."""
+    sources = [c.source for c in nb.cells if c.cell_type == "code"]
+    found = [m for source in sources for m in re.findall(r'^PUBLIC_TESTS = "([A-Za-z0-9+/=]+)"', source, flags=re.M)]
+    return {
+        name: text for encoded in found for name, text in json.loads(zlib.decompress(base64.b64decode(encoded))).items()
+    }
 
 
 def embed_public_tests(notebook, tests_dir):
-    """Puts the public tests into the notebook's first code cell, which writes tests/ when it is missing (Colab)."""
+    """Fills the notebook's setup cell: the grading client's pins, and the public tests, which it writes into
+    tests/ when that folder is missing (Colab)."""
     tests = {p.name: p.read_text() for p in sorted(pathlib.Path(tests_dir).glob("*.py"))}
     nb = nbformat.read(notebook, as_version=4)
-    (cell,) = [c for c in nb.cells if c.cell_type == "code" and PUBLIC_TESTS_LINE in c.source]
+    cell = setup_cell(nb)
+    for line in (PUBLIC_TESTS_LINE, CLIENT_LINE):
+        if line not in cell.source:
+            raise ValueError(f"the setup cell of {notebook} lacks the line {line!r}")
     cell.source = cell.source.replace(
-        PUBLIC_TESTS_LINE, "PUBLIC_TESTS = " + json.dumps(tests, indent=1, sort_keys=True)
-    )
+        PUBLIC_TESTS_LINE, f'PUBLIC_TESTS = "{encode_public_tests(tests)}"  # the public tests, compressed'
+    ).replace(CLIENT_LINE, f"CLIENT_PACKAGES = {json.dumps(client_packages())}")
     nbformat.write(nb, notebook)
 
 

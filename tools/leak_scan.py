@@ -13,7 +13,7 @@ import sys
 
 import nbformat
 
-from tools import master_notebook
+from tools import build_release, master_notebook
 
 MARKERS = (
     "# SOLUTION",
@@ -31,7 +31,8 @@ def readable_text(path):
     """A file's text; for a notebook, its cells' text (in the JSON, quotes and backslashes are escaped)."""
     if path.suffix == ".ipynb":
         nb = nbformat.read(path, as_version=4)
-        return "\n".join(cell.source for cell in nb.cells) + "\n" + json.dumps(nb.metadata)
+        embedded = build_release.embedded_public_tests(nb)  # compressed in the setup cell: scanned as written out
+        return "\n".join([cell.source for cell in nb.cells] + list(embedded.values())) + "\n" + json.dumps(nb.metadata)
     return path.read_text(errors="replace")
 
 

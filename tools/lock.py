@@ -46,6 +46,12 @@ def frozen():
     return [pins[k] for k in sorted(pins)]
 
 
+def pins(lock_text=None):
+    """{package: version} of the lock (names as the lock writes them: lower case, dashes)."""
+    text = LOCK.read_text() if lock_text is None else lock_text
+    return dict(line.split("==") for line in text.splitlines() if "==" in line and not line.startswith("#"))
+
+
 def zip_requirements(lock_text):
     """The zip's requirements: PyTorch's CPU index first, the lock with +cpu torch builds."""
     lines = ["--index-url https://download.pytorch.org/whl/cpu", "--extra-index-url https://pypi.org/simple"]

@@ -638,7 +638,7 @@ def _trajectory(inp, out, ctx):
         raise Mismatch(f"train_one_epoch raised {value['@error']}")
     if not isinstance(value, dict) or not {"calls", "xs", "ys", "rates", "end"} <= set(value):
         raise Mismatch("no answer was handed over for train_one_epoch")
-    X, Y, lr, n = inp["X"], inp["Y"], float(inp["lr"]), inp["X"].shape[0]
+    X, Y, lr, n = inp["X"], inp["Y"], float(inp["trajectory_lr"]), inp["X"].shape[0]
     calls = int(value["calls"])
     what = f"train_one_epoch over {n} MNIST samples"
     if calls != n:
@@ -731,13 +731,16 @@ def q3d_expected(inp):
 
 
 def q4_train_expected(inp):
+    smoothing = float(inp["label_smoothing"])
     means, weights = R.fashion_reference_epoch(
-        _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"])
+        _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]), label_smoothing=smoothing
     )
     epoch = {"means": np.array(means)}
     for k, (W, b) in enumerate(weights):
         epoch[f"W{k}"], epoch[f"b{k}"] = W, b
-    test = R.fashion_reference_loss(_standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"])
+    test = R.fashion_reference_loss(
+        _standard_chain(inp), inp["test_images"][:, 0], inp["test_labels"], label_smoothing=smoothing
+    )
     return {"epoch": epoch, "test_means": np.array(test)}
 
 

@@ -24,7 +24,12 @@ SECRET_SEED = int((pathlib.Path(__file__).parent / "secret_seed").read_text().sp
 P5_TRAJECTORY_SAMPLES = 50  # per-sample SGD steps that the trajectory check replays. Raw pixels make SGD chaotic:
 # equivalent code drifts apart by 3e-11 of the distance moved after 50 steps, 5e-8 after 100 and 2e-3 after 200,
 # while the closest wrong code is 0.15 away after 50 (tools/calibration.py, part A; README "Accuracy bars")
-P5_LEARNING_RATE = 0.003  # the notebook's
+P5_LEARNING_RATE = 0.003  # the notebook's, for the student's own training (it learns at this rate)
+# Values that no default, global or round habit supplies: each check that something is "passed on" or "used" needs
+# one that only the argument carries (docs/checks.md, "What each promise is checked by").
+P5_TRAJECTORY_RATES = (0.0011, 0.0089)  # the learning rate handed to train_one_epoch: drawn per zip in this range
+P5_UPDATE_RATES = (0.0042, 0.0187)  # the learning rate handed to train_one_sample on its update case
+Q4_LABEL_SMOOTHING = (0.05, 0.2)  # the loss_fn handed to train_epoch and test_epoch: a cross-entropy with smoothing
 P5_OWN_TRAINING_SAMPLES = 20000  # the student's own train_one_sample, run by the probe from the grader's start weights:
 # correct code reaches 0.64-0.69 test accuracy, updating the last layer only 0.33-0.39 (bar 0.25); about 1-2 s
 Q4_TRAIN_IMAGES, Q4_TEST_IMAGES = 200, 70  # last batches of 8 and 6 images
@@ -153,6 +158,7 @@ def q4_train(rng, datasets):
     return {
         **_fashion_weights(rng),
         "lr": np.float64(0.05),
+        "label_smoothing": np.float64(rng.uniform(*Q4_LABEL_SMOOTHING)),
         "train_images": images[train_idx][:, None],
         "train_labels": labels[train_idx],
         "test_images": test_images[test_idx][:, None],
@@ -216,7 +222,7 @@ def q5_3(rng, datasets):
     out["labels"] = rng.integers(0, 10, size=4)
     out.update(_network(rng, "update_", sizes))
     out["update_x"] = images[int(rng.integers(len(images)))].reshape(784)
-    out.update(update_label=np.int64(rng.integers(10)), update_lr=np.float64(0.01))
+    out.update(update_label=np.int64(rng.integers(10)), update_lr=np.float64(rng.uniform(*P5_UPDATE_RATES)))
     out["fd_indices"] = np.int64(12)  # entries per parameter array checked by centred differences
     return out
 
@@ -231,6 +237,7 @@ def q5_4(rng, datasets):
         out[f"start_b{l}"] = np.zeros(n_out)
     stop = start + P5_TRAJECTORY_SAMPLES
     out.update(X=images[start:stop].reshape(-1, 784), Y=labels[start:stop], lr=np.float64(P5_LEARNING_RATE))
+    out.update(trajectory_lr=np.float64(rng.uniform(*P5_TRAJECTORY_RATES)))
     own = np.sort(rng.choice(len(images), size=P5_OWN_TRAINING_SAMPLES, replace=False))
     out.update(own_X=images[own].reshape(-1, 784), own_Y=labels[own])
     return out

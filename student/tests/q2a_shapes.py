@@ -19,6 +19,11 @@ def test_q2a_shapes_fit_together(env):
     assert all((isinstance(s, tuple) and all((isinstance(k, int) for k in s)) for s in shapes.values())), 'each shape must be a tuple of ints'
     n, d = (5, 3)
     assert shapes['X'] == (n, d), f"X holds the n points as rows: for n = 5, d = 3 its shape is (n, d) = (5, 3), not {shapes['X']}"
+    try:
+        other = l1_shapes(7, 2)
+    except Exception as error:
+        raise AssertionError(f'l1_shapes(7, 2) raised {type(error).__name__}: {error}') from None
+    assert isinstance(other, dict) and other.get('X') == (7, 2), 'l1_shapes(7, 2) must describe X of shape (7, 2): use the n and d it is given'
     X, y, w = (np.ones(shapes[key]) for key in ('X', 'y', 'w'))
     try:
         residual_shape = (X @ w).shape

@@ -33,3 +33,20 @@ def test_q5_1_layout_and_statistics(env):
     same, _ = call([6, 6, 6], 1)
     assert not np.allclose(same[0], same[1]), 'with sizes [6, 6, 6], both layers start from the same numbers: create rng = np.random.default_rng(seed) once, before the loop over the layers'
 
+@test_case(points=0, hidden=False)
+def test_q5_1_draws_from_the_seed_it_is_given(env):
+    import numpy as np
+    init_params = env.get('init_params')
+    assert callable(init_params), 'Q1 is not answered yet: init_params is not defined (run its cell)'
+    before = np.random.get_state()
+    try:
+        first = init_params([20, 30, 5], 11)
+        second = init_params([20, 30, 5], 12)
+    except Exception as error:
+        raise AssertionError(f'init_params([20, 30, 5], seed) raised {type(error).__name__}: {error}') from None
+    after = np.random.get_state()
+    np.random.set_state(before)
+    assert first is not None and first is not Ellipsis, 'Q1 is not answered yet: init_params returns None (replace the ...)'
+    assert np.array_equal(before[1], after[1]) and before[2] == after[2], "init_params used numpy's global generator (np.random.normal, np.random.randn or np.random.seed): draw every layer with rng.normal from rng = np.random.default_rng(seed)"
+    assert not all((np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first[0], second[0]))), 'init_params gives the same weights for the seeds 11 and 12: make rng = np.random.default_rng(seed) from the seed that it is given'
+

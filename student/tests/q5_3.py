@@ -12,8 +12,10 @@ def test_q5_3_gradient_check(env):
     assert callable(backprop_one), 'Q3 is not answered yet: backprop_one is not defined (run its cell)'
     for name in ('weights', 'biases', 'x_train', 'y_train'):
         assert env.get(name) is not None, f'Q3 needs {name}, which is not defined: answer Q1 and run the cells above'
-    W = [np.array(w, dtype=np.float64) for w in env['weights']]
-    B = [np.array(b, dtype=np.float64) for b in env['biases']]
+    own = np.random.default_rng(3)
+    W = [own.normal(0.0, 1.0 / np.sqrt(max(np.shape(w))), size=np.shape(w)) for w in env['weights']]
+    B = [own.normal(0.0, 0.1, size=np.shape(b)) for b in env['biases']]
+    W_given, B_given = ([w.copy() for w in W], [b.copy() for b in B])
     x, y = (env['x_train'][0], env['y_train'][0])
     try:
         result = backprop_one(x, y, W, B)
@@ -26,7 +28,7 @@ def test_q5_3_gradient_check(env):
     grad_biases = [np.ravel(np.asarray(g, dtype=float)) for g in result[1]]
     assert [g.shape for g in grad_weights] == [w.shape for w in W], 'each weight gradient must have the shape of its weight matrix'
     assert [g.shape for g in grad_biases] == [b.shape for b in B], 'each bias gradient must have the shape of its bias vector'
-    assert all((np.array_equal(w, np.asarray(v, dtype=np.float64)) for w, v in zip(W, env['weights']))) and all((np.array_equal(b, np.asarray(v, dtype=np.float64)) for b, v in zip(B, env['biases']))), 'backprop_one must not change weights or biases'
+    assert all((np.array_equal(w, v) for w, v in zip(W, W_given))) and all((np.array_equal(b, v) for b, v in zip(B, B_given))), 'backprop_one must not change weights or biases'
     assert callable(forward_one), 'the gradient check needs your forward_one from Q2'
 
     def loss():
@@ -52,12 +54,13 @@ def test_q5_3_gradient_check(env):
             name = f"{('weights' if param is W[l] else 'biases')}[{l}][{', '.join((str(int(i)) for i in where))}]"
             checked.append((name, float(grad[where]), (float(up) - float(down)) / (2 * h)))
     scale = max((abs(numeric) for _, _, numeric in checked))
+    assert scale > 0, "the loss that your forward_one returns does not change when the weights and biases change: the gradient check needs a forward_one that computes with the weights and biases it is given (see Q2's check)"
     errors = [(abs(a - n) / max(abs(a) + abs(n), floor * scale), name) for name, a, n in checked]
     error, name = max(errors)
     assert error < bound, f"gradient check failed: for {name}, backprop_one's gradient differs from centred differences of the loss that your forward_one returns, by a relative error of {error:.2g} (a correct backprop gives less than {bound:g}; {sum((e >= bound for e, _ in errors))} of {len(errors)} checked entries fail). If forward_one passes Q2's check, look at the backward pass"
     train_one_sample = env.get('train_one_sample')
     assert callable(train_one_sample), 'Q3 is not answered yet: train_one_sample is not defined'
-    W1, B1, rate = ([w.copy() for w in W], [b.copy() for b in B], 0.01)
+    W1, B1, rate = ([w.copy() for w in W], [b.copy() for b in B], 0.0137)
     try:
         train_one_sample(x, y, W1, B1, rate)
     except Exception as error:
