@@ -23,7 +23,7 @@ import pytest
 import student_corpus
 from test_route import crash_notebook
 
-from tools import ROOT, build_release, gradescope, master_notebook
+from tools import ROOT, build_release, errors, gradescope, master_notebook
 from tools.grade.__main__ import grade_folder
 from tools.trusted import settings
 
@@ -273,7 +273,7 @@ def test_rerun_resumes_and_regrade_is_one_command(mixed, fresh_zip):
     assert sorted(k for k, r in again.items() if r.graded_now) == ["corrupt.ipynb", "unreadable.ipynb"]
     assert again["corrupt.ipynb"].status == "Rejected"
 
-    with pytest.raises(SystemExit, match="no submission is called"):
+    with pytest.raises(errors.SubmissionsError, match="no submission is called"):
         run(folder, out, fresh_zip, regrade=["nobody"])
 
 

@@ -28,7 +28,7 @@ import nbformat
 import pytest
 from test_route import QUICK, SPY, crash_notebook, notebook
 
-from tools import build_release, gradescope, master_notebook
+from tools import build_release, errors, gradescope, master_notebook
 from tools.grade import gradebook, pool
 from tools.grade.submissions import Submission
 from tools.trusted import settings, trusted_module
@@ -326,7 +326,7 @@ def test_make_grade_refuses_two_at_a_time_without_its_sandbox(fresh_zip, tmp_pat
     (tmp_path / "a.ipynb").write_text("{}")
     (tmp_path / "b.ipynb").write_text("{}")
     submissions = [Submission(p.name, p) for p in sorted(tmp_path.glob("*.ipynb"))]
-    with pytest.raises(SystemExit, match="only in the route's sandbox"):
+    with pytest.raises(errors.GradingSetupError, match="only in the route's sandbox"):
         pool.run_pool(submissions, fresh_zip, "id", 2, 60, extra_env={"HW1_SANDBOX": "none"}, user_base="hw1isorf")
 
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 import student_corpus
 
-from tools import ROOT, build_release, master_notebook, points
+from tools import ROOT, build_release, errors, master_notebook, points
 
 NB = build_release.NOTEBOOK
 CASES = build_release.hidden_checks(build_release.ASSIGNMENT).CASES
@@ -112,7 +112,9 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
 
 def test_build_refuses_problems_that_no_longer_add_up(tmp_path):
     assignment = changed_assignment(tmp_path, {"q2a": 4})
-    with pytest.raises(SystemExit, match="Problem 2's questions add up to 13 points, but the handout gives it 12"):
+    with pytest.raises(
+        errors.PointsError, match="Problem 2's questions add up to 13 points, but the handout gives it 12"
+    ):
         build_release.prepare_sources(tmp_path / "build", assignment)
 
 
@@ -138,7 +140,7 @@ def test_build_refuses_a_test_that_declares_points(tmp_path, test, old, new, mes
         return source.replace(old, new) if f"def {test}(" in source else source
 
     assignment = changed_assignment(tmp_path, edit=give_points)
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(errors.PointsError, match=message):
         build_release.prepare_sources(tmp_path / "build", assignment)
 
 

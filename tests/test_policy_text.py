@@ -12,7 +12,7 @@ import types
 import nbformat
 import pytest
 
-from tools import ROOT, points
+from tools import ROOT, errors, points
 
 POLICY = points.load_policy(ROOT / "assignment")
 
@@ -112,5 +112,5 @@ def test_an_unknown_visibility_stops_the_build(tmp_path):
     shutil.copyfile(ROOT / "assignment" / "hw1.ipynb", tmp_path / "hw1.ipynb")
     policy = types.SimpleNamespace(**{k: getattr(POLICY, k) for k in dir(POLICY) if k.isupper()})
     policy.HIDDEN_RESULTS_VISIBILITY = "immediately"
-    with pytest.raises(SystemExit, match="HIDDEN_RESULTS_VISIBILITY"):
+    with pytest.raises(errors.PointsError, match="HIDDEN_RESULTS_VISIBILITY"):
         points.fill_policy(tmp_path / "hw1.ipynb", policy)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tools import ROOT, build_release
+from tools import ROOT, build_release, errors
 from tools.trusted import settings
 
 NAME = re.compile(r"\bHW1_[A-Z][A-Z_]*[A-Z]\b")
@@ -76,7 +76,7 @@ def test_readme_settings_table_is_current():
 
 
 def test_a_readme_without_the_markers_is_refused_with_a_clear_message():
-    with pytest.raises(SystemExit, match="lost a generated section.*BEGIN SETTINGS"):
+    with pytest.raises(errors.PointsError, match="lost a generated section.*BEGIN SETTINGS"):
         build_release.sync_settings("# README\n\nno table here\n")
 
 

@@ -48,7 +48,7 @@ import time
 
 import psutil
 
-from tools import gradescope
+from tools import errors, gradescope
 from tools.gradescope import RELEASE_ZIP, SOLUTIONS
 from tools.trusted import trusted_module
 
@@ -198,7 +198,7 @@ class Accounted:
     def __enter__(self):
         self.group, why = trusted_module("sandbox").Cgroup.create(self.name)
         if self.group is None:
-            raise SystemExit(f"the benchmark needs a cgroup to count CPU time: {why}")
+            raise errors.BenchmarkError(f"the benchmark needs a cgroup to count CPU time: {why}")
         return self
 
     def join(self):
@@ -228,7 +228,7 @@ def grade_plain(autograder_zip):
         wall = time.perf_counter() - started
         sampler.stop()
         if process.returncode != 0 or not (pathlib.Path(out) / "results.json").exists():
-            raise SystemExit(f"plain otter run failed (exit {process.returncode}):\n{log[-3000:]}")
+            raise errors.BenchmarkError(f"plain otter run failed (exit {process.returncode}):\n{log[-3000:]}")
         results = json.loads((pathlib.Path(out) / "results.json").read_text())
     public = next((t for t in results["tests"] if t.get("name") == "Public Tests"), {})
     assert "failed" not in public.get("output", "failed").lower(), "plain otter run: the solution failed a public test"
@@ -240,7 +240,7 @@ def grade_at_fraction(fraction):
     cgroup helper, which limits its student phase)."""
     group, why = trusted_module("sandbox").Cgroup.create(f"hw1-bench-{os.getpid()}", cpus=fraction)
     if group is None:
-        raise SystemExit(f"no cgroup for --cpu-fraction: {why}")
+        raise errors.BenchmarkError(f"no cgroup for --cpu-fraction: {why}")
     try:
         with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
             started = time.perf_counter()
@@ -329,7 +329,7 @@ def main():
         parser.error("--pairs: at least 3, so that one noisy pair cannot make the median")
     gradescope.require_root()
     if shutil.which("taskset") is None:
-        raise SystemExit("the benchmark needs taskset (util-linux) to run both sides on one CPU")
+        raise errors.BenchmarkError("the benchmark needs taskset (util-linux) to run both sides on one CPU")
     gradescope.place_data()
     median = statistics.median
 
@@ -411,4 +411,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -31,7 +31,7 @@ import zlib
 
 import nbformat
 
-from tools import ASSIGNMENT, ROOT, gradescope, lock, points
+from tools import ASSIGNMENT, ROOT, errors, gradescope, lock, points
 from tools.data_cache import data_environment
 from tools.master_notebook import NOTEBOOK
 from tools.trusted import settings, trusted_module
@@ -296,7 +296,7 @@ def build(out, check_solution=True, assignment=ASSIGNMENT, solutions=True):
                 out / "solutions" / NOTEBOOK, tmp / "solution-graded", out / "autograder" / ZIP_NAME, user="hw1build"
             )  # a user of its own: gradings at once need one each
             if result.total != result.possible:
-                raise SystemExit(
+                raise errors.ReleaseError(
                     f"the solution scored {result.total}/{result.possible} through the grading route:\n{result.failures()}"
                 )
 
@@ -336,4 +336,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

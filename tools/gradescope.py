@@ -28,7 +28,7 @@ import zipfile
 
 import nbformat
 
-from tools import ROOT
+from tools import ROOT, errors
 from tools.data_cache import ensure_data_cache
 from tools.master_notebook import NOTEBOOK
 from tools.trusted import settings, trusted_module
@@ -105,7 +105,7 @@ def sandbox_user(name):
 
 def require_root():
     if sys.platform != "linux" or os.geteuid() != 0:
-        raise SystemExit(
+        raise errors.GradingSetupError(
             "grading through the route needs Linux and root: the student's notebook runs as a separate, "
             "unprivileged user (run it with sudo, or in the course's Linux container)"
         )
@@ -118,7 +118,7 @@ def place_data(root=DATA_ROOT):
         return root
     cache = ensure_data_cache()
     if cache is None:
-        raise SystemExit(
+        raise errors.GradingSetupError(
             "no local copy of the datasets: put FashionMNIST and MNIST (raw/*.gz) in ../shared/data or $HW1_SHARED_DATA"
         )
     for name in ("FashionMNIST", "MNIST"):
@@ -271,4 +271,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -13,7 +13,7 @@ import sys
 
 import nbformat
 
-from tools import build_release, master_notebook
+from tools import build_release, errors, master_notebook
 
 MARKERS = (
     "# SOLUTION",
@@ -56,8 +56,8 @@ def find_leaks(folder):
 def main():
     leaks = find_leaks(sys.argv[1] if len(sys.argv) > 1 else "student")
     print("\n".join(leaks) or "no leaks found")
-    sys.exit(1 if leaks else 0)
+    return 1 if leaks else 0
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

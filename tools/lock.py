@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 
-from tools import ROOT
+from tools import ROOT, errors
 
 LOCK = ROOT / "requirements-lock.txt"
 TEST_ONLY = {
@@ -72,7 +72,7 @@ def main():
     text = HEADER + "\n".join(frozen()) + "\n"
     if args.check:
         if LOCK.read_text() != text:
-            sys.exit("requirements-lock.txt differs from this environment: run python -m tools.lock")
+            raise errors.ToolError("requirements-lock.txt differs from this environment: run python -m tools.lock")
         print("requirements-lock.txt matches this environment")
     else:
         LOCK.write_text(text)
@@ -80,4 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -24,7 +24,7 @@ import argparse
 import csv
 import pathlib
 
-from tools import master_notebook
+from tools import errors, master_notebook
 from tools.safe_text import cell, terminal
 
 
@@ -48,7 +48,7 @@ def read_export(path, part, max_points):
         if not required <= set(reader.fieldnames or ()) or not (
             {"Name"} <= set(reader.fieldnames) or {"First Name", "Last Name"} <= set(reader.fieldnames)
         ):
-            raise SystemExit(
+            raise errors.MergeError(
                 f"{path}: not a Gradescope grade export (it needs the columns Name, {', '.join(sorted(required))})"
             )
         for line, row in enumerate(reader, start=2):
@@ -87,7 +87,7 @@ def merge(code_csv, written_csv):
     code, code_problems = read_export(pathlib.Path(code_csv), "code", code_max)
     written, written_problems = read_export(pathlib.Path(written_csv), "written", written_max)
     if code_problems or written_problems:
-        raise SystemExit("cannot merge:\n  " + "\n  ".join(code_problems + written_problems))
+        raise errors.MergeError("cannot merge:\n  " + "\n  ".join(code_problems + written_problems))
     book = []
     for email in list(code) + [e for e in written if e not in code]:
         parts = {"code": code.get(email), "written": written.get(email)}
@@ -126,4 +126,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -31,7 +31,7 @@ import time
 
 import nbformat
 
-from tools import ROOT, master_notebook
+from tools import ROOT, errors, master_notebook
 from tools.master_notebook import MASTER, NOTEBOOK, POINTS_TOKEN, points_words
 
 PAGES_PER_QUESTION = 2  # Otter's template: \cleartooddpage after every question
@@ -170,7 +170,7 @@ def main():
     args = parser.parse_args()
     missing = missing_tools()
     if missing:
-        raise SystemExit(
+        raise errors.PdfError(
             f"make pdfs needs {', '.join(missing)}: on Debian, apt-get install --no-install-recommends {APT_PACKAGES}"
         )
     args.out.mkdir(parents=True, exist_ok=True)
@@ -187,8 +187,8 @@ def main():
     (args.out / "outline.txt").write_text(outline(questions))
     print(f"\nGradescope outline ({args.out / 'outline.txt'}):\n{outline(questions)}")
     if problems:
-        raise SystemExit("the PDFs do not match the outline:\n" + "\n".join(problems))
+        raise errors.PdfError("the PDFs do not match the outline:\n" + "\n".join(problems))
 
 
 if __name__ == "__main__":
-    main()
+    errors.run(main)

@@ -23,7 +23,7 @@ import re
 import nbformat
 import yaml
 
-from tools import master_notebook, pdfs
+from tools import errors, master_notebook, pdfs
 from tools.master_notebook import POINTS_TOKEN as TOKEN
 from tools.master_notebook import points_words as words
 from tools.trusted import trusted_module
@@ -132,7 +132,7 @@ def check(master, cases):
                     f"handout gives it {HANDOUT_TOTALS.get(problem, 0)}"
                 )
     if problems_found:
-        raise SystemExit("the points are not consistent:\n  " + "\n  ".join(problems_found))
+        raise errors.PointsError("the points are not consistent:\n  " + "\n  ".join(problems_found))
 
 
 def _existing_prose(block):
@@ -182,7 +182,9 @@ def readme_block(master, cases, old_block=""):
 def replace_block(text, begin, end, content):
     """text with what lies between the marker lines begin and end replaced by content (markers kept)."""
     if begin not in text or end not in text:
-        raise SystemExit(f"README.md has lost a generated section: it must hold the markers {begin!r} and {end!r}")
+        raise errors.PointsError(
+            f"README.md has lost a generated section: it must hold the markers {begin!r} and {end!r}"
+        )
     head, rest = text.split(begin, 1)
     old, tail = rest.split(end, 1)
     return head + begin + content + end + tail, old
@@ -231,7 +233,7 @@ def policy_tokens(policy):
         return f"{value:.2f}" if round(value, 2) == value else repr(float(value))
 
     if policy.HIDDEN_RESULTS_VISIBILITY not in VISIBILITY_WORDS:
-        raise SystemExit(
+        raise errors.PointsError(
             f"policy.py: HIDDEN_RESULTS_VISIBILITY must be one of {sorted(VISIBILITY_WORDS)}, "
             f"not {policy.HIDDEN_RESULTS_VISIBILITY!r}"
         )
@@ -255,7 +257,7 @@ def fill_policy(notebook_path, policy):
             cell.source = cell.source.replace(token, text)
         left = re.findall(r"__(?:P\d_BARS?\w*|CELL_LIMIT|NOTEBOOK_LIMIT|RESULTS_VISIBLE)__", cell.source)
         if left:
-            raise SystemExit(
+            raise errors.PointsError(
                 f"the master notebook names policy values that policy_tokens does not know: {sorted(set(left))}"
             )
     nbformat.write(nb, notebook_path)

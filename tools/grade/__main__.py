@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 
-from tools import gradescope, similarity
+from tools import errors, gradescope, similarity
 from tools.grade import DOC, gradebook, pool, report
 from tools.grade.gradebook import FAILED, NOT_GRADED, ROUTE_SETTINGS, Row
 from tools.grade.submissions import METADATA, find_submissions
@@ -59,13 +59,13 @@ def grade_folder(
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise SystemExit(f"another grading is writing to {out}") from None
+        raise errors.GradingSetupError(f"another grading is writing to {out}") from None
     try:
         submissions, ignored, export = find_submissions(folder, exclude=[out])
         if not submissions:
             inner = sorted(str(m.parent) for m in pathlib.Path(folder).glob(f"*/{METADATA}"))
             hint = f"; Gradescope's export is in {inner[0]}: grade that folder" if inner else ""
-            raise SystemExit(
+            raise errors.SubmissionsError(
                 f"no submissions in {folder}: expected *.ipynb or *.zip files, or Gradescope's export "
                 f"({METADATA} beside a folder per submission){hint}"
             )
@@ -163,7 +163,7 @@ def main(argv=None):
     gradescope.require_root()
     pool.check_environment()
     if not args.zip.exists():
-        raise SystemExit(f"no autograder zip at {args.zip}")
+        raise errors.GradingSetupError(f"no autograder zip at {args.zip}")
     extra_env = {s.name: s.raw() for s in ROUTE_SETTINGS if s.raw() is not None}  # the route's limits, passed on
 
     def interrupt(signum, frame):  # a kill ends the batch as Ctrl-C does: the gradings under way are stopped
@@ -182,4 +182,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    errors.run(main)

@@ -13,7 +13,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 
-from tools import gradescope
+from tools import errors, gradescope
 from tools.build_release import STAMP
 from tools.grade.submissions import IDENTITY, Submission, upload_hash
 from tools.safe_text import cell, terminal
@@ -144,7 +144,9 @@ def select_regrades(submissions, names):
         }
         if not hits:
             keys = ", ".join(terminal(s.key) for s in submissions[:10]) + (" ..." if len(submissions) > 10 else "")
-            raise SystemExit(f"--regrade {terminal(name)}: no submission is called that (submissions: {keys})")
+            raise errors.SubmissionsError(
+                f"--regrade {terminal(name)}: no submission is called that (submissions: {keys})"
+            )
         chosen |= hits
     return chosen
 

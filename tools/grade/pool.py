@@ -21,7 +21,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from tools import gradescope
+from tools import errors, gradescope
 from tools.grade.gradebook import (
     COMPLETED,
     FAILED,
@@ -168,7 +168,7 @@ def claim_users(count, base=USER_BASE):
     LOCKS.mkdir(mode=0o700, exist_ok=True)
     info = os.lstat(LOCKS)
     if not os.path.isdir(LOCKS) or os.path.islink(LOCKS) or info.st_uid != 0:
-        raise SystemExit(f"{LOCKS} must be a folder of root's")
+        raise errors.GradingSetupError(f"{LOCKS} must be a folder of root's")
     users, k = [], 0
     while len(users) < count:
         name = gradescope.sandbox_user(f"{base}{k}")
@@ -180,7 +180,7 @@ def claim_users(count, base=USER_BASE):
             os.close(fd)
         k += 1
         if k > count + 64:
-            raise SystemExit("no free sandbox user: too many batches are grading on this machine")
+            raise errors.GradingSetupError("no free sandbox user: too many batches are grading on this machine")
     return users
 
 
@@ -223,7 +223,7 @@ def run_pool(
         return {}
     jobs = max(1, min(jobs, len(submissions)))
     if jobs > 1 and os.geteuid() == 0 and not sandboxed(extra_env):
-        raise SystemExit(
+        raise errors.GradingSetupError(
             "gradings run side by side only in the route's sandbox (bubblewrap's namespaces), which is "
             "not available here: install bubblewrap (apt-get install bubblewrap), or grade one at a time "
             "(JOBS=1)"
@@ -407,7 +407,7 @@ def check_environment():
     }
     for folder in sorted(paths):
         if folder.exists() and not os.stat(folder).st_mode & 0o001:
-            raise SystemExit(
+            raise errors.GradingSetupError(
                 f"the environment {sys.prefix} cannot be run by the sandbox user ({folder} is closed to "
                 f"other users): use one outside /root, e.g. make grade VENV=/opt/hw1-venv ..."
             )

@@ -10,6 +10,7 @@ import hashlib
 import pathlib
 from dataclasses import dataclass, field
 
+from tools import errors
 from tools.safe_text import folder_name
 
 METADATA = "submission_metadata.yml"
@@ -49,14 +50,14 @@ def find_submissions(folder, exclude=()):
     folder = pathlib.Path(folder)
     exclude = {pathlib.Path(p).resolve() for p in exclude}
     if not folder.is_dir():
-        raise SystemExit(f"{folder} is not a folder of submissions")
+        raise errors.SubmissionsError(f"{folder} is not a folder of submissions")
     metadata_path = folder / METADATA
     if metadata_path.exists():
         import yaml
 
         metadata = yaml.safe_load(metadata_path.read_text()) or {}
         if not isinstance(metadata, dict):
-            raise SystemExit(
+            raise errors.SubmissionsError(
                 f"{metadata_path} is not Gradescope's submission metadata (a mapping of submission folders)"
             )
         submissions, ignored = [], []
