@@ -21,7 +21,9 @@ from test_route import QUICK, notebook
 from tools import gradescope
 from tools.grade import gradebook, pool
 from tools.grade.submissions import Submission
-from tools.trusted import settings
+from tools.trusted import settings, trusted_module
+
+record = trusted_module("record")
 
 handover, route, sandbox, verdict = (trusted_copy.module(m) for m in ("handover", "route", "sandbox", "verdict"))
 MB = 2**20
@@ -213,26 +215,37 @@ def test_a_full_disk_on_roots_side_is_a_grader_fault_never_a_grade(fresh_release
         solution = fresh_release / "solutions" / "hw1.ipynb"
         result = gradescope.run_as_gradescope(solution, tmp_path / "out", fresh_zip, user="hw1fault", extra_env=env)
     assert result.raw["extra_data"]["status"]["status"] == "grader_fault", result.raw["extra_data"]
-    assert pool.classify(result, gradebook.autograder_id(fresh_zip))[0] == gradebook.FAILED  # retried on a rerun
+    results = tmp_path / "out" / "autograder" / "results"
+    assert pool.classify(results, result, gradebook.autograder_id(fresh_zip))[0] == gradebook.FAILED  # retried
+    graded = record.read(results)
+    assert graded.status is record.Status.GRADER_FAULT and not any(q.judged for q in graded.questions), graded
     assert result.total == 0 and all("grader fault" in result.output(q) for q in result.tests)
     assert "nothing in your submission caused it" in result.output("q1a")
 
 
-def test_classify_reads_the_status_field_never_the_prose():
-    def result(status, output="passed (2/2): x"):
-        return gradescope.Result(
-            {
-                "tests": [{"name": "q1a", "score": 0, "max_score": 2, "output": output}],
-                "extra_data": {"autograder": "abc", "status": status},
-            }
-        )
+def test_classify_reads_the_record_never_the_prose(tmp_path):
+    def classify(status, output="passed (2/2): x", stamp="abc", questions=("q1a",)):
+        """The bulk grader's status of a grading whose results.json says ``output`` and carries ``status``."""
+        results = {
+            "tests": [{"name": q, "score": 0, "max_score": 2, "output": output} for q in questions],
+            "extra_data": {"autograder": stamp, "status": status},
+        }
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        try:  # as the route writes it: from results.json, every autograded question expected
+            record.write(folder, record.from_results(results, ["q1a"], {"student": 1.0}, {"cell_cpu_seconds": 240}))
+        except ValueError:
+            pass  # no record: the grading counts as failed
+        return pool.classify(folder, gradescope.Result(results), "abc")
 
-    assert pool.classify(result({"status": "completed", "reason": ""}, "    not graded: x"), "abc")[0] == "Completed"
+    assert classify({"status": "completed", "reason": ""}, "    not graded: x")[0] == "Completed"
     refused = {"status": "rejected", "reason": "upload", "message": "the file is empty"}
-    assert pool.classify(result(refused, "    not graded: other words"), "abc") == ("Rejected", "the file is empty")
-    assert pool.classify(result({"status": "grader_fault", "reason": "OSError"}), "abc")[0] == "Failed"
-    assert pool.classify(result(None), "abc")[0] == "Failed"  # no status: never Completed
-    assert pool.classify(result({"status": "completed"}), "another id")[0] == "Failed"
+    assert classify(refused, "    not graded: other words") == ("Rejected", "the file is empty")
+    assert classify({"status": "grader_fault", "reason": "OSError"})[0] == "Failed"
+    assert classify(None)[0] == "Failed"  # no status: never Completed
+    assert classify({"status": "completed"}, stamp="another id")[0] == "Failed"
+    # a verdict that leaves a question out is never Completed, whatever the other questions got
+    assert classify({"status": "completed"}, questions=())[0:1] == ("Failed",)
 
 
 def test_make_grade_sizes_its_jobs_by_every_limit_of_a_grading_and_the_containers_memory(monkeypatch, tmp_path):

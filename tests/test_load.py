@@ -21,6 +21,7 @@ from tools.grade.submissions import Submission
 pytestmark = pytest.mark.route
 
 route = trusted_copy.module("route")
+record = trusted_copy.module("record")
 SPIN = "while True:\n    pass\n"
 
 
@@ -58,7 +59,10 @@ def test_a_correct_solution_starved_of_cpu_is_not_graded_never_graded_low(fresh_
     status = result.raw["extra_data"]["status"]
     assert (status["status"], status["reason"]) == ("grader_fault", route.BUSY), (status, result.raw["extra_data"])
     assert "the machine was too busy" in status["message"]
-    assert pool.classify(result, gradebook.autograder_id(fresh_zip))[0] == gradebook.FAILED  # graded again on a rerun
+    results = tmp_path / "out" / "autograder" / "results"
+    assert pool.classify(results, result, gradebook.autograder_id(fresh_zip))[0] == gradebook.FAILED  # graded again
+    graded = record.read(results)
+    assert (graded.status, graded.reason) == (record.Status.GRADER_FAULT, route.BUSY), graded
     assert result.total == 0 and all("the machine was too busy" in result.output(q) for q in result.tests)
     assert "nothing in your submission caused it" in result.output("q1a")
 

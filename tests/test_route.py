@@ -21,6 +21,7 @@ from tools import build_release, gradescope, master_notebook
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
+record = trusted_copy.module("record")
 QUICK = {"HW1_PHASE_TIMEOUT": "240", "HW1_PHASE_WALL_CAP": "240"}
 
 
@@ -159,6 +160,9 @@ def test_bad_upload_gets_zero_and_one_clear_sentence(name, fresh_zip, tmp_path):
     result = gradescope.run_as_gradescope(upload, tmp_path / "out", fresh_zip, extra_env=QUICK)
     assert result.total == 0 and sorted(result.scores) == sorted(POINTS)
     assert phrase in result.visible and "Upload your hw1.ipynb" in result.visible, result.visible
+    graded = record.read(tmp_path / "out" / "autograder" / "results")  # the typed record, written once
+    assert (graded.status, graded.reason) == (record.Status.REJECTED, "upload") and phrase in graded.message
+    assert not any(q.judged for q in graded.questions)
 
 
 @pytest.mark.route
@@ -238,6 +242,10 @@ def test_regrades_are_identical(fresh_zip, tmp_path):
     nbformat.write(crash_notebook("x = 1"), path)
     runs = [gradescope.run_as_gradescope(path, tmp_path / f"out{k}", fresh_zip, extra_env=QUICK) for k in range(3)]
     assert len({json.dumps(r.scores, sort_keys=True) for r in runs}) == 1
+    graded = record.read(tmp_path / "out0" / "autograder" / "results")  # the typed record: every question judged
+    assert graded.status is record.Status.COMPLETED and graded.reason == "graded", graded
+    assert {q.question: q.score for q in graded.questions} == runs[0].scores and all(q.judged for q in graded.questions)
+    assert graded.limits["cell_cpu_seconds"] > 0 and {"prepare", "student", "verdict"} <= set(graded.timings)
     assert len({re.sub(r"\b\d+ s\b", "# s", r.visible) for r in runs}) == 1  # the same words; the run's seconds vary
     assert runs[0].total == POINTS["q1a"] + POINTS["q2b"]
 

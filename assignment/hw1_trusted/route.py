@@ -27,7 +27,7 @@ import tempfile
 import time
 import traceback
 
-from . import handover, policy, sandbox, settings, uploads
+from . import handover, policy, record, sandbox, settings, uploads
 from .errors import GraderFault
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -371,14 +371,6 @@ def write_json(path, value, mode=None):
     os.replace(partial, path)
 
 
-def record_extra(results_dir, **values):
-    """Adds ``values`` to the results' extra data (instructors' eyes only); root's own file, read back whole."""
-    path = pathlib.Path(results_dir) / "results.json"
-    results = json.loads(path.read_text())
-    results.setdefault("extra_data", {}).update({k: v for k, v in values.items() if v})
-    write_json(path, results)
-
-
 def reported_phase_timings(answers):
     """The student phase's own clock readings (phase_timings.json), for the benchmark only: numbers or nothing.
     The phase is the student's, so nothing here is trusted; it only splits the phase's time for the instructor."""
@@ -682,6 +674,9 @@ def grade(ag, results_dir, work, autograder_id, clock):
         write_json(work / "collected.json", collected.as_json())
         write_json(work / "timings.json", {"prepare": round(clock["inputs_end"] - clock["inputs_start"], 2),
                                            "student": round(seconds, 2)})  # fmt: skip
+        # what the route saw of the phase, for the verdict to put into results.json (instructors' eyes only)
+        write_json(work / "route_facts.json", {"isolation": isolation,
+                                               "handover": {"bytes_copied": collected.bytes, "cap": handover.TOTAL_CAP}})  # fmt: skip
         clock["verdict_start"] = time.time()
         if not server.verdict(results_dir, autograder_id):
             raise GraderFault(
@@ -690,21 +685,33 @@ def grade(ag, results_dir, work, autograder_id, clock):
     finally:
         server.close()
     clock["verdict_end"] = time.time()
-    record_extra(
-        results_dir,
-        isolation=isolation,
-        handover={"bytes_copied": collected.bytes, "cap": handover.TOTAL_CAP},
-    )
-    record_verdict_time(results_dir, clock["verdict_end"] - clock["verdict_start"])
     write_timings(results_dir, clock, reported_phase_timings(work / "answers"))
 
 
-def record_verdict_time(results_dir, seconds):
-    """Adds the trusted phase's own time to the results' extra data (instructors' eyes only)."""
-    path = pathlib.Path(results_dir) / "results.json"
-    results = json.loads(path.read_text())
-    results.setdefault("extra_data", {}).setdefault("timings", {})["verdict"] = round(seconds, 2)
-    write_json(path, results)
+LIMITS = {  # the limits in force, for the record
+    "cell_cpu_seconds": CELL_TIMEOUT,
+    "notebook_cpu_seconds": PHASE_TIMEOUT,
+    "notebook_wall_seconds": PHASE_WALL_CAP,
+    "student_memory_mb": STUDENT_MEMORY // MB,
+    "student_disk_mb": STUDENT_DISK // MB,
+    "trusted_memory_mb": TRUSTED_MEMORY // MB,
+    "trusted_seconds": TRUSTED_TIMEOUT,
+}
+
+
+def write_record(results_dir, clock):
+    """grading.json, once, from results.json as the grading left it (root's own file): the typed record that the
+    tools read. A results.json that cannot be read, or a verdict that left a question out, is a grader fault."""
+    spans = {"prepare": ("inputs_start", "inputs_end"), "student": ("student_start", "student_end"),
+             "verdict": ("verdict_start", "verdict_end")}  # fmt: skip
+    timings = {k: round(clock[b] - clock[a], 2) for k, (a, b) in spans.items() if a in clock and b in clock}
+    try:
+        results = json.loads((pathlib.Path(results_dir) / "results.json").read_text())
+        graded = record.from_results(results, checks_questions(), timings, LIMITS)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        why = f"the grading left no readable result ({type(error).__name__})"
+        graded = record.GradingRecord("", record.Status.GRADER_FAULT, "no_result", why, (), timings, LIMITS)
+    record.write(results_dir, graded)
 
 
 def write_grader_fault(results_dir, autograder_id, why):
@@ -738,20 +745,30 @@ def grade_upload(ag, results_dir):
     work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
     clock = {}  # wall-clock marks of each phase, for results/timings.json
     try:
-        grade(ag, results_dir, work, autograder_id, clock)
-    except Exception as error:  # the grader's own failure (a full disk, its inputs, its verdict): never a grade
-        if isinstance(error, GraderFault):  # its message is the grader's own sentence
-            why = str(error)[:300]
-        else:  # the details (paths, errno) go to the log, the kind of error to the result
-            why = f"the autograder failed on its own side ({type(error).__name__})"
-        print(f"hw1 grader fault: {type(error).__name__}: {error}", flush=True)
-        traceback.print_exc()
-        write_grader_fault(results_dir, autograder_id, why)  # if this fails too: no results.json, a failed grading
+        try:
+            grade(ag, results_dir, work, autograder_id, clock)
+        except Exception as error:  # the grader's own failure (a full disk, its inputs, its verdict): never a grade
+            if isinstance(error, GraderFault):  # its message is the grader's own sentence
+                why = str(error)[:300]
+            else:  # the details (paths, errno) go to the log, the kind of error to the result
+                why = f"the autograder failed on its own side ({type(error).__name__})"
+            print(f"hw1 grader fault: {type(error).__name__}: {error}", flush=True)
+            traceback.print_exc()
+            write_grader_fault(results_dir, autograder_id, why)  # if this fails too: no results.json, a failed grading
+        finally:
+            write_record_or_say_why(results_dir, clock)
     finally:
         if settings.KEEP_WORK.is_set():
             print(f"trusted work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def write_record_or_say_why(results_dir, clock):
+    try:
+        write_record(results_dir, clock)
+    except OSError as error:  # no record: the tools count the grading as failed and grade it again
+        print(f"hw1 grader fault: the grading record could not be written: {type(error).__name__}", flush=True)
 
 
 def main(argv):

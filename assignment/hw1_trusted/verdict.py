@@ -394,4 +394,7 @@ def main(work, answers, results_dir, notes, autograder_id, data_root=None, datas
     handed_over = {}
     graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over, expected, collected)
     summary = feedback(questions, handed_over, phase)
-    return write(results_dir, graded, notes, flags, autograder_id, summary=summary, extra={"timings": timings})
+    facts_file = work / "route_facts.json"  # the route's isolation and hand-over figures (instructors' eyes only)
+    facts = read_own(facts_file) if facts_file.exists() else {}
+    extra = {"timings": timings, **{k: v for k, v in facts.items() if v}}
+    return write(results_dir, graded, notes, flags, autograder_id, summary=summary, extra=extra)

@@ -39,25 +39,24 @@ USER_BASE = "hw1grade"
 LOCKS = pathlib.Path("/run/hw1-grade")
 
 
-STATUSES = {"completed": COMPLETED, "rejected": REJECTED, "grader_fault": FAILED}  # the route's status field
-
-
-def classify(result, ag_id):
-    """(status, message) of a grading that produced results.json, from the route's typed status
-    (extra_data.status: completed, rejected or grader_fault, with a reason), never from its prose."""
-    extra = result.raw.get("extra_data", {})
-    stamp = extra.get("autograder")
+def classify(graded_results, result, ag_id):
+    """(status, message) of a grading that produced results.json, from the route's typed record (grading.json
+    in ``graded_results``: completed, rejected or grader_fault, with a reason code), never from its prose."""
+    record = trusted_module("record")
+    stamp = result.raw.get("extra_data", {}).get("autograder")
     if stamp != ag_id:
         return FAILED, f"the results carry autograder {str(stamp)[:12]}, not the zip's {ag_id[:12]}"
-    recorded = extra.get("status") if isinstance(extra.get("status"), dict) else {}
-    status = STATUSES.get(recorded.get("status"))
-    if status is None:
-        return FAILED, "the results carry no status from the route"
-    if status == COMPLETED:
+    try:
+        graded = record.read(graded_results)
+    except record.RecordError as error:
+        return FAILED, str(error)[:300]
+    if graded.autograder != ag_id:
+        return FAILED, f"the grading record is of autograder {graded.autograder[:12]}, not the zip's {ag_id[:12]}"
+    if graded.status is record.Status.COMPLETED:
         return COMPLETED, ""
-    if status == FAILED:
-        return FAILED, f"grader fault: {recorded.get('reason') or 'unknown'}"
-    return REJECTED, str(recorded.get("message") or "the upload could not be graded")  # the sentence the student saw
+    if graded.status is record.Status.GRADER_FAULT:
+        return FAILED, f"grader fault: {graded.reason}"
+    return REJECTED, graded.message or "the upload could not be graded"  # the sentence the student saw
 
 
 def _one_line(error):
@@ -89,7 +88,7 @@ def grade_one_submission(
             result = gradescope.run_as_gradescope(
                 submission.path, graded, autograder_zip, user=user, cpus=cpu, extra_env=env, timeout=timeout
             )
-            status, message = classify(result, ag_id)
+            status, message = classify(graded / "autograder" / "results", result, ag_id)
             if status in (COMPLETED, REJECTED) and not (graded / "autograder" / "results" / "results.pkl").exists():
                 status, message = FAILED, "the route wrote results.json but no results.pkl"
         except subprocess.TimeoutExpired:
