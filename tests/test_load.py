@@ -48,10 +48,12 @@ def solution(fresh_release):
     return fresh_release / "solutions" / "hw1.ipynb"
 
 
-def test_a_correct_solution_starved_of_cpu_is_not_graded_never_graded_low(fresh_release, fresh_zip, tmp_path):
-    # three hogs share the grading's one CPU: it gets about a quarter of it, 10 CPU s in the 40 s wall cap, against
+@pytest.mark.parametrize("others", [0, 2], ids=["one_cpu_busy", "both_cpus_busy"])
+def test_a_correct_solution_starved_of_cpu_is_not_graded_never_graded_low(fresh_release, fresh_zip, tmp_path, others):
+    # hogs share the grading's one CPU (and, busier, the other): it gets a part of it in the 40 s wall cap, against
     # the 28 CPU s the solution needs. The route sees the wait (the scheduler's run delay) and calls it a grader fault.
-    with hogs([0], 3):
+    # Both CPUs busy, it once got 0.59 of its share and waited 16 s: graded low while the bar was half its share.
+    with hogs([0], 3 + bool(others)), hogs([1], others):
         result = gradescope.run_as_gradescope(
             solution(fresh_release), tmp_path / "out", fresh_zip, user="hw1busy", cpus="0",
             extra_env={"HW1_PHASE_WALL_CAP": "40"},
