@@ -25,7 +25,7 @@ from tools import ROOT, build_release
 
 pytestmark = pytest.mark.release
 
-COLAB_PACKAGES = ROOT / "tests" / "data" / "colab_packages.txt"
+COLAB_PACKAGES = ROOT / "tests" / "colab" / "packages.txt"
 # google-colab is not on PyPI: its distribution is stood in for, with the pins that make pip's resolver complain
 COLAB_PINS = ["requests==2.32.4", "ipykernel==6.17.1", "ipython==7.34.0", "notebook==6.5.7", "pandas==2.2.2",
               "tornado==6.4.2"]  # fmt: skip
