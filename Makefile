@@ -17,7 +17,7 @@ help:
 	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
 	@echo "make test-fast   the in-process tests only (no route, no release): under 2 minutes"
-	@echo "make lint        ruff check and ruff format --check (ruff.toml); the suite runs them too"
+	@echo "make lint        ruff check, ruff format --check (ruff.toml) and mypy (mypy.ini); the suite runs them too"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
 	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume, throughput)"
 	@echo "make similarity  SUBMISSIONS=folder OUT=dir      the code-similarity report, OUT/similarity.html"
@@ -54,6 +54,7 @@ test-fast: $(INSTALLED)
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 benchmark: $(INSTALLED)
 	$(PY) -m tools.benchmark

@@ -1,5 +1,5 @@
-"""The setup cell on Colab's own packages: an environment built from Colab's package list (tests/data/
-colab_packages.txt, the part of Colab's published pip freeze that the install can touch) with a stand-in
+"""The setup cell on Colab's own packages: an environment built from Colab's package list
+(tests/colab/packages.txt, the part of Colab's published pip freeze that the install can touch) with a stand-in
 google-colab distribution that carries google-colab's pins and Colab's kernel class. The student release's setup
 cell runs there in a kernel that Otter takes for Colab's, in a folder without the notebook or tests/.
 

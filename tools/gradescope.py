@@ -163,7 +163,8 @@ def extract_datasets(root, verify=False):
     )
 
 
-_running, _running_lock = {}, threading.Lock()  # pid -> (run_autograder's process, its sandbox user)
+_running: dict[int, tuple[subprocess.Popen, str]] = {}  # pid -> (run_autograder's process, its sandbox user)
+_running_lock = threading.Lock()
 
 
 def stop(process, user):

@@ -101,7 +101,7 @@ def from_results(
     ``results``: its status and each of ``questions`` (every autograded one) as the verdict scored it."""
     extra = results.get("extra_data", {})
     status_data = extra.get("status") if isinstance(extra.get("status"), dict) else {}
-    status = Status(status_data.get("status"))  # ValueError: no status, or another
+    status = Status(str(status_data.get("status")))  # ValueError: no status, or another
     scored = {t["name"]: t for t in results.get("tests", []) if "max_score" in t}
     judged = status is Status.COMPLETED
     verdicts = tuple(

@@ -347,7 +347,7 @@ def readonly_paths(*paths):
     return sorted(p for p in found if not any(p != q and p.startswith(q + "/") for q in found))
 
 
-_probed = {}
+_probed: dict = {}  # bubblewrap command -> its probe's result
 
 
 def probe_namespaces(uid, gid):

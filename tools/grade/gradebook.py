@@ -43,7 +43,7 @@ class Row:
     submission: Submission
     status: str
     message: str = ""
-    result: gradescope.Result = None
+    result: gradescope.Result | None = None
     seconds: float = 0.0
     graded_now: bool = False
 
