@@ -142,3 +142,27 @@ def test_a_failed_self_check_names_the_students_line_never_the_checks(runs):
             if q == question and "failed" in t
         ]
         assert failing and all("at this line" not in t for t in failing), (question, failing)
+
+
+def test_the_recording_stand_in_leaves_the_notebook_as_it_found_it(fresh_release):
+    # Q4's self-check puts a stand-in for train_one_sample in the notebook's namespace while it runs train_one_epoch:
+    # afterwards the notebook's own function is back, or no name at all if it had none
+    import numpy as np
+    from otter.test_files import ExceptionTestFile
+
+    checks = ExceptionTestFile.from_file(str(fresh_release / "student" / "tests" / "q5_4.py"))
+
+    def train_one_epoch(X, Y, weights, biases, learning_rate=0.003):
+        for x, y in zip(X, Y):
+            env["train_one_sample"](x, y, weights, biases, learning_rate)
+
+    def own(x, y, weights, biases, learning_rate=0.003):
+        pass
+
+    data = {"x_train": np.zeros((20, 784), dtype=np.uint8), "y_train": np.arange(20) % 10}
+    for before in (None, own):
+        env = {"train_one_epoch": train_one_epoch, **data, **({"train_one_sample": before} if before else {})}
+        checks.run(env)
+        assert ("train_one_sample" in env) == (before is not None) and env.get("train_one_sample") is before, env
+        (contract,) = [r for r in checks.test_case_results if r.test_case.name == "q5_4 - 2"]  # the stand-in's check
+        assert contract.passed, contract.message  # a right train_one_epoch passes it, whether or not the name existed
