@@ -2,7 +2,8 @@
 #   make release   builds student/, solutions/ and autograder/ from assignment/hw1.ipynb
 #   make test      runs the test suite (it builds its own copy of the release to compare)
 # Both create the pinned virtual environment in .venv first if it is missing or outdated.
-# Every tool is a module of the tools package, run from the repository's root: python -m tools.<verb> --help.
+# Every tool is a module of the tools package, grouped by verb and run from the repository's root:
+# python -m tools.<build|grade|report|measure>.<name> --help.
 
 # Debian's python3.11 when there is one: the grading sandbox's unprivileged user must be able to run the
 # environment's interpreter, and pyenv's lives under /root (mode 0700).
@@ -26,7 +27,7 @@ help:
 	@echo "make otter-grade otter grade (Docker, buildx) on the solution, a blank and a one-mistake notebook, against the route"
 	@echo "make clean-venv  remove the environment ($(VENV))"
 	@echo "Each target but help creates the pinned environment in $(VENV) first (about 2 minutes, 6 GB)."
-	@echo "Each runs a module of tools/ from this folder: python -m tools.<name> --help (build_release, gradescope, grade, ...)."
+	@echo "Each runs a module of tools/ from this folder: python -m tools.<verb>.<name> --help (build.release, grade.gradescope, ...)."
 
 # The lock pins every package of the tested environment: installed as constraints, so that a later
 # install cannot drift from what the zip installs on Gradescope.
@@ -42,7 +43,7 @@ $(INSTALLED):
 	touch $@
 
 release: $(INSTALLED)
-	$(PY) -m tools.build_release
+	$(PY) -m tools.build.release
 
 test: $(INSTALLED)
 	$(PY) -m pytest tests
@@ -57,15 +58,15 @@ lint: $(INSTALLED)
 	$(PY) -m mypy
 
 benchmark: $(INSTALLED)
-	$(PY) -m tools.benchmark
+	$(PY) -m tools.measure.benchmark
 
 # one upload graded exactly as Gradescope runs the zip (Linux and root): make gradescope SUBMISSION=hw1.ipynb OUT=out/
 gradescope: $(INSTALLED)
-	$(PY) -m tools.gradescope "$(SUBMISSION)" "$(OUT)"
+	$(PY) -m tools.grade.gradescope "$(SUBMISSION)" "$(OUT)"
 
 # the written part's PDFs for TAs and the Gradescope template, into pdfs/ (not committed; needs pandoc and xelatex)
 pdfs: $(INSTALLED)
-	$(PY) -m tools.pdfs
+	$(PY) -m tools.build.pdfs
 # a folder of uploads (or Gradescope's export) graded through the route, in parallel (Linux and root):
 #   make grade SUBMISSIONS=folder OUT=dir [REGRADE=name] [FORCE=1] [JOBS=n] [TIMEOUT=seconds]
 grade: $(INSTALLED)
@@ -74,12 +75,12 @@ grade: $(INSTALLED)
 # the most similar pairs of submissions, side by side (a reason to look, never a verdict):
 #   make similarity SUBMISSIONS=folder OUT=dir
 similarity: $(INSTALLED)
-	$(PY) -m tools.similarity "$(SUBMISSIONS)" "$(OUT)"
+	$(PY) -m tools.report.similarity "$(SUBMISSIONS)" "$(OUT)"
 
 # otter grade for real: Otter's image from the committed zip, three notebooks, its CSV against the route's scores
 # (needs Docker with buildx and the network once; says what is missing and stops otherwise; not part of make test)
 otter-grade: $(INSTALLED)
-	$(PY) -m tools.otter_grade_check $(if $(OUT),--out "$(OUT)")
+	$(PY) -m tools.grade.otter_grade_check $(if $(OUT),--out "$(OUT)")
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,12 +5,12 @@ import json
 import os
 import pathlib
 
-import grading
 import nbformat
 import pytest
-from corpus import SUBMISSIONS
 
-from tools import build_release
+from tests.corpus.graded import SUBMISSIONS
+from tests.helpers import grading
+from tools.build import release as build_release
 from tools.trusted import settings
 
 
@@ -92,9 +92,8 @@ def spy_result_dir(fresh_zip):
     """A notebook that probes its own sandbox, graded through the route: (results folder, Result)."""
     import tempfile
 
-    from test_route import QUICK, SPY, notebook
-
-    from tools import gradescope
+    from tests.test_route import QUICK, SPY, notebook
+    from tools.grade import gradescope
 
     # under /tmp and traversable, as /autograder is on Gradescope: only the grader's own locks protect it
     out = pathlib.Path(tempfile.mkdtemp(prefix="hw1-spy-"))

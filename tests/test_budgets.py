@@ -15,11 +15,10 @@ import tempfile
 
 import nbformat
 import pytest
-import trusted_copy
-from test_route import QUICK, notebook
 
-from tools import gradescope
-from tools.grade import gradebook, pool
+from tests.helpers import trusted_copy
+from tests.test_route import QUICK, notebook
+from tools.grade import gradebook, gradescope, pool
 from tools.grade.submissions import Submission
 from tools.trusted import settings, trusted_module
 

@@ -20,10 +20,13 @@ import zipfile
 
 import nbformat
 import pytest
-import student_corpus
-from test_route import crash_notebook
 
-from tools import ROOT, build_release, errors, gradescope, master_notebook
+from tests.corpus import students
+from tests.test_route import crash_notebook
+from tools import ROOT, errors
+from tools.build import master_notebook
+from tools.build import release as build_release
+from tools.grade import gradescope
 from tools.grade.__main__ import grade_folder
 from tools.trusted import settings
 
@@ -42,13 +45,13 @@ def expected_rows():
     rows = {
         "solution.ipynb": ("Completed", full),
         "blank.ipynb": ("Completed", zero),
-        "export.zip": ("Completed", {**full, **student_corpus.MUTANTS[ZIPPED_MUTANT].expected}),
+        "export.zip": ("Completed", {**full, **students.MUTANTS[ZIPPED_MUTANT].expected}),
         "corrupt.ipynb": ("Rejected", zero),
         "infinite_loop.ipynb": ("Timeout", zero),
         "unreadable.ipynb": ("Failed", zero),
     }
     for file, name in MUTANT_FILES.items():
-        rows[file] = ("Completed", {**full, **student_corpus.MUTANTS[name].expected})
+        rows[file] = ("Completed", {**full, **students.MUTANTS[name].expected})
     return rows
 
 
@@ -71,9 +74,9 @@ def write_mixed_folder(folder, release):
     )
     nbformat.write(nbformat.read(student, as_version=4), folder / "blank.ipynb")
     for file, name in MUTANT_FILES.items():
-        nbformat.write(student_corpus.build_mutant(name, student), folder / file)
+        nbformat.write(students.build_mutant(name, student), folder / file)
     with zipfile.ZipFile(folder / "export.zip", "w") as z:  # what the notebook's last cell exports
-        z.writestr("hw1.ipynb", nbformat.writes(student_corpus.build_mutant(ZIPPED_MUTANT, student)))
+        z.writestr("hw1.ipynb", nbformat.writes(students.build_mutant(ZIPPED_MUTANT, student)))
         z.writestr(".OTTER_LOG", b"log")
     (folder / "corrupt.ipynb").write_bytes(b'{"cells": [')
     nbformat.write(crash_notebook("while True:\n    pass"), folder / "infinite_loop.ipynb")

@@ -1,4 +1,4 @@
-"""The cheat corpus (tests/cheats.py), graded through the route as Gradescope runs the zip.
+"""The cheat corpus (tests/corpus/cheats.py), graded through the route as Gradescope runs the zip.
 
 Every cheat must gain 0 points over its control on every question; training on the test set
 cannot be prevented and must be flagged instead. The victim of ``steal_other_grading`` is the
@@ -12,10 +12,11 @@ import pwd
 import subprocess
 
 import pytest
-from cheats import CHEATS, USERS, WAITER, grade_corpus, kill_matrix_rows
-from conftest import selected
 
-from tools import ROOT, gradescope
+from tests.conftest import selected
+from tests.corpus.cheats import CHEATS, USERS, WAITER, grade_corpus, kill_matrix_rows
+from tools import ROOT
+from tools.grade import gradescope
 from tools.trusted import settings
 
 
@@ -26,7 +27,7 @@ def graded_cheats(fresh_zip, tmp_path_factory):
 
 
 def test_the_kill_matrix_documents_every_cheat_and_no_undue_gain():
-    """docs/integrity.md's kill matrix (written by ``python tests/cheats.py --grade OUT --doc``) has one row per
+    """docs/integrity.md's kill matrix (written by ``python -m tests.corpus.cheats --grade OUT --doc``) has one row per
     cheat of the corpus, in its order, and a positive gain only where the cheat is flagged or a documented limit."""
     rows = kill_matrix_rows((ROOT / "docs" / "integrity.md").read_text())
     assert [row["cheat"] for row in rows] == [c.name for c in CHEATS]

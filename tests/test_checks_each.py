@@ -4,7 +4,7 @@ and fails on a wrong one, with its message.
 The reference answers are code (below, as a notebook's cells would define it), run through the real probes on
 the real inputs of the secret seed; the hand-over they write is read back by the trusted reader and judged by
 ``verdict.grade`` with the points of the master notebook (a copy of the trusted package with ``points.json``,
-tests/trusted_copy.py). Each wrong answer is that hand-over with one thing changed, so that the test names
+tests/helpers/trusted_copy.py). Each wrong answer is that hand-over with one thing changed, so that the test names
 what each check catches. A check of CASES without a registered pass and fail is a failure here.
 """
 
@@ -13,8 +13,9 @@ import sys
 
 import numpy as np
 import pytest
-import trusted_copy
-from probing import (
+
+from tests.helpers import trusted_copy
+from tests.helpers.probing import (
     DATASETS,
     P5_FLOAT64,
     P5_HELPERS,
@@ -447,8 +448,7 @@ def test_a_wrong_answer_costs_only_its_own_check(reference):
 VERDICT_WITH_CACHED_REFERENCES = """
 import json, pathlib, sys
 import numpy as np
-copy, work, expected_file = sys.argv[1:4]
-sys.path.insert(0, copy)
+work, expected_file = sys.argv[1:3]
 from hw1_trusted import checks, inputs, verdict
 with np.load(expected_file, allow_pickle=False) as npz:
     expected = inputs.unflatten({k: npz[k] for k in npz.files})
@@ -469,15 +469,8 @@ def test_the_verdict_with_cached_references_never_imports_torch_and_grades_the_s
     stored = tmp_path / "expected.npz"
     np.savez(stored, **I.flatten(checks.all_expected(work / "inputs")))
     run = subprocess.run(
-        [
-            sys.executable,
-            "-I",
-            "-c",
-            VERDICT_WITH_CACHED_REFERENCES,
-            str(trusted_copy.folder()),
-            str(work),
-            str(stored),
-        ],
+        [sys.executable, "-E", "-s", "-c", VERDICT_WITH_CACHED_REFERENCES, str(work), str(stored)],
+        cwd=trusted_copy.folder(),  # -c finds hw1_trusted in the working folder: the copy
         capture_output=True,
         text=True,
         timeout=300,

@@ -11,7 +11,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from probing import (
+
+from tests.helpers.probing import (
     DATASETS,
     P5_FLOAT64,
     P5_HELPERS,

@@ -1,4 +1,4 @@
-"""tools/code_that_runs.py in-process: what the similarity report compares, for each way a copy hides its code."""
+"""tools/report/code_that_runs.py in-process: what the similarity report compares, for each way a copy hides its code."""
 
 import base64
 import codecs
@@ -6,7 +6,7 @@ import zlib
 
 import nbformat
 
-from tools import code_that_runs
+from tools.report import code_that_runs
 
 FUNCTION = "def area(width, height):\n    product = width * height\n    return product\n"
 

@@ -5,12 +5,11 @@ Otter recognises Colab. One execution of the solutions; every assertion reads it
 (Jupyter under another file name, "hw1 (1).ipynb": tests/test_student_checks.py.)
 """
 
-import grading
 import nbformat
 import pytest
-import self_check_runs
 
-from tools import master_notebook
+from tests.helpers import grading, self_check_runs
+from tools.build import master_notebook
 
 pytestmark = pytest.mark.release
 

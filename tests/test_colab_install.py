@@ -19,9 +19,10 @@ import sys
 
 import nbformat
 import pytest
-import self_check_runs
 
-from tools import ROOT, build_release
+from tests.helpers import self_check_runs
+from tools import ROOT
+from tools.build import release as build_release
 
 pytestmark = pytest.mark.release
 

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from tools import build_release
+from tools.build import release as build_release
 from tools.data_cache import ensure_data_cache
 
 pytestmark = pytest.mark.release

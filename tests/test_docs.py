@@ -9,7 +9,8 @@ import shutil
 import subprocess
 
 import pytest
-import self_check_runs
+
+from tests.helpers import self_check_runs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -88,7 +89,7 @@ def test_the_generated_blocks_have_their_markers():
     assert readme.index(SETTINGS_BEGIN) < readme.index(SETTINGS_END)
     checks = (ROOT / "docs" / "checks.md").read_text()
     assert checks.count(self_check_runs.BEGIN) == 1 and checks.count(self_check_runs.END) == 1, (
-        "tests/self_check_runs.py --doc writes its table between these markers in docs/checks.md"
+        "tests/helpers/self_check_runs.py --doc writes its table between these markers in docs/checks.md"
     )
 
 
@@ -100,3 +101,12 @@ def test_pandoc_renders_the_page_with_the_anchors_we_expect(page):
     ).stdout
     ids = set(re.findall(r'<h\d\s+id="([^"]+)"', html))
     assert anchors(page) <= ids, f"anchors pandoc does not give: {anchors(page) - ids}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_repository_path_a_page_names_exists(page):
+    """The folders and files a page names (the README's architecture paragraph, the layout table, the recipes)
+    are where it says: a moved module leaves no stale path behind."""
+    named = set(re.findall(r"`((?:assignment|tools|tests|docs)/[\w./-]*)`", page.read_text()))
+    missing = sorted(p for p in named if "qX" not in p and not (ROOT / p).exists())  # qX: the zip's tests/qX.py
+    assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist: {missing}"

@@ -11,9 +11,11 @@ import re
 import jsonschema
 import nbformat
 import pytest
-import trusted_copy
 
-from tools import build_release, gradescope, master_notebook
+from tests.helpers import trusted_copy
+from tools.build import master_notebook
+from tools.build import release as build_release
+from tools.grade import gradescope
 
 pytestmark = pytest.mark.route
 
@@ -130,7 +132,7 @@ CRASH = ["x = 1", "raise ValueError('an early mistake')", "import os\nos._exit(1
 
 @pytest.fixture(scope="module")
 def crash_result(fresh_zip, tmp_path_factory):
-    from test_route import QUICK, notebook
+    from tests.test_route import QUICK, notebook
 
     out = tmp_path_factory.mktemp("crash")
     nbformat.write(notebook(*CRASH), out / "crash.ipynb")

@@ -1,10 +1,9 @@
-"""The corpora's one filling engine (tests/filling.py): what the cheats and the graded corpus build on."""
+"""The corpora's one filling engine (tests/corpus/filling.py): what the cheats and the graded corpus build on."""
 
-import cheats
-import filling
 import nbformat
 import pytest
-import student_corpus
+
+from tests.corpus import cheats, filling, students
 
 
 @pytest.fixture(scope="module")
@@ -13,7 +12,7 @@ def student():
 
 
 def test_the_cheats_and_the_corpus_read_the_masters_points():
-    assert cheats.POINTS == student_corpus.AUTOGRADED == filling.autograded_points()
+    assert cheats.POINTS == students.AUTOGRADED == filling.autograded_points()
     assert sum(cheats.POINTS.values()) == 73  # the handout's autograded total (README, Points)
 
 

@@ -3,9 +3,10 @@
 import re
 
 import pytest
-from corpus import SUBMISSIONS
 
-from tools import ROOT, master_notebook
+from tests.corpus.graded import SUBMISSIONS
+from tools import ROOT
+from tools.build import master_notebook
 
 QUESTIONS = master_notebook.autograded_questions()
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions()}
@@ -39,23 +40,23 @@ def test_corpus_expectations_name_real_questions():
 
 
 def test_corpus_is_large_enough_and_every_mutant_is_graded():
-    import student_corpus
+    from tests.corpus import students
 
     correct = [n for n in SUBMISSIONS if n.startswith("correct_")]
-    assert len(correct) >= 8 and len(student_corpus.MUTANTS) >= 40, (len(correct), len(student_corpus.MUTANTS))
-    combined = [m for names in student_corpus.COMBINED.values() for m in names]
-    assert sorted(combined) == sorted(student_corpus.MUTANTS), "every mutant is graded, once"
-    base_losses = {name: base.expected for name, base in student_corpus.BASES.items()}
-    for name, mutant in student_corpus.MUTANTS.items():
+    assert len(correct) >= 8 and len(students.MUTANTS) >= 40, (len(correct), len(students.MUTANTS))
+    combined = [m for names in students.COMBINED.values() for m in names]
+    assert sorted(combined) == sorted(students.MUTANTS), "every mutant is graded, once"
+    base_losses = {name: base.expected for name, base in students.BASES.items()}
+    for name, mutant in students.MUTANTS.items():
         own = {q: p for q, p in mutant.expected.items() if base_losses[mutant.base].get(q) != p}
         assert own, f"{name} must lose points of its own"
 
 
 def test_readme_kill_matrix_is_the_corpus():
-    import student_corpus
+    from tests.corpus import students
 
     readme = (ROOT / "docs" / "testing.md").read_text()  # the mutants' table lives with the corpora
-    for name, _fault, _questions, _base in student_corpus.kill_matrix():
+    for name, _fault, _questions, _base in students.kill_matrix():
         assert f"| {name} |" in readme, f"docs/testing.md's mutant table lacks {name}"
 
 

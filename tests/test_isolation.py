@@ -26,10 +26,12 @@ import tempfile
 
 import nbformat
 import pytest
-from test_route import QUICK, SPY, crash_notebook, notebook
 
-from tools import build_release, errors, gradescope, master_notebook
-from tools.grade import gradebook, pool
+from tests.test_route import QUICK, SPY, crash_notebook, notebook
+from tools import errors
+from tools.build import master_notebook
+from tools.build import release as build_release
+from tools.grade import gradebook, gradescope, pool
 from tools.grade.submissions import Submission
 from tools.trusted import settings, trusted_module
 

@@ -15,7 +15,7 @@ ROUTE_CALLS = (
     "run_as_gradescope(",
     "grade_folder(",
     "grade_corpus_folder(",
-    "grade_corpus(",  # tests/cheats.py: the cheat corpus
+    "grade_corpus(",  # tests/corpus/cheats.py: the cheat corpus
     "run_pool(",
     "grade_one_submission(",
     "grade_upload(",
@@ -62,8 +62,7 @@ def test_every_slow_test_carries_its_layer_marker(request):
 
 def test_the_layer_guard_can_fail():
     """Real route and release tests, read with their markers taken away, are found; with them, they pass."""
-    import test_release
-    import test_route
+    from tests import test_release, test_route
 
     route_test = inspect.getsource(test_route.test_regrades_are_identical)
     assert missing_layer(set(), {"tmp_path"}, route_test) == "grades through the route but is not marked route"

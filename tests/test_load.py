@@ -12,10 +12,10 @@ import subprocess
 import sys
 
 import pytest
-import trusted_copy
 
-from tools import ROOT, gradescope
-from tools.grade import gradebook, pool
+from tests.helpers import trusted_copy
+from tools import ROOT
+from tools.grade import gradebook, gradescope, pool
 from tools.grade.submissions import Submission
 
 pytestmark = pytest.mark.route
@@ -71,11 +71,11 @@ def test_a_correct_solution_starved_of_cpu_is_not_graded_never_graded_low(fresh_
 
 def test_a_sleeping_notebook_at_the_wall_cap_is_its_own_time_limit(fresh_zip, tmp_path):
     # waiting is the notebook's own doing, not the machine's: a time limit, graded. The cap comes from a copy of
-    # the zip made by python -m tools.limits, as for otter grade (which passes no environment variable)
+    # the zip made by python -m tools.build.limits, as for otter grade (which passes no environment variable)
     import nbformat
-    from test_route import notebook
 
-    from tools import limits
+    from tests.test_route import notebook
+    from tools.build import limits
 
     path = tmp_path / "sleeper.ipynb"
     nbformat.write(notebook("l1_closed_form_exists = False", "import time\ntime.sleep(3600)"), path)
@@ -117,7 +117,7 @@ def test_at_half_a_cpu_as_on_gradescope_the_solution_gets_full_marks(fresh_relea
         pytest.skip(f"cannot create a cgroup here: {why}")
     try:
         subprocess.run(
-            [sys.executable, "-m", "tools.gradescope", str(solution(fresh_release)), str(tmp_path / "out"), "--zip",
+            [sys.executable, "-m", "tools.grade.gradescope", str(solution(fresh_release)), str(tmp_path / "out"), "--zip",
              str(fresh_zip)],
             cwd=ROOT, check=True, capture_output=True, preexec_fn=group.join,
         )  # fmt: skip

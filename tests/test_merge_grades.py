@@ -1,4 +1,4 @@
-"""python -m tools.merge_grades: Gradescope's two grade exports (code, written) into one gradebook, as the README runs it."""
+"""python -m tools.report.merge_grades: Gradescope's two grade exports (code, written) into one gradebook, as the README runs it."""
 
 import csv
 import os
@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tools import ROOT, merge_grades
+from tools import ROOT
+from tools.report import merge_grades
 
 CODE_MAX, WRITTEN_MAX = merge_grades.expected_points()
 SUBMISSION = ["Submission ID", "Submission Time", "Lateness (H:M:S)", "View Count", "Submission Count"]
@@ -53,7 +54,7 @@ def readme_command():
     (line,) = [
         l.strip()
         for l in (ROOT / "README.md").read_text().splitlines()
-        if l.strip().startswith("python -m tools.merge_grades ")
+        if l.strip().startswith("python -m tools.report.merge_grades ")
     ]
     return line
 

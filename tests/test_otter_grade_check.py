@@ -1,4 +1,4 @@
-"""make otter-grade (tools/otter_grade_check.py): where Docker, its engine or buildx is missing, it says which and
+"""make otter-grade (tools/grade/otter_grade_check.py): where Docker, its engine or buildx is missing, it says which and
 stops; its notebooks are the ones it promises. (It runs otter grade for real only where Docker is: not in CI.)"""
 
 import subprocess
@@ -6,7 +6,8 @@ import sys
 
 import nbformat
 
-from tools import ROOT, otter_grade_check
+from tools import ROOT
+from tools.grade import otter_grade_check
 
 
 def stand_in(folder, name, script):
@@ -27,7 +28,7 @@ def test_it_names_what_is_missing(tmp_path):
 
 def test_without_docker_on_path_it_stops_saying_so():
     run = subprocess.run(
-        [sys.executable, "-m", "tools.otter_grade_check", "--out", "/tmp/hw1-otter-grade-unused"],
+        [sys.executable, "-m", "tools.grade.otter_grade_check", "--out", "/tmp/hw1-otter-grade-unused"],
         cwd=ROOT, capture_output=True, text=True, env={"PATH": "/nonexistent"},
     )  # fmt: skip
     assert run.returncode == 2 and "missing" in run.stderr and "Docker" in run.stderr, run.stderr

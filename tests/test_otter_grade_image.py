@@ -57,16 +57,17 @@ def test_image_holds_the_trusted_route_and_setup_needs_nothing_later(fresh_zip, 
     for name in (
         "__main__.py",
         "route.py",
-        "checks.py",
+        "checks/__init__.py",
+        "checks/p5.py",
         "verdict.py",
         "sandbox.py",
-        "student_phase.py",
         "secret_seed",
         "points.json",
         "AUTOGRADER_ID",
     ):
         assert (ag / "source" / "files" / "hw1_trusted" / name).is_file(), name
     assert (ag / "source" / "files" / "hw1_probes.py").is_file()
+    assert (ag / "source" / "files" / "hw1_untrusted" / "runner.py").is_file()
     assert sorted(p.name for p in (ag / "source" / "tests").glob("*.py"))
     # setup.sh runs before files/ and tests/ exist: it may use only what was copied before it
     assert (

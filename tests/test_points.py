@@ -8,9 +8,11 @@ import zipfile
 
 import nbformat
 import pytest
-import student_corpus
 
-from tools import ROOT, build_release, errors, master_notebook, points
+from tests.corpus import students
+from tools import ROOT, errors
+from tools.build import master_notebook, points
+from tools.build import release as build_release
 
 NB = build_release.NOTEBOOK
 CASES = build_release.hidden_checks(build_release.ASSIGNMENT).CASES
@@ -64,7 +66,7 @@ def test_committed_student_notebook_shows_every_questions_points():
 @pytest.mark.route
 @pytest.mark.skipif(os.geteuid() != 0, reason="grading through the route needs root")
 def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_path):
-    from tools import gradescope
+    from tools.grade import gradescope
 
     # Problem 2 still adds up to 12; two autograded and two hand-graded questions change
     assignment = changed_assignment(tmp_path, {"q2a": 4, "q2a_shapes": 1, "q2b_written": 3, "q2c_written": 1})
@@ -93,9 +95,7 @@ def test_a_changed_point_value_reaches_text_headings_zip_readme_and_verdict(tmp_
     assert re.search(r"^ +5 +9-10 +1 +2\(c\), written +\(q2c_written\)$", readme, flags=re.M)
 
     # the verdict gives the new points: a student who answers 2(a) gets 4 + 1, and the other questions keep theirs
-    answered = student_corpus.fill(
-        student, {"l1_loss": student_corpus.L1_NORM, "l1_shapes": student_corpus.SHAPES_1D}, complete=False
-    )
+    answered = students.fill(student, {"l1_loss": students.L1_NORM, "l1_shapes": students.SHAPES_1D}, complete=False)
     nbformat.write(answered, tmp_path / "hw1.ipynb")
     result = gradescope.run_as_gradescope(
         tmp_path / "hw1.ipynb",

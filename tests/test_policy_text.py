@@ -12,7 +12,8 @@ import types
 import nbformat
 import pytest
 
-from tools import ROOT, errors, points
+from tools import ROOT, errors
+from tools.build import points
 
 POLICY = points.load_policy(ROOT / "assignment")
 

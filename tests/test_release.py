@@ -11,7 +11,9 @@ import nbformat
 import pytest
 import yaml
 
-from tools import ROOT, build_release, leak_scan, master_notebook
+from tools import ROOT
+from tools.build import leak_scan, master_notebook
+from tools.build import release as build_release
 
 NB = build_release.NOTEBOOK
 
@@ -156,7 +158,9 @@ def test_zip_environment_is_the_locked_tested_environment(fresh_zip):
 def test_lock_is_this_environment():
     import subprocess
 
-    run = subprocess.run([sys.executable, "-m", "tools.lock", "--check"], capture_output=True, text=True, cwd=ROOT)
+    run = subprocess.run(
+        [sys.executable, "-m", "tools.build.lock", "--check"], capture_output=True, text=True, cwd=ROOT
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -202,7 +206,8 @@ def test_zip_carries_every_test_of_the_master(fresh_zip):
         test_sources = {n: z.read(n).decode() for n in names if n.startswith("tests/")}
     assert (
         "files/hw1_probes.py" in names
-        and "files/hw1_trusted/checks.py" in names
+        and "files/hw1_trusted/checks/__init__.py" in names
+        and "files/hw1_untrusted/runner.py" in names
         and "files/hw1_trusted/secret_seed" in names
     )
     questions = master_notebook.autograded_questions()

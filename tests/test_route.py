@@ -1,7 +1,7 @@
 """The grading route itself: isolation of the student's phase, uploads of every kind, crashes.
 
 Each test grades a real upload through the built zip's own run_autograder, as root, with the
-student's notebook running as an unprivileged user (tools.gradescope.run_as_gradescope).
+student's notebook running as an unprivileged user (tools.grade.gradescope.run_as_gradescope).
 """
 
 import json
@@ -12,12 +12,13 @@ import subprocess
 import sys
 import zipfile
 
-import grading
 import nbformat
 import pytest
-import trusted_copy
 
-from tools import build_release, gradescope, master_notebook
+from tests.helpers import grading, trusted_copy
+from tools.build import master_notebook
+from tools.build import release as build_release
+from tools.grade import gradescope
 
 ROOT = build_release.ROOT
 POINTS = {q["name"]: q["points"] for q in master_notebook.questions() if not q["manual"]}
@@ -44,7 +45,7 @@ def denied(action):  # in its namespaces the grader's folders do not even exist;
     except (PermissionError, FileNotFoundError):
         return True
 
-findings["hidden checks unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "checks.py").read_text())
+findings["hidden checks unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "checks" / "p5.py").read_text())
 findings["secret seed unreadable"] = denied(lambda: (AG / "source" / "files" / "hw1_trusted" / "secret_seed").read_text())
 findings["source folder unlistable"] = denied(lambda: list((AG / "source").iterdir()))
 findings["submission metadata unreadable"] = denied(lambda: (AG / "submission_metadata.json").read_text())

@@ -3,17 +3,17 @@
 Run as a student runs them: the notebook in a real kernel beside the release's public tests only (no grading
 route), each cut to what the checks need and trained for one epoch (Problem 4's accuracy bars are left out:
 docs/checks.md's measured table covers them). The wrong answers are the corpus's own mutants
-(tests/student_corpus.py), several per notebook where they change different cells: wrong gradients, and
+(tests/students.py), several per notebook where they change different cells: wrong gradients, and
 functions that ignore what they are given (an argument, a learning rate, a seed), whose checks call them with
 values of their own. A failed check names the student's own line, or no line: never one of the check's.
 """
 
 import nbformat
 import pytest
-import self_check_runs
-import student_corpus
 
-from tools import master_notebook
+from tests.corpus import students
+from tests.helpers import self_check_runs
+from tools.build import master_notebook
 
 pytestmark = pytest.mark.release
 
@@ -68,21 +68,20 @@ def runs(fresh_release, tmp_path_factory):
     ]
     short = self_check_runs.short_training
     work += [
-        (f"correct_{name}", short(student_corpus.build_correct(name, student)), EVERY, False)
-        for name in student_corpus.CORRECT
+        (f"correct_{name}", short(students.build_correct(name, student)), EVERY, False) for name in students.CORRECT
     ]
     work += [
-        (group, short(self_check_runs.grouped_mutant(student_corpus.COMBINED[group], student)), EVERY, False)
+        (group, short(self_check_runs.grouped_mutant(students.COMBINED[group], student)), EVERY, False)
         for group in IGNORED_GROUPS
     ]
-    raising = student_corpus.Mutant(
+    raising = students.Mutant(
         base="quick",
-        answers_override={key: student_corpus.Edit(old, new) for key, (_, old, new) in RAISING.items()},
+        answers_override={key: students.Edit(old, new) for key, (_, old, new) in RAISING.items()},
         expected={},
         why="answers that raise",
     )
-    answers = student_corpus.mutant_answers(raising)
-    work.append(("raising", student_corpus.fill(nbformat.read(student, as_version=4), answers), ["q5_1"], False))
+    answers = students.mutant_answers(raising)
+    work.append(("raising", students.fill(nbformat.read(student, as_version=4), answers), ["q5_1"], False))
     done = self_check_runs.run_many(work, fresh_release, tmp_path_factory.mktemp("self-checks"))
     return {label: (found, texts) for label, (found, _, texts) in done.items()}
 
@@ -101,7 +100,7 @@ def test_wrong_gradients_are_caught_by_their_own_self_check(runs, group):
     assert not others, f"self-checks of questions without a fault failed: {others}"
 
 
-@pytest.mark.parametrize("style", sorted(student_corpus.CORRECT))
+@pytest.mark.parametrize("style", sorted(students.CORRECT))
 def test_no_self_check_fails_on_a_correct_style(runs, style):
     found, _ = runs[f"correct_{style}"]
     found.pop("q4_acc")  # one epoch of training: below 4(c)'s bars
@@ -114,7 +113,7 @@ def test_no_self_check_fails_on_a_correct_style(runs, style):
 def test_a_function_that_ignores_what_it_is_given_fails_its_own_self_check(runs, group):
     found, _ = runs[group]
     assert set(EVERY) <= set(found), f"not every check ran: {sorted(found)}"
-    names = student_corpus.COMBINED[group]
+    names = students.COMBINED[group]
     faults = {IGNORED[name][0]: IGNORED[name][1] for name in names}
     faults.update(CASCADES[name] for name in names if name in CASCADES)
     for question, sentence in faults.items():

@@ -1,4 +1,4 @@
-"""The code-similarity report (tools/similarity.py) on real submissions built from the student release."""
+"""The code-similarity report (tools/report/similarity.py) on real submissions built from the student release."""
 
 import ast
 import io
@@ -7,9 +7,10 @@ import tokenize
 
 import nbformat
 import pytest
-import student_corpus
 
-from tools import build_release, similarity
+from tests.corpus import students
+from tools.build import release as build_release
+from tools.report import similarity
 
 pytestmark = pytest.mark.release
 
@@ -55,10 +56,10 @@ def class_folder(fresh_release, tmp_path_factory):
     """A class: every correct style of the corpus, the untouched student notebook, and a disguised copy."""
     folder = tmp_path_factory.mktemp("class")
     student = fresh_release / "student" / NB
-    for name in student_corpus.CORRECT:
-        nbformat.write(student_corpus.build_correct(name, student), folder / f"{name}.ipynb")
+    for name in students.CORRECT:
+        nbformat.write(students.build_correct(name, student), folder / f"{name}.ipynb")
     nbformat.write(nbformat.read(student, as_version=4), folder / "starter_only.ipynb")
-    copy = renamed(student_corpus.build_correct(COPIED, student))
+    copy = renamed(students.build_correct(COPIED, student))
     nbformat.write(copy, folder / "disguised_copy.ipynb")
     return folder
 
@@ -95,7 +96,7 @@ INDEPENDENT = ("column_vectors.ipynb", "vectorised.ipynb")
 def test_independent_correct_styles_score_low(report):
     _, pairs = report
     styles = [p for p in pairs if "disguised_copy.ipynb" not in p[:2] and "starter_only.ipynb" not in p[:2]]
-    assert len(styles) == len(student_corpus.CORRECT) * (len(student_corpus.CORRECT) - 1) // 2
+    assert len(styles) == len(students.CORRECT) * (len(students.CORRECT) - 1) // 2
     (independent,) = [p for p in styles if set(p[:2]) == set(INDEPENDENT)]
     assert score(independent) < 0.5, f"two independent styles share {score(independent):.0%}"
     assert styles.index(independent) >= len(styles) - 5, "they rank among the least similar pairs"
@@ -118,7 +119,7 @@ def test_the_report_quotes_no_student_markup(fresh_release, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
     for k in range(2):
-        nb = student_corpus.build_correct(COPIED, student)
+        nb = students.build_correct(COPIED, student)
         nb.cells.append(nbformat.v4.new_code_cell('print("<script>alert(1)</script>")'))
         nbformat.write(nb, folder / f"<img src=x onerror=alert({k})>.ipynb")
     path, pairs = similarity.similarity_report(folder, tmp_path, starter=student)
@@ -216,13 +217,13 @@ def disguised_class(fresh_release, tmp_path_factory):
     """The original, each disguise of it, and the corpus's other correct styles (independent of it)."""
     folder = tmp_path_factory.mktemp("disguised-class")
     student = fresh_release / "student" / NB
-    original = student_corpus.build_correct(COPIED, student)
+    original = students.build_correct(COPIED, student)
     nbformat.write(original, folder / "original.ipynb")
     for name, disguise in DISGUISES.items():
         nbformat.write(disguise(original, student), folder / f"copy_{name}.ipynb")
-    for name in student_corpus.CORRECT:
+    for name in students.CORRECT:
         if name != COPIED:
-            nbformat.write(student_corpus.build_correct(name, student), folder / f"{name}.ipynb")
+            nbformat.write(students.build_correct(name, student), folder / f"{name}.ipynb")
     out = tmp_path_factory.mktemp("disguised-similarity")
     path, pairs = similarity.similarity_report(folder, out, starter=student)
     return path, pairs
@@ -256,9 +257,9 @@ def test_one_huge_upload_costs_seconds_and_a_bounded_page(fresh_release, tmp_pat
     student = fresh_release / "student" / NB
     folder = tmp_path / "class"
     folder.mkdir()
-    for name in list(student_corpus.CORRECT)[:7]:
-        nbformat.write(student_corpus.build_correct(name, student), folder / f"{name}.ipynb")
-    huge = student_corpus.build_correct(COPIED, student)
+    for name in list(students.CORRECT)[:7]:
+        nbformat.write(students.build_correct(name, student), folder / f"{name}.ipynb")
+    huge = students.build_correct(COPIED, student)
     line = "x = [" + ", ".join(str(k) for k in range(200)) + "]\n"
     huge.cells.append(nbformat.v4.new_code_cell(line * (49 * 2**20 // len(line))))  # 49 MB of code in one cell
     nbformat.write(huge, folder / "huge.ipynb")

@@ -4,11 +4,12 @@ import pathlib
 import shutil
 import sys
 
-import grading
 import nbformat
 import pytest
 
-from tools import build_release, master_notebook
+from tests.helpers import grading
+from tools.build import master_notebook
+from tools.build import release as build_release
 from tools.data_cache import data_environment
 
 NB = build_release.NOTEBOOK
@@ -82,7 +83,7 @@ def test_export_without_pandoc_or_latex_gives_a_zip_the_route_grades_in_full(
 ):
     import zipfile
 
-    from tools import gradescope
+    from tools.grade import gradescope
 
     (export,) = executed_correct_submission.parent.glob("hw1 (1)_*.zip")
     with zipfile.ZipFile(export) as z:

@@ -15,7 +15,8 @@ import re
 
 import numpy as np
 import pytest
-import trusted_copy
+
+from tests.helpers import trusted_copy
 
 ROOT = trusted_copy.ROOT
 handover = trusted_copy.module("handover")
@@ -236,8 +237,7 @@ def test_phase_notes_carry_nothing_that_a_student_record_chose():
 
 
 def test_the_class_report_counts_the_graders_messages(forged_verdict):
-    from tools import gradescope
-    from tools.grade import gradebook, report
+    from tools.grade import gradebook, gradescope, report
     from tools.grade.submissions import Submission
 
     payload, _ = forged_verdict
@@ -279,9 +279,9 @@ sys.modules["hw1_probes"] = fake
 @pytest.mark.route
 def test_a_forging_notebook_graded_through_the_route(fresh_zip, tmp_path):
     import nbformat
-    from test_route import QUICK, notebook
 
-    from tools import gradescope
+    from tests.test_route import QUICK, notebook
+    from tools.grade import gradescope
 
     path = tmp_path / "forger.ipynb"
     nbformat.write(notebook(FORGER.format(evil=EVIL), f"raise ValueError({EVIL!r})", "x = 1"), path)

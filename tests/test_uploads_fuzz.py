@@ -15,7 +15,8 @@ import zlib
 
 import nbformat
 import pytest
-import trusted_copy
+
+from tests.helpers import trusted_copy
 
 uploads = trusted_copy.module("uploads")
 route = trusted_copy.module("route")
@@ -212,7 +213,7 @@ def test_bombs_and_many_members_are_refused_quickly(tmp_path):
 @pytest.mark.route
 @pytest.mark.parametrize("name", ["bad_crc.zip", "encrypted.zip"])
 def test_the_route_writes_the_refusal_for_a_damaged_zip(fresh_zip, tmp_path, name):
-    from tools import gradescope
+    from tools.grade import gradescope
 
     path = tmp_path / name
     path.write_bytes(DAMAGED[name])

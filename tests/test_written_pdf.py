@@ -22,7 +22,8 @@ import zipfile
 import nbformat
 import pytest
 
-from tools import build_release, master_notebook, pdfs
+from tools.build import master_notebook, pdfs
+from tools.build import release as build_release
 from tools.data_cache import data_environment
 from tools.trusted import settings
 

@@ -50,3 +50,16 @@ def trusted_module(module, folder=ASSIGNMENT):
 
 
 settings = trusted_module("settings")  # every HW1_* variable, with its default (assignment/hw1_trusted/settings.py)
+
+
+def load_probes():
+    """The probes (assignment/hw1_probes.py, the student side's module) as ``hw1_probes``, the name the
+    notebook's hidden cells import them by; imported once, from its file, without touching ``sys.path``."""
+    loaded = sys.modules.get("hw1_probes")
+    if loaded is not None:
+        return loaded
+    spec = importlib.util.spec_from_file_location("hw1_probes", ASSIGNMENT / "hw1_probes.py")
+    probes = importlib.util.module_from_spec(spec)
+    sys.modules["hw1_probes"] = probes
+    spec.loader.exec_module(probes)
+    return probes

@@ -23,7 +23,7 @@ from . import reference as R
 SECRET_SEED = int((pathlib.Path(__file__).parent / "secret_seed").read_text().split()[0])
 P5_TRAJECTORY_SAMPLES = 50  # per-sample SGD steps that the trajectory check replays. Raw pixels make SGD chaotic:
 # equivalent code drifts apart by 3e-11 of the distance moved after 50 steps, 5e-8 after 100 and 2e-3 after 200,
-# while the closest wrong code is 0.15 away after 50 (tools/calibration.py, part A; README "Accuracy bars")
+# while the closest wrong code is 0.15 away after 50 (tools/measure/calibration.py, part A; README "Accuracy bars")
 P5_LEARNING_RATE = 0.003  # the notebook's, for the student's own training (it learns at this rate)
 # Values that no default, global or round habit supplies: each check that something is "passed on" or "used" needs
 # one that only the argument carries (docs/checks.md, "What each promise is checked by").

@@ -31,6 +31,7 @@ from . import handover, policy, record, sandbox, settings, uploads
 from .errors import GraderFault
 
 HERE = pathlib.Path(__file__).resolve().parent
+RUNNER = HERE.parent / "hw1_untrusted" / "runner.py"  # the student side's runner, copied into each sandbox
 CELL_TIMEOUT = settings.CELL_TIMEOUT.value()  # CPU seconds per cell and per probe
 PHASE_TIMEOUT = settings.PHASE_TIMEOUT.value()  # CPU seconds of the student's whole notebook
 PHASE_WALL_CAP = settings.PHASE_WALL_CAP.value()  # its wall-clock last resort: the grading ends within 9 minutes
@@ -302,7 +303,7 @@ def build_sandbox(root, ag, nb, work):
         (root / "home" / ".cache" / "matplotlib").mkdir(parents=True)
         for path in fonts.glob("fontlist-*.json"):
             shutil.copy(path, root / "home" / ".cache" / "matplotlib")
-    shutil.copy(HERE / "student_phase.py", root / "student_phase.py")
+    shutil.copy(RUNNER, root / "runner.py")
 
 
 def phase_notes(phase):
@@ -385,7 +386,7 @@ def reported_phase_timings(answers):
 
 def write_timings(results_dir, clock, reported):
     """results/timings.json: the route's own wall-clock marks (time.time()) of each phase, and the student
-    phase's reported split of its time (untrusted, instructors' eyes only; tools/benchmark.py reads it)."""
+    phase's reported split of its time (untrusted, instructors' eyes only; tools/measure/benchmark.py reads it)."""
     marks = {k: round(v, 3) for k, v in clock.items()}
     write_json(pathlib.Path(results_dir) / "timings.json", {"route": marks, "student_phase_reported": reported}, 0o600)
 
@@ -441,8 +442,17 @@ def student_sandbox(root, uid, gid, disk, work):
     group, group_note = sandbox.Cgroup.create(
         f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY, pids=STUDENT_PROCESSES
     )
-    tools, why = sandbox.probe_namespaces(uid, gid)
     isolation = {"namespaces": None, "cgroup": None, "disk": disk.describe()}
+    namespaces = student_namespaces(root, uid, gid, disk, work, isolation)
+    print(f"hw1 limits: the student phase has {disk.describe()}", flush=True)
+    describe_cgroup(group, group_note, (cpus, threads, share), isolation)
+    return namespaces, group, isolation
+
+
+def student_namespaces(root, uid, gid, disk, work, isolation):
+    """The student phase's namespaces (bubblewrap, with the seccomp filter where there is one for this machine)
+    as a function that wraps an argv, or None where the platform allows none; said in ``isolation`` and the log."""
+    tools, why = sandbox.probe_namespaces(uid, gid)
     namespaces = None
     if tools is not None:
         data = settings.DATA_ROOT.value()
@@ -484,7 +494,13 @@ def student_sandbox(root, uid, gid, disk, work):
             f"own locks; this grading relies on the platform's isolation of one container per submission",
             flush=True,
         )
-    print(f"hw1 limits: the student phase has {disk.describe()}", flush=True)
+    return namespaces
+
+
+def describe_cgroup(group, group_note, cpu, isolation):
+    """The student phase's cgroup limits (cpu: (CPUs, threads, where the share comes from)), in ``isolation``
+    and the log; without a cgroup, only the process count is capped."""
+    cpus, threads, share = cpu
     if group is not None:
         isolation["cgroup"] = {
             "version": group.version,
@@ -504,7 +520,6 @@ def student_sandbox(root, uid, gid, disk, work):
             f"CPU and memory are the platform's",
             flush=True,
         )
-    return namespaces, group, isolation
 
 
 def autograder_id_of(ag):
@@ -600,7 +615,7 @@ def run_student_phase(root, nb, ag, work, ids, clock):
         observed = {}
         watch = PhaseWatch(group, uid, cpu_share()[0])
         try:
-            argv = [sys.executable, str(root / "student_phase.py"), str(root / "ag"), str(root / "handover")]
+            argv = [sys.executable, str(root / "runner.py"), str(root / "ag"), str(root / "handover")]
             code, seconds, stopped = sandbox.run_as(
                 uid, gid, [*argv, str(CELL_TIMEOUT), str(PHASE_WALL_CAP)], student_env(root), root, PHASE_WALL_CAP,
                 work / "student_phase.log", namespaces, group, file_size=STUDENT_DISK, output_limit=OUTPUT_KEPT,

@@ -2,7 +2,7 @@
 
 Readers go through these objects (``settings.CELL_TIMEOUT.value()``), never ``os.environ`` by name, so that this
 list is complete; the README's table of settings is generated from it (``settings_table``, written by
-``python -m tools.build_release``). It ships in the zip: the grading route reads its limits here.
+``python -m tools.build.release``). It ships in the zip: the grading route reads its limits here.
 
 Scopes: ``grading`` is read by the route (in the zip, on Gradescope and under ``make gradescope`` / ``make grade``);
 ``notebook`` is set by the route (or the tools) for the student's notebook and the probes, which read it by name
@@ -18,7 +18,9 @@ from . import policy
 ZIP_NAME = "hw1-autograder.zip"  # the Gradescope autograder, as make release writes it into autograder/
 
 SCOPES = ("grading", "notebook", "tools", "tests")
-LIMITS_FILE = "limits.json"  # beside this file in a zip made by python -m tools.limits: {"HW1_CELL_TIMEOUT": "1200"}
+LIMITS_FILE = (
+    "limits.json"  # beside this file in a zip made by python -m tools.build.limits: {"HW1_CELL_TIMEOUT": "1200"}
+)
 
 
 def _limits():
@@ -54,7 +56,7 @@ class Setting:
         return os.environ.get(self.name)
 
     def value(self):
-        """The parsed value from the environment, else from the zip's limits.json (``python -m tools.limits``), else
+        """The parsed value from the environment, else from the zip's limits.json (``python -m tools.build.limits``), else
         the parsed default (None when there is none)."""
         text = os.environ.get(self.name, LIMITS.get(self.name, self.default))
         return None if text is None else self.parse(text)

@@ -8,7 +8,7 @@ holds), ``pool`` (the workers, sandbox users, time limits and progress), ``grade
 folder, the resume state, Otter's CSV) and ``report`` (report.html); ``__main__`` runs them in turn
 (``grade_folder``) and is the command line.
 
-Every upload is graded exactly as Gradescope runs the zip (``python -m tools.gradescope``: the zip's own
+Every upload is graded exactly as Gradescope runs the zip (``python -m tools.grade.gradescope``: the zip's own
 ``run_autograder`` as root, the student's notebook as an unprivileged user, the verdict in a separate
 root process). Needs Linux and root, and an environment the sandbox user can run (``VENV=/opt/hw1-venv``).
 

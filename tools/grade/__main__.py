@@ -12,15 +12,16 @@ import signal
 import sys
 import time
 
-from tools import errors, gradescope, similarity
-from tools.grade import DOC, gradebook, pool, report
+from tools import errors
+from tools.grade import DOC, gradebook, gradescope, pool, report
 from tools.grade.gradebook import FAILED, NOT_GRADED, ROUTE_SETTINGS, Row
 from tools.grade.submissions import METADATA, find_submissions
-from tools.safe_text import terminal
+from tools.report import similarity
+from tools.report.safe_text import terminal
 
 
 def write_similarity(folder, out, stream):
-    """OUT/similarity.html beside the grades (tools/similarity.py); a failure there costs the grades nothing."""
+    """OUT/similarity.html beside the grades (tools/report/similarity.py); a failure there costs the grades nothing."""
     try:
         path, _ = similarity.similarity_report(folder, out)
         return path

@@ -13,10 +13,11 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 
-from tools import errors, gradescope
-from tools.build_release import STAMP
+from tools import errors
+from tools.build.release import STAMP
+from tools.grade import gradescope
 from tools.grade.submissions import IDENTITY, Submission, upload_hash
-from tools.safe_text import cell, terminal
+from tools.report.safe_text import cell, terminal
 from tools.trusted import settings
 
 # the route's limits and switches that a batch passes on to every grading (and records in grading.json)
@@ -192,7 +193,7 @@ def grades_frame(rows, out, gradescope_export=False):
 
 
 def spreadsheet_safe(frame):
-    """The frame with every text cell made safe for a spreadsheet (tools.safe_text.cell: the upload's name, the
+    """The frame with every text cell made safe for a spreadsheet (tools.report.safe_text.cell: the upload's name, the
     submitters' names, SIDs and emails from Gradescope's metadata, the statuses), but the points row, Otter's own;
     numbers stay numbers and the columns stay as Otter's."""
     from otter.grade.utils import POINTS_POSSIBLE_LABEL, SCORES_DICT_FILE_KEY

@@ -1,6 +1,6 @@
 """make grade's pool: gradings side by side, each with its own CPU, sandbox user, scratch folder and time limit.
 
-``grade_one_submission`` grades one upload through the route (``tools.gradescope.run_as_gradescope``) and never
+``grade_one_submission`` grades one upload through the route (``tools.grade.gradescope.run_as_gradescope``) and never
 raises; ``run_pool`` runs them ``jobs`` at a time; ``choose_jobs`` picks that number from the CPUs and the memory,
 and says why; ``Progress`` shows the count, the time left and, at the end, the throughput.
 """
@@ -21,7 +21,8 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from tools import errors, gradescope
+from tools import errors
+from tools.grade import gradescope
 from tools.grade.gradebook import (
     COMPLETED,
     FAILED,
@@ -31,7 +32,7 @@ from tools.grade.gradebook import (
     keep,
     upload_hash_or_none,
 )
-from tools.safe_text import terminal
+from tools.report.safe_text import terminal
 from tools.trusted import trusted_module
 
 DEFAULT_TIMEOUT = 600  # s: above the route's own limits (inputs, 420 s for the notebook, the verdict)

@@ -12,8 +12,8 @@ import pathlib
 import re
 import statistics
 
-from tools import similarity
 from tools.grade.gradebook import COMPLETED, FAILED, NOT_GRADED, REJECTED, TIMEOUT
+from tools.report import similarity
 
 REPORT_NAME = "report.html"
 

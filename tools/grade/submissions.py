@@ -11,7 +11,7 @@ import pathlib
 from dataclasses import dataclass, field
 
 from tools import errors
-from tools.safe_text import folder_name
+from tools.report.safe_text import folder_name
 
 METADATA = "submission_metadata.yml"
 UPLOAD_SUFFIXES = (".ipynb", ".zip")

@@ -1,6 +1,6 @@
 """Code similarity across a class: the most similar pairs of submissions, to read side by side.
 
-    python -m tools.similarity SUBMISSIONS OUT        (make similarity SUBMISSIONS=... OUT=...)
+    python -m tools.report.similarity SUBMISSIONS OUT        (make similarity SUBMISSIONS=... OUT=...)
 
 Every upload of SUBMISSIONS (a folder of notebooks and export zips, or Gradescope's export, found as
 ``make grade`` finds them) is read as the grader reads it (``hw1_trusted.uploads``), and the source of its
@@ -23,9 +23,10 @@ import time
 
 import nbformat
 
-from tools import ROOT, code_that_runs, safe_text
+from tools import ROOT
+from tools.build.master_notebook import NOTEBOOK
 from tools.grade.submissions import find_submissions
-from tools.master_notebook import NOTEBOOK
+from tools.report import code_that_runs, safe_text
 from tools.trusted import trusted_module
 
 uploads = trusted_module("uploads")  # the upload as the grader reads it
@@ -47,7 +48,7 @@ def starter_cells(starter_nb):
 
 
 def code_of(nb, handout=(frozenset(), frozenset())):
-    """What the student's notebook runs, as one Python file (tools.code_that_runs.Found): its code cells in one
+    """What the student's notebook runs, as one Python file (tools.report.code_that_runs.Found): its code cells in one
     canonical form, without the statements that do nothing, with the code it runs from strings decoded and the code
     it keeps in Markdown or raw cells; at most CODE_LIMIT characters.
 
@@ -280,7 +281,9 @@ def similarity_report(submissions_folder, out, starter=STARTER):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m tools.similarity", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.report.similarity",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("submissions", type=pathlib.Path, help="a folder of uploads, or Gradescope's export")
     parser.add_argument("out", type=pathlib.Path, help="where to write similarity.html and similarity.csv")

@@ -13,7 +13,7 @@ from tools import ASSIGNMENT
 
 NOTEBOOK = "hw1.ipynb"  # the master's name, and the student's, the solutions' and the upload's
 MASTER = ASSIGNMENT / NOTEBOOK
-POINTS_TOKEN = "@points"  # in a Markdown cell: the points of its scope, written in by the build (tools/points.py)
+POINTS_TOKEN = "@points"  # in a Markdown cell: the points of its scope, written in by the build (tools/build/points.py)
 
 
 def points_words(points):

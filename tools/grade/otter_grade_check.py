@@ -1,7 +1,7 @@
 """Checks ``otter grade`` end to end on this machine: builds Otter's image from the committed zip and grades three
 notebooks in it, then compares its CSV with the same notebooks graded through the route here.
 
-    python -m tools.otter_grade_check [--out DIR] [--containers N]        (make otter-grade)
+    python -m tools.grade.otter_grade_check [--out DIR] [--containers N]        (make otter-grade)
 
 The notebooks: the executed solutions (full marks), the blank student notebook, and the solutions with one
 mistake (2(b) answered True: one point lost). Each question's points in ``otter grade``'s ``final_grades.csv``
@@ -21,7 +21,8 @@ import time
 
 import nbformat
 
-from tools import ROOT, gradescope
+from tools import ROOT
+from tools.grade import gradescope
 
 NOTEBOOKS = ("solution", "blank", "one_mistake")
 MISTAKE = ("l1_closed_form_exists = False", "l1_closed_form_exists = True")  # 2(b): one point
@@ -77,7 +78,7 @@ def otter_grade(folder, out, containers, autograder_zip=gradescope.RELEASE_ZIP, 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m tools.otter_grade_check", description=__doc__,
+        prog="python -m tools.grade.otter_grade_check", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument(

@@ -1,6 +1,6 @@
 """Calibration of the Problem 4 and 5 hidden tests: rounding noise against real mistakes.
 
-    python -m tools.calibration [--parts A B C] [--quick]
+    python -m tools.measure.calibration [--parts A B C] [--quick]
 
 A  Problem 5, short trajectory: trains from fixed initial weights on the first K MNIST
    training samples with numerically equivalent implementations (rounding differs) and with
@@ -759,10 +759,14 @@ def main(argv=None):
     if os.environ.get("OMP_NUM_THREADS") != "1":  # BLAS reads its thread caps when it loads: start again with them
         env = {**data_environment(threads=1), "PYTHONPATH": str(ROOT)}
         os.execve(
-            sys.executable, [sys.executable, "-m", "tools.calibration", *(sys.argv[1:] if argv is None else argv)], env
+            sys.executable,
+            [sys.executable, "-m", "tools.measure.calibration", *(sys.argv[1:] if argv is None else argv)],
+            env,
         )
     parser = argparse.ArgumentParser(
-        prog="python -m tools.calibration", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.measure.calibration",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--parts", nargs="+", choices="ABC", default=list("ABC"))
     parser.add_argument("--quick", action="store_true", help="few seeds, variants and epochs: checks that it runs")

@@ -6,7 +6,7 @@ Everything else is generated from them by the build:
   becomes the points of its scope ("3 points", "1 point"): inside a question, the
   question's; after a ``## Problem N`` heading, the problem's; before the first problem,
   the assignment's total;
-* the hidden checks' points: ``points.json`` in the zip, which ``hw1_trusted/checks.py``
+* the hidden checks' points: ``points.json`` in the zip, which ``hw1_trusted/checks/``
   shares out by the weights of each question's checks;
 * Otter's own test files (the hidden probe of a question declares no points, so Otter
   gives it the question's, and public tests declare 0);
@@ -23,9 +23,10 @@ import re
 import nbformat
 import yaml
 
-from tools import errors, master_notebook, pdfs
-from tools.master_notebook import POINTS_TOKEN as TOKEN
-from tools.master_notebook import points_words as words
+from tools import errors
+from tools.build import master_notebook, pdfs
+from tools.build.master_notebook import POINTS_TOKEN as TOKEN
+from tools.build.master_notebook import points_words as words
 from tools.trusted import trusted_module
 
 # The handout's totals per problem (hw1-handout.md): the course's published weights.
@@ -120,7 +121,7 @@ def check(master, cases):
     autograded = set(question_points(master))
     if set(cases) != autograded:
         problems_found.append(
-            f"the hidden checks (hw1_trusted/checks.py CASES) cover {sorted(cases)}, but the autograded "
+            f"the hidden checks (the CASES of hw1_trusted/checks/) cover {sorted(cases)}, but the autograded "
             f"questions are {sorted(autograded)}"
         )
     sums = {p: sum(q["points"] for q in qs) for p, qs in by_problem(master).items()}
@@ -192,7 +193,7 @@ def replace_block(text, begin, end, content):
 
 def sync_readme(readme_text, master, cases):
     """readme_text with its generated sections made anew: the points table, and the Gradescope outline of the
-    written part (tools/pdfs.py), which lists the manual questions' points."""
+    written part (tools/build/pdfs.py), which lists the manual questions' points."""
     old = readme_text.split(README_BEGIN, 1)[-1].split(README_END, 1)[0]
     block = readme_block(master, cases, old)[len(README_BEGIN) : -len(README_END)]
     text, _ = replace_block(readme_text, README_BEGIN, README_END, block)

@@ -2,9 +2,9 @@
 
 * the reference solution and the untouched student notebook;
 * independent correct submissions, written fresh from the student notebook in styles the
-  reference does not use (``student_corpus.CORRECT``): each must get every autograded point;
-* single-fault submissions (``student_corpus.MUTANTS``), several per notebook when their faults
-  touch disjoint questions (``student_corpus.COMBINED``): each declares the points it must get on
+  reference does not use (``students.CORRECT``): each must get every autograded point;
+* single-fault submissions (``students.MUTANTS``), several per notebook when their faults
+  touch disjoint questions (``students.COMBINED``): each declares the points it must get on
   the questions its fault touches; every question it does not list must get full marks.
 
 Every entry is built from the freshly built release, so the corpus follows the notebook.
@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import nbformat
-import student_corpus
 
-from tools import build_release
+from tests.corpus import students
+from tools.build import release as build_release
 
 
 @dataclass
@@ -42,13 +42,13 @@ SUBMISSIONS = {
         why="the untouched student notebook runs to the end and gets 0",
     ),
 }
-for _name, _style in student_corpus.CORRECT.items():
+for _name, _style in students.CORRECT.items():
     SUBMISSIONS[f"correct_{_name}"] = Submission(
-        lambda r, n=_name: student_corpus.build_correct(n, _student(r)), why=_style.why
+        lambda r, n=_name: students.build_correct(n, _student(r)), why=_style.why
     )
 # mutants that break disjoint questions share one notebook; each question is broken by one fault at most
-for _name in student_corpus.COMBINED:
-    _mutant = student_corpus.combined_mutant(_name)
+for _name in students.COMBINED:
+    _mutant = students.combined_mutant(_name)
     SUBMISSIONS[f"mutants_{_name}"] = Submission(
-        lambda r, n=_name: student_corpus.build_combined(n, _student(r)), expected=_mutant.expected, why=_mutant.why
+        lambda r, n=_name: students.build_combined(n, _student(r)), expected=_mutant.expected, why=_mutant.why
     )

@@ -1,14 +1,14 @@
 """The cost of trust: the reference solution graded through the route and under plain ``otter run``, alternately.
 
-    python -m tools.benchmark [--pairs 3] [--cpu-fraction 0.5] [--without-sandbox 1] [--sandbox-startup]
+    python -m tools.measure.benchmark [--pairs 3] [--cpu-fraction 0.5] [--without-sandbox 1] [--sandbox-startup]
 
 Each pair grades ``solutions/hw1.ipynb`` twice on one CPU (``taskset -c 0``), in alternating order (route first in
 odd pairs, plain first in even ones, so that a drift of the machine's load falls on both):
 
-* **the route**: the committed autograder zip exactly as Gradescope runs it (tools/gradescope.py: the zip's
+* **the route**: the committed autograder zip exactly as Gradescope runs it (tools/grade/gradescope.py: the zip's
   ``run_autograder`` as root, the student phase as an unprivileged user in its sandbox, the trusted steps as root);
 * **plain otter run**: ``otter run -a <the same zip> solutions/hw1.ipynb``. The zip is ``otter assign``'s own build
-  of the master notebook (tools/build_release.py runs the real ``otter assign``, then adds the trusted files);
+  of the master notebook (tools/build/release.py runs the real ``otter assign``, then adds the trusted files);
   ``otter run`` ignores the zip's ``run_autograder`` and grades with Otter's own runner: it starts a kernel, runs
   every cell of the notebook and every test, public and hidden, in that kernel, with the same thread caps
   (one thread per CPU), the same seed and the same datasets (``HW1_DATA_DIR``). What it does not do is what the
@@ -48,8 +48,9 @@ import time
 
 import psutil
 
-from tools import errors, gradescope
-from tools.gradescope import RELEASE_ZIP, SOLUTIONS
+from tools import errors
+from tools.grade import gradescope
+from tools.grade.gradescope import RELEASE_ZIP, SOLUTIONS
 from tools.trusted import trusted_module
 
 GOAL_RATIO = 1.03
@@ -141,13 +142,13 @@ def route_phases(timings):
 
 def grade_route(autograder_zip, extra_env=None):
     """(wall seconds, {phase: seconds}, {phase: peak MB}, CPU seconds) of one grading of the solution through the route:
-    ``python -m tools.gradescope`` (on CPU 0, as Gradescope runs the zip), in a cgroup that counts its CPU time."""
+    ``python -m tools.grade.gradescope`` (on CPU 0, as Gradescope runs the zip), in a cgroup that counts its CPU time."""
     with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out, Accounted("route") as account:
         sampler = PeakSampler(user=gradescope.sandbox_user("hw1student"), trusted_marker=out)
         sampler.start()
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
+            [sys.executable, "-m", "tools.grade.gradescope", str(SOLUTIONS), out, "--zip", str(autograder_zip)],
             check=True,
             cwd=gradescope.ROOT,
             stdout=subprocess.DEVNULL,
@@ -245,7 +246,7 @@ def grade_at_fraction(fraction):
         with tempfile.TemporaryDirectory(prefix="hw1-bench-") as out:
             started = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "tools.gradescope", str(SOLUTIONS), out],
+                [sys.executable, "-m", "tools.grade.gradescope", str(SOLUTIONS), out],
                 check=True,
                 preexec_fn=group.join,
                 cwd=gradescope.ROOT,

@@ -1,6 +1,6 @@
 """PDFs of the written part (the hand-graded questions), through Otter's own export with filtering.
 
-    python -m tools.pdfs [--out pdfs] [--release .]      (make pdfs)
+    python -m tools.build.pdfs [--out pdfs] [--release .]      (make pdfs)
 
 Writes, into ``pdfs/`` (ignored by git, never part of the release):
 
@@ -31,8 +31,9 @@ import time
 
 import nbformat
 
-from tools import ROOT, errors, master_notebook
-from tools.master_notebook import MASTER, NOTEBOOK, POINTS_TOKEN, points_words
+from tools import ROOT, errors
+from tools.build import master_notebook
+from tools.build.master_notebook import MASTER, NOTEBOOK, POINTS_TOKEN, points_words
 
 PAGES_PER_QUESTION = 2  # Otter's template: \cleartooddpage after every question
 TOOLS = ("pandoc", "xelatex", "pdfinfo", "pdftotext", "pdfimages", "pdffonts")
@@ -159,7 +160,7 @@ def check(pdf, questions):
 
 def main():
     parser = argparse.ArgumentParser(
-        prog="python -m tools.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.build.pdfs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--out", type=pathlib.Path, default=ROOT / "pdfs", help="where to write the PDFs (default: pdfs/)"

@@ -1,6 +1,6 @@
 """One gradebook from Gradescope's two grade exports: the autograded code and the hand-graded written part.
 
-    python -m tools.merge_grades CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
+    python -m tools.report.merge_grades CODE.csv WRITTEN.csv [-o hw1_gradebook.csv]
 
 CODE.csv and WRITTEN.csv are the two assignments' *Download Grades* CSVs (HW1 and HW1 written). Each has a
 row per student of the roster, with ``Name`` (or ``First Name`` and ``Last Name``), ``SID``, ``Email``,
@@ -24,8 +24,9 @@ import argparse
 import csv
 import pathlib
 
-from tools import errors, master_notebook
-from tools.safe_text import cell, terminal
+from tools import errors
+from tools.build import master_notebook
+from tools.report.safe_text import cell, terminal
 
 
 def expected_points():
@@ -111,7 +112,9 @@ def merge(code_csv, written_csv):
 
 def main():
     parser = argparse.ArgumentParser(
-        prog="python -m tools.merge_grades", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.report.merge_grades",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("code_csv", type=pathlib.Path, help="HW1's grade export (the autograder)")
     parser.add_argument("written_csv", type=pathlib.Path, help="HW1 written's grade export (the PDF)")

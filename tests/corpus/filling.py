@@ -1,7 +1,7 @@
 """One engine that fills the student notebook's answer cells, for every corpus of the suite.
 
-The graded corpus (tests/student_corpus.py: correct styles and mutants), the self-check runs and the cheat
-corpus (tests/cheats.py) all build their submissions here: ``fill(student_nb, answers)`` puts each answer into
+The graded corpus (tests/students.py: correct styles and mutants), the self-check runs and the cheat
+corpus (tests/corpus/cheats.py) all build their submissions here: ``fill(student_nb, answers)`` puts each answer into
 the placeholder cell its key names. A key is a name that the cell defines (``def NAME``, ``class NAME`` or an
 assigned ``NAME``, e.g. ``"grad_f"``, ``"train_epoch"``, ``"sample_idx"``), or ``"@4(d)"`` for the first
 placeholder cell after the Markdown cell with a line that starts with ``**4(d)`` (for cells that hold nothing
@@ -244,13 +244,7 @@ def autograded_points():
 
 
 def master_notebook():
-    """tools/master_notebook.py: the one place the corpora import it from."""
-    import pathlib
-    import sys
-
-    root = str(pathlib.Path(__file__).resolve().parent.parent)
-    if root not in sys.path:  # run as a script (python tests/student_corpus.py): the tools package
-        sys.path.insert(0, root)
-    from tools import master_notebook
+    """tools/build/master_notebook.py: the one place the corpora import it from."""
+    from tools.build import master_notebook
 
     return master_notebook

@@ -1,6 +1,6 @@
 """Builds the HW1 release from the master notebook.
 
-    python -m tools.build_release [--out DIR]      (make release)
+    python -m tools.build.release [--out DIR]      (make release)
 
 Runs the real ``otter assign`` (with its tests on, so the solution must pass
 its own tests) on a copy of ``assignment/``, with ``otter_config.json`` fed in
@@ -31,9 +31,11 @@ import zlib
 
 import nbformat
 
-from tools import ASSIGNMENT, ROOT, errors, gradescope, lock, points
+from tools import ASSIGNMENT, ROOT, errors
+from tools.build import lock, points
+from tools.build.master_notebook import NOTEBOOK
 from tools.data_cache import data_environment
-from tools.master_notebook import NOTEBOOK
+from tools.grade import gradescope
 from tools.trusted import settings, trusted_module
 
 ZIP_NAME = settings.ZIP_NAME
@@ -41,7 +43,7 @@ ZIP_DATE = (2023, 9, 29, 17, 0, 0)
 
 
 def zip_requirements():
-    """The zip's requirements.txt: the locked tested environment, torch from PyTorch's CPU index (tools/lock.py)."""
+    """The zip's requirements.txt: the locked tested environment, torch from PyTorch's CPU index (tools/build/lock.py)."""
     return lock.zip_requirements(lock.LOCK.read_text())
 
 
@@ -118,13 +120,14 @@ def setup_sh(assignment=ASSIGNMENT):
 
 
 def trusted_entries(src):
-    """The grader's route and checks, for files/ (otter grade's Dockerfile copies files/ and tests/ only).
+    """The grader's route and checks (hw1_trusted) and the sandbox's runner (hw1_untrusted), for files/ (otter
+    grade's Dockerfile copies files/ and tests/ only).
 
     src: the prepared sources (prepare_sources), which hold the generated points.json."""
-    trusted = src / "hw1_trusted"
     entries = {
-        f"files/hw1_trusted/{p.name}": p.read_bytes()
-        for p in sorted(trusted.iterdir())
+        f"files/{p.relative_to(src).as_posix()}": p.read_bytes()
+        for package in ("hw1_trusted", "hw1_untrusted")
+        for p in sorted((src / package).rglob("*"))
         if p.is_file() and (p.suffix == ".py" or p.name in ("secret_seed", "points.json"))
     }
     entries["run_autograder"] = (src / "run_autograder").read_bytes()
@@ -314,14 +317,14 @@ def sync_settings(text, scopes=settings.README_SCOPES):
 
 
 def sync_readme(readme_text):
-    """Every generated section of the README: the points table and the outline (tools/points.py), the settings."""
+    """Every generated section of the README: the points table and the outline (tools/build/points.py), the settings."""
     text = points.sync_readme(readme_text, ASSIGNMENT / NOTEBOOK, hidden_checks(ASSIGNMENT).CASES)
     return sync_settings(text)
 
 
 def main():
     parser = argparse.ArgumentParser(
-        prog="python -m tools.build_release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.build.release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--out", type=pathlib.Path, default=ROOT, help="where to write student/, solutions/, autograder/"

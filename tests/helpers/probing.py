@@ -1,22 +1,21 @@
 """What the in-process tests of the checks share (tests/test_checks_unit.py, tests/test_checks_each.py).
 
 The trusted modules, loaded one way: the copy of the sources with the master notebook's points
-(tests/trusted_copy.py). The verified datasets; every question's inputs drawn from the secret seed; the real
+(tests/helpers/trusted_copy.py). The verified datasets; every question's inputs drawn from the secret seed; the real
 probes (``hw1_probes``, the student side's module) run in a namespace built from code, as a notebook's cells
 would define it; and Problem 5's reference solution as that code.
 """
 
 import os
-import sys
 import textwrap
 
 import pytest
-import trusted_copy
 
-from tools import ASSIGNMENT, ROOT
+from tests.helpers import trusted_copy
+from tools import ROOT
+from tools.trusted import load_probes
 
-sys.path.insert(0, str(ASSIGNMENT))  # hw1_probes: the student side's module, imported as the notebook imports it
-import hw1_probes  # noqa: E402
+hw1_probes = load_probes()  # the student side's module, under the name the notebook imports it by
 
 checks, handover, I, R, verdict = (
     trusted_copy.module(m) for m in ("checks", "handover", "inputs", "reference", "verdict")

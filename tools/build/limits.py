@@ -1,7 +1,7 @@
 """A copy of the autograder zip with other grading limits, for ``otter grade`` (which passes no environment
 variable to its containers) or a slower machine; the release's zip is left as it is.
 
-    python -m tools.limits --cell-timeout 1200 --phase-timeout 1800 --wall-cap 2400 -o hw1-slow.zip
+    python -m tools.build.limits --cell-timeout 1200 --phase-timeout 1800 --wall-cap 2400 -o hw1-slow.zip
 
 Writes ``files/hw1_trusted/limits.json`` into the copy: the route reads each limit from the environment first,
 then from that file, then from ``policy.py``. The copy gets its own autograder id (a hash over its entries, the
@@ -15,7 +15,7 @@ import pathlib
 import sys
 import zipfile
 
-from tools import build_release
+from tools.build import release as build_release
 from tools.trusted import settings
 
 OPTIONS = {  # option: the setting it overrides
@@ -46,7 +46,7 @@ def with_limits(source, target, limits):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m tools.limits", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.build.limits", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--zip", type=pathlib.Path, default=build_release.ROOT / "autograder" / settings.ZIP_NAME)
     parser.add_argument("-o", "--out", type=pathlib.Path, required=True, help="the zip to write")

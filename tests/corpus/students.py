@@ -5,7 +5,7 @@ way a student fills them: every answer here was written from the student noteboo
 the solutions. Because the answers are put into the current student notebook, a change of a provided cell
 (a data loader, a training loop, a print) reaches every submission.
 
-* ``fill(student_nb, answers)`` (tests/filling.py, the one engine that fills notebooks for every corpus) puts
+* ``fill(student_nb, answers)`` (tests/corpus/filling.py, the one engine that fills notebooks for every corpus) puts
   answers into a copy of the notebook: keys name placeholder cells, values are sources, ``Slots`` or ``Edit``.
 * ``CORRECT``: complete correct submissions (``Style``), each in its own style; they must get every
   autograded point.
@@ -16,7 +16,7 @@ the solutions. Because the answers are put into the current student notebook, a 
 * ``COMBINED``: several mutants with disjoint questions in one notebook, to save grading time
   (``build_combined``); every fault keeps its own row in ``faults``.
 
-Nothing runs at import. ``python tests/student_corpus.py [--check] [--write FOLDER]`` builds everything
+Nothing runs at import. ``python tests/students.py [--check] [--write FOLDER]`` builds everything
 (and checks that each mutant differs from its base), or writes the notebooks into FOLDER.
 
 Grading assumptions behind ``expected`` (see each mutant's ``why``): the planned hidden tests of the brief,
@@ -34,7 +34,8 @@ import textwrap
 from dataclasses import dataclass, field
 
 import nbformat
-from filling import (  # noqa: F401
+
+from tests.corpus.filling import (  # noqa: F401
     Answer,
     Edit,
     Rewrite,
@@ -46,10 +47,10 @@ from filling import (  # noqa: F401
     placeholder_cells,
     placeholders,
 )
-from filling import FillError as CorpusError
-from filling import Then as _Then
+from tests.corpus.filling import FillError as CorpusError
+from tests.corpus.filling import Then as _Then
+from tools import ROOT
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
 
 AUTOGRADED = autograded_points()

@@ -1,19 +1,19 @@
 """Grading helpers for the test suite, through the zip's own route (no Docker).
 
 To grade a folder of submissions (Otter's CSV, a report, resume), use ``python -m tools.grade``
-(``make grade SUBMISSIONS=... OUT=...``); one upload: ``tools.gradescope.run_as_gradescope``. Here:
+(``make grade SUBMISSIONS=... OUT=...``); one upload: ``tools.grade.gradescope.run_as_gradescope``. Here:
 
 * ``grade_corpus_folder``: every upload of a folder, a few at a time, each with its own user, folder and CPU
   (``make grade``'s pool, without its CSV and resume); raises if any grading made no verdict;
-* ``submission_from_solution`` (from tools.gradescope): a submission made by exact edits of the
+* ``submission_from_solution`` (from tools.grade.gradescope): a submission made by exact edits of the
   solutions notebook, the one way to build wrong or alternative submissions.
 """
 
 import pathlib
 
 from tools.grade import gradebook, pool
+from tools.grade.gradescope import RELEASE_ZIP, submission_from_solution  # noqa: F401 (the corpora build with it)
 from tools.grade.submissions import Submission
-from tools.gradescope import RELEASE_ZIP, submission_from_solution  # noqa: F401 (the corpora build with it)
 
 
 def grade_corpus_folder(folder, autograder_zip=RELEASE_ZIP, jobs=2, pattern="*.ipynb", timeout=900):

@@ -1,6 +1,6 @@
 """Scans a folder meant for students for solutions and hidden tests.
 
-    python -m tools.leak_scan student/
+    python -m tools.build.leak_scan student/
 
 Exits 1 and lists what it found, if anything: solution markers, lines of the
 master notebook's solutions (code and written answers), hidden test names, or
@@ -13,7 +13,9 @@ import sys
 
 import nbformat
 
-from tools import build_release, errors, master_notebook
+from tools import errors
+from tools.build import master_notebook
+from tools.build import release as build_release
 
 MARKERS = (
     "# SOLUTION",

@@ -1,6 +1,6 @@
 """Grades one upload exactly as Gradescope would run the autograder zip.
 
-    python -m tools.gradescope SUBMISSION OUT [--zip ZIP]      (make gradescope SUBMISSION=... OUT=...)
+    python -m tools.grade.gradescope SUBMISSION OUT [--zip ZIP]      (make gradescope SUBMISSION=... OUT=...)
 
 Unzips the zip into an ``/autograder`` layout under ``OUT/autograder`` (source/, submission/,
 results/, submission_metadata.json, and run_autograder beside them), places the datasets
@@ -29,8 +29,8 @@ import zipfile
 import nbformat
 
 from tools import ROOT, errors
+from tools.build.master_notebook import NOTEBOOK
 from tools.data_cache import ensure_data_cache
-from tools.master_notebook import NOTEBOOK
 from tools.trusted import settings, trusted_module
 
 RELEASE_ZIP = ROOT / "autograder" / settings.ZIP_NAME  # the committed release's zip, graded by default
@@ -258,7 +258,9 @@ def local_data_root(out):
 
 def main():
     parser = argparse.ArgumentParser(
-        prog="python -m tools.gradescope", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m tools.grade.gradescope",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("submission", type=pathlib.Path)
     parser.add_argument("out", type=pathlib.Path)

@@ -17,13 +17,13 @@ integrity flag (``Result.flags``); and one documented limit (``undetectable_on``
 test set together with part of the training set looks like honest training, and may gain on q4_acc.
 
 Notebooks are built at build time from the student notebook (``student/hw1.ipynb``) by the corpora's one
-filling engine (tests/filling.py): every code cell that holds a ``...`` placeholder is replaced by an answer,
+filling engine (tests/corpus/filling.py): every code cell that holds a ``...`` placeholder is replaced by an answer,
 keyed by a name that the cell defines (``"grad_squared_norm"``), and cells that hold nothing but ``...`` (the
 plots) by ``pass``. The
 cheat's own cells are inserted before or after a cell picked by a piece of its text, or at the end.
 
 ``tests/test_cheats.py`` grades them all through the route (``gradescope.run_as_gradescope``), two at a time with
-a sandbox user each; ``python tests/cheats.py --write FOLDER`` writes every control and cheat. Some cheats also have side effects that a test should look at after
+a sandbox user each; ``python -m tests.corpus.cheats --write FOLDER`` writes every control and cheat. Some cheats also have side effects that a test should look at after
 grading (``after``): a process that outlived the phase, a planted module that a root process
 imported, a secret in the text the student sees. Those are listed in ``SIDE_EFFECTS``.
 """
@@ -38,17 +38,16 @@ import json
 import os
 import pathlib
 import queue
-import sys
 import textwrap
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import filling
 import nbformat
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run as a script too (python tests/cheats.py --grade): the tools package
+from tests.corpus import filling
+from tools import ROOT
+
 STUDENT_NOTEBOOK = ROOT / "student" / "hw1.ipynb"
 
 POINTS = filling.autograded_points()  # {question: points}, from the master notebook
@@ -858,7 +857,7 @@ def attempt(action):
 
 
 # 1. symlinks to the grader's files and to the probe inputs
-for question, target in (("q1a", "/autograder/source/files/hw1_trusted/checks.py"), ("q1b", os.path.join(INPUTS, "q1b.npz"))):
+for question, target in (("q1a", "/autograder/source/files/hw1_trusted/checks/__init__.py"), ("q1b", os.path.join(INPUTS, "q1b.npz"))):
     clear(question)
     attempt(lambda: os.symlink(target, os.path.join(H, question + ".json")))
     attempt(lambda: os.symlink(target, os.path.join(H, question + ".npz")))
@@ -1347,7 +1346,7 @@ for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         if arg.endswith("hw1_trusted/__main__.py"):
             ags.add(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(arg)))))
 for ag in ags:
-    for name in ("secret_seed", "checks.py", "reference.py", "inputs.py", "AUTOGRADER_ID"):
+    for name in ("secret_seed", "checks/__init__.py", "checks/p2.py", "reference.py", "inputs.py", "AUTOGRADER_ID"):
         grab(os.path.join(ag, "source", "files", "hw1_trusted", name))
     grab(os.path.join(ag, "submission_metadata.json"))
     grab(os.path.join(ag, "source", "otter_config.json"))
@@ -1513,7 +1512,7 @@ def _zip_with_plants(folder):
             z.writestr(f"tests/{q}.py", f"OK_FORMAT = False\nname = {q!r}\npoints = {POINTS[q]}\n")
         z.writestr("otter_config.json", json.dumps({"show_hidden": True, "points_possible": 100}))
         z.writestr("../results/results.json", json.dumps({"score": 100}))
-        z.writestr("files/hw1_trusted/checks.py", "CASES = {}\n")
+        z.writestr("files/hw1_trusted/checks/__init__.py", "CASES = {}\n")
     return path
 
 
@@ -1530,7 +1529,8 @@ def _folder_with_plants(folder):
     (folder / "results").mkdir(exist_ok=True)
     (folder / "results" / "results.json").write_text(json.dumps({"score": 100}))
     (folder / "files" / "hw1_trusted").mkdir(parents=True, exist_ok=True)
-    (folder / "files" / "hw1_trusted" / "checks.py").write_text("CASES = {}\n")
+    (folder / "files" / "hw1_trusted" / "checks").mkdir(parents=True)
+    (folder / "files" / "hw1_trusted" / "checks" / "__init__.py").write_text("CASES = {}\n")
     (folder / "files" / "hw1_trusted" / "secret_seed").write_text("0\n")
     return folder
 
@@ -1782,7 +1782,7 @@ CHEATS: list[Cheat] = [
         """
         Reads the hidden checks, the reference, the secret seed, submission_metadata.json at /autograder and at
         the emulation's path (from root processes' /proc/*/cmdline), /proc/*/environ and /tmp/hw1-trusted-*;
-        prints them, answers q2b from checks.py if it could read it, and puts them in progress.json (whose
+        prints them, answers q2b from the checks if it could read it, and puts them in progress.json (whose
         text the grading notes quote) before killing the runner.""",
         "stubs",
         cells=[at_end(READ_SECRETS)],
@@ -1858,7 +1858,7 @@ CHEATS: list[Cheat] = [
         "zip_with_planted_files",
         _src("""
         Uploads Otter's export zip with the notebook plus a fake hw1_probes.py, tests/*.py without tests,
-        an otter_config.json, files/hw1_trusted/checks.py and a ../results/results.json entry.""").strip(),
+        an otter_config.json, files/hw1_trusted/checks/__init__.py and a ../results/results.json entry.""").strip(),
         "stubs",
         _zip_with_plants,
     ),
@@ -1866,8 +1866,8 @@ CHEATS: list[Cheat] = [
         "folder_with_planted_files",
         _src("""
         The same as an extracted upload: hw1.ipynb beside hw1_probes.py, tests/, otter_config.json, a
-        run_autograder, results/results.json, files/hw1_trusted/checks.py and a secret_seed of its own.
-        (Symlinks are left out: tools/gradescope.py copies a folder upload following its links.)""").strip(),
+        run_autograder, results/results.json, files/hw1_trusted/checks/__init__.py and a secret_seed of its own.
+        (Symlinks are left out: tools/grade/gradescope.py copies a folder upload following its links.)""").strip(),
         "stubs",
         _folder_with_plants,
     ),
@@ -1946,10 +1946,10 @@ def grade_corpus(autograder_zip, folder, out, chosen=None):
 
 
 KILL_MATRIX_BEGIN = (
-    "<!-- BEGIN KILL MATRIX: generated by python tests/cheats.py --grade OUT --doc from one graded run -->"
+    "<!-- BEGIN KILL MATRIX: generated by python -m tests.corpus.cheats --grade OUT --doc from one graded run -->"
 )
 KILL_MATRIX_END = "<!-- END KILL MATRIX -->"
-WHY_WIDTH = 110  # characters of "what it tries" in the table (the whole text is in tests/cheats.py)
+WHY_WIDTH = 110  # characters of "what it tries" in the table (the whole text is in tests/corpus/cheats.py)
 
 
 def kill_matrix(controls, cheats):

@@ -10,7 +10,8 @@ import pathlib
 import shutil
 import tempfile
 
-from tools import ROOT, points
+from tools import ROOT
+from tools.build import points
 from tools.trusted import load_trusted, trusted_module
 
 _COPY = None
@@ -23,6 +24,11 @@ def trusted():
         folder = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-copy-"))
         shutil.copytree(
             ROOT / "assignment" / "hw1_trusted", folder / "hw1_trusted", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        shutil.copytree(
+            ROOT / "assignment" / "hw1_untrusted",
+            folder / "hw1_untrusted",
+            ignore=shutil.ignore_patterns("__pycache__"),
         )
         (folder / "hw1_trusted" / "points.json").write_text(points.points_json(ROOT / "assignment" / "hw1.ipynb"))
         _COPY = folder
