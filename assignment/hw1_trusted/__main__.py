@@ -17,9 +17,13 @@ import json
 import os
 import pathlib
 import sys
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from hw1_trusted import inputs
 
 
-def _load_own_package():
+def _load_own_package() -> None:
     """hw1_trusted from this file's own, root-only, folder: -I keeps every other folder (the working one, the
     script's, PYTHONPATH) off sys.path, and nothing is added to it, so nothing beside the package can shadow it."""
     if "hw1_trusted" not in sys.modules:
@@ -32,7 +36,7 @@ _load_own_package()
 from hw1_trusted import checks, route  # noqa: E402
 
 
-def prepare(work, datasets, autograder_id=None):
+def prepare(work: pathlib.Path, datasets: "inputs.Datasets", autograder_id: str | None = None) -> None:
     """The probes' inputs: this zip's cached ones (verified), else drawn from the secret seed and then cached."""
     from hw1_trusted import data, inputs
 
@@ -46,7 +50,7 @@ def prepare(work, datasets, autograder_id=None):
     inputs.to_cache(folder, questions, autograder_id, datasets, lambda: checks.all_expected(folder))
 
 
-def quick_exit():
+def quick_exit() -> NoReturn:
     """Ends the process without the interpreter's teardown: with torch loaded it takes ~0.45 s, and every file
     of the step is already written and closed."""
     sys.stdout.flush()
@@ -54,7 +58,7 @@ def quick_exit():
     os._exit(0)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     step, args = argv[0], argv[1:]
     if step == "route":
         route.main(args)
@@ -89,8 +93,8 @@ def main(argv):
 
         ag = pathlib.Path(args[0]) if args else pathlib.Path(settings.AUTOGRADER_DIR.value())
         autograder_id = (ag / "source" / "files" / "hw1_trusted" / "AUTOGRADER_ID").read_text().strip()
-        with tempfile.TemporaryDirectory() as work:
-            prepare(pathlib.Path(work), inputs.Datasets(), autograder_id)
+        with tempfile.TemporaryDirectory() as scratch:
+            prepare(pathlib.Path(scratch), inputs.Datasets(), autograder_id)
     elif step == "verdict":
         from hw1_trusted import verdict
 

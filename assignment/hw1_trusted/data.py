@@ -36,7 +36,7 @@ class DataMissing(Exception):
     pass
 
 
-def _read(name, filename, root):
+def _read(name: str, filename: str, root: pathlib.Path) -> bytes:
     path = root / name / "raw" / filename
     if not path.is_file():
         raise DataMissing(
@@ -51,7 +51,7 @@ def _read(name, filename, root):
     return gzip.decompress(raw)
 
 
-def load(name, split, root=None):
+def load(name: str, split: str, root: str | pathlib.Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, 28, 28), labels int64 (N,)) of the verified original files."""
     root = pathlib.Path(root) if root is not None else DATA_ROOT
     prefix = "train" if split == "train" else "t10k"
@@ -63,7 +63,7 @@ def load(name, split, root=None):
     return x, y
 
 
-def verify_all(root=None):
+def verify_all(root: str | pathlib.Path | None = None) -> None:
     """Raises DataMissing unless every file is present and verified."""
     root = pathlib.Path(root) if root is not None else DATA_ROOT
     for name, files in MD5.items():
@@ -71,7 +71,7 @@ def verify_all(root=None):
             _read(name, filename, root)
 
 
-def require_present(root=None):
+def require_present(root: str | pathlib.Path | None = None) -> None:
     """Raises DataMissing unless every file is there (each is verified by its MD5 where it is read)."""
     root = pathlib.Path(root) if root is not None else DATA_ROOT
     for name, files in MD5.items():

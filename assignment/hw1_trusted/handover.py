@@ -6,10 +6,15 @@ A bundle is ``NAME.json`` (structure: numbers, strings, lists, dicts) plus ``NAM
 are read, so a symlink or a huge file planted by student code is rejected.
 """
 
+from __future__ import annotations
+
 import json
 import os
+import pathlib
 import stat
 import unicodedata
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +32,7 @@ MEASURED_BYTES = {
 QUESTION_FLOOR = 256 * KB
 
 
-def question_cap(question):
+def question_cap(question: str) -> int:
     """The most that one question's hand-over (.json and .npz together) may hold, in bytes."""
     return max(QUESTION_FLOOR, 4 * MEASURED_BYTES.get(question, 0))
 
@@ -39,10 +44,10 @@ MAX_BYTES = max(question_cap(q) for q in MEASURED_BYTES)  # the largest file tha
 MAX_INFLATED = MAX_BYTES  # the probes' .npz are stored, not compressed: inflated, a bundle is as large as its file
 
 
-def write(folder, name, obj):
-    arrays = {}
+def write(folder: str | os.PathLike[str], name: str, obj: object) -> None:
+    arrays: dict[str, np.ndarray] = {}
 
-    def strip(value):
+    def strip(value: object) -> Any:
         if isinstance(value, np.ndarray):
             key = f"a{len(arrays)}"
             arrays[key] = value
@@ -56,7 +61,7 @@ def write(folder, name, obj):
         return value
 
     structure = strip(obj)
-    np.savez(os.path.join(folder, name + ".npz"), **arrays)
+    np.savez(os.path.join(folder, name + ".npz"), **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
     with open(os.path.join(folder, name + ".json"), "w") as f:
         json.dump(structure, f)
 
@@ -65,7 +70,7 @@ class Refused(ValueError):
     """A hand-over file the grader will not read; the message is the grader's own words (no text of the file's)."""
 
 
-def _open_regular(path):
+def _open_regular(path: str) -> bytes | None:
     """The bytes of a regular file (no symlinks, bounded size), or None if absent."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -80,7 +85,7 @@ def _open_regular(path):
         return f.read()
 
 
-def check_inflated_size(blob, name, limit=MAX_INFLATED):
+def check_inflated_size(blob: bytes, name: str, limit: int = MAX_INFLATED) -> None:
     """Refuses an .npz whose arrays would inflate past ``limit`` bytes, before anything is inflated.
 
     Each member's declared size (the zip's central directory) bounds what zipfile will inflate from it,
@@ -123,7 +128,7 @@ def check_inflated_size(blob, name, limit=MAX_INFLATED):
                     )
 
 
-def read(folder, name):
+def read(folder: str | os.PathLike[str], name: str) -> Any:
     """The object written by ``write`` (or by the probes' own writer), or None if it was never handed over."""
     import io
 
@@ -131,13 +136,13 @@ def read(folder, name):
     if text is None:
         return None
     blob = _open_regular(os.path.join(folder, name + ".npz"))
-    arrays = {}
+    arrays: dict[str, np.ndarray] = {}
     if blob is not None:
         check_inflated_size(blob, name, question_cap(name) if name in MEASURED_BYTES else MAX_INFLATED)
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
 
-    def restore(value):
+    def restore(value: object) -> Any:
         if isinstance(value, dict):
             if set(value) == {"@array"}:
                 return arrays[value["@array"]]
@@ -159,24 +164,24 @@ STUDENT_OPEN, STUDENT_CLOSE = "\ue000", "\ue001"
 MAX_TEXT = 160  # characters of one piece of the student's text
 
 
-def clean_text(text, limit=MAX_TEXT):
+def clean_text(text: object, limit: int = MAX_TEXT) -> str:
     """``text`` on one line: every control, format, private-use, surrogate or unassigned character
     (Unicode C*) and every line or paragraph separator (Zl, Zp, and \\x85, \\u2028, \\u2029) becomes a
     space, runs of white space become one space, and at most ``limit`` characters are kept."""
-    text = "".join(
+    cleaned = "".join(
         " " if unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") else ch
         for ch in str(text)[: 4 * limit]
     )
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "\u2026"
 
 
-def student_text(text, limit=MAX_TEXT):
+def student_text(text: object, limit: int = MAX_TEXT) -> str:
     """``text`` cleaned and marked as the student's, for the verdict to quote with a label."""
     return STUDENT_OPEN + clean_text(text, limit) + STUDENT_CLOSE
 
 
-def sanitise(value):
+def sanitise(value: object) -> Any:
     """Handed-over answers with every string made safe: keys cleaned, string values cleaned and marked
     as the student's; arrays that do not hold numbers (text, bytes, objects) become a type note."""
     if isinstance(value, str):
@@ -198,15 +203,17 @@ class Collected:
     or why they were refused ("size", "kind": not a regular file of the sandbox user's), or nothing; the records
     that arrived; and how many bytes root wrote. Every fact here is the route's own observation."""
 
-    def __init__(self):
-        self.questions, self.records, self.bytes, self.folder_replaced = {}, [], 0, False
+    def __init__(self) -> None:
+        self.questions: dict[str, str] = {}
+        self.records: list[str] = []
+        self.bytes, self.folder_replaced = 0, False
 
-    def as_json(self):
+    def as_json(self) -> dict[str, Any]:
         return {"questions": self.questions, "records": self.records, "bytes": self.bytes,
                 "folder_replaced": self.folder_replaced}  # fmt: skip
 
 
-def _open_member(folder_fd, name):
+def _open_member(folder_fd: int, name: str) -> tuple[int, os.stat_result | None] | None:
     """(fd, stat) of ``name`` in the folder, not followed if it is a link, never blocking on a FIFO; None if absent."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
@@ -217,7 +224,7 @@ def _open_member(folder_fd, name):
     return fd, os.fstat(fd)
 
 
-def _copy(fd, size, target):
+def _copy(fd: int, size: int, target: pathlib.Path) -> None:
     """Copies exactly ``size`` bytes (what the file claimed before a byte was read) from fd into ``target``."""
     with os.fdopen(fd, "rb") as source, open(target, "wb") as out:
         left = size
@@ -229,7 +236,9 @@ def _copy(fd, size, target):
             left -= len(chunk)
 
 
-def collect(handover_dir, answers, uid, questions):
+def collect(
+    handover_dir: str | os.PathLike[str], answers: str | os.PathLike[str], uid: int | None, questions: Iterable[str]
+) -> Collected:
     """Copies each question's hand-over and the phase's records out of the student's folder, bounded before a byte
     is copied: only the names the grader expects are opened (whatever else the folder holds is never listed); each
     must be a regular file of the sandbox user's; each question's files together at most ``question_cap``, the
@@ -237,10 +246,8 @@ def collect(handover_dir, answers, uid, questions):
     refused question gets no files here: the verdict then says that its data was refused, and why.
 
     Raises OSError only for root's own failure (writing ``answers``): a grader fault, never the student's."""
-    import pathlib
-
-    answers = pathlib.Path(answers)
-    answers.mkdir()
+    target = pathlib.Path(answers)
+    target.mkdir()
     found = Collected()
     try:
         folder = os.open(handover_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
@@ -251,10 +258,12 @@ def collect(handover_dir, answers, uid, questions):
         if uid is not None and os.fstat(folder).st_uid != uid:
             found.folder_replaced = True
             return found
+        groups: list[tuple[str | None, tuple[str, ...], int]]
         groups = [(q, (q + ".json", q + ".npz"), question_cap(q)) for q in questions]
         groups += [(None, (name,), RECORD_CAP) for name in RECORDS]
         for question, names, cap in groups:
-            opened, refused = [], None
+            opened: list[tuple[str, int, os.stat_result | None]] = []
+            refused: str | None = None
             for name in names:
                 member = _open_member(folder, name)
                 if member is None:
@@ -270,7 +279,7 @@ def collect(handover_dir, answers, uid, questions):
             try:
                 if refused is None and opened:
                     for name, fd, info in opened:
-                        _copy(os.dup(fd), info.st_size, answers / name)
+                        _copy(os.dup(fd), info.st_size if info is not None else 0, target / name)  # never None here
                     found.bytes += size
             finally:
                 for _, fd, _ in opened:
@@ -284,7 +293,7 @@ def collect(handover_dir, answers, uid, questions):
     return found
 
 
-def read_record(folder, name, limit=RECORD_CAP):
+def read_record(folder: str | os.PathLike[str], name: str, limit: int = RECORD_CAP) -> dict[str, Any]:
     """A record of the student phase's (a JSON object), or {}: whatever the file holds (deep nesting, huge numbers,
     other types, bytes that are not UTF-8, a link, a FIFO), reading it never raises."""
     try:

@@ -5,6 +5,8 @@ seed lives only in the autograder (readable by root while grading), so the input
 be predicted in advance, and a regrade draws the same ones.
 """
 
+from __future__ import annotations
+
 import hashlib
 import io
 import json
@@ -14,12 +16,17 @@ import shutil
 import stat
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import data
 from . import reference as R
 
+Inputs = dict[str, Any]  # a question's inputs: named arrays and numbers, as its .npz holds them
+Rng = np.random.Generator
+Pair = tuple[np.ndarray, np.ndarray]  # (images, labels)
 SECRET_SEED = int((pathlib.Path(__file__).parent / "secret_seed").read_text().split()[0])
 P5_TRAJECTORY_SAMPLES = 50  # per-sample SGD steps that the trajectory check replays. Raw pixels make SGD chaotic:
 # equivalent code drifts apart by 3e-11 of the distance moved after 50 steps, 5e-8 after 100 and 2e-3 after 200,
@@ -35,12 +42,14 @@ P5_OWN_TRAINING_SAMPLES = 20000  # the student's own train_one_sample, run by th
 Q4_TRAIN_IMAGES, Q4_TEST_IMAGES = 200, 70  # last batches of 8 and 6 images
 
 
-def rng_for(question):
+def rng_for(question: str) -> Rng:
     return np.random.default_rng([SECRET_SEED, zlib.crc32(question.encode())])
 
 
-def _theta(rng, prefix, integer=False):
-    draw = (lambda n: rng.integers(-3, 4, size=n).astype(float)) if integer else (lambda n: rng.normal(size=n))
+def _theta(rng: Rng, prefix: str, integer: bool = False) -> Inputs:
+    draw: Callable[[int], np.ndarray] = (
+        (lambda n: rng.integers(-3, 4, size=n).astype(float)) if integer else (lambda n: rng.normal(size=n))
+    )
     return {
         prefix + "W_H": draw(4),
         prefix + "b_H": draw(4),
@@ -49,7 +58,7 @@ def _theta(rng, prefix, integer=False):
     }
 
 
-def theta_from(inp, prefix):
+def theta_from(inp: Inputs, prefix: str) -> dict[str, Any]:
     return {k: inp[prefix + k] for k in R.THETA_KEYS}
 
 
@@ -61,49 +70,49 @@ HANDOUT_THETA0 = {
 }
 
 
-def _network(rng, prefix, sizes, scale=1.0):
+def _network(rng: Rng, prefix: str, sizes: Sequence[int], scale: float = 1.0) -> Inputs:
     weights, biases = R.random_network(rng, sizes, scale)
-    out = {f"{prefix}W{l}": W for l, W in enumerate(weights)}
+    out: Inputs = {f"{prefix}W{l}": W for l, W in enumerate(weights)}
     out.update({f"{prefix}b{l}": b for l, b in enumerate(biases)})
     return out
 
 
-def network_from(inp, prefix, layers=3):
+def network_from(inp: Inputs, prefix: str, layers: int = 3) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return [inp[f"{prefix}W{l}"] for l in range(layers)], [inp[f"{prefix}b{l}"] for l in range(layers)]
 
 
-def q1a(rng, _):
+def q1a(rng: Rng, _: Datasets) -> Inputs:
     return {f"x{i}": rng.normal(size=d) for i, d in enumerate((1, 3, 17))}
 
 
-def q1b(rng, _):
+def q1b(rng: Rng, _: Datasets) -> Inputs:
     return {
         f"X{i}": rng.normal(size=(n, d)) * 3 + rng.normal(size=d) for i, (n, d) in enumerate(((1, 1), (5, 2), (40, 7)))
     }
 
 
-def q2a(rng, _):
-    out = {"cases": np.int64(3)}
+def q2a(rng: Rng, _: Datasets) -> Inputs:
+    out: Inputs = {"cases": np.int64(3)}
     for i, (n, d) in enumerate(((1, 1), (6, 3), (50, 4))):
         out.update({f"X{i}": rng.normal(size=(n, d)), f"y{i}": rng.normal(size=n), f"w{i}": rng.normal(size=d)})
     return out
 
 
-def q2a_shapes(rng, _):
+def q2a_shapes(rng: Rng, _: Datasets) -> Inputs:
     sizes = np.vstack([rng.integers(2, 500, size=(4, 2)), [[7, 7]]])
     return {"n": sizes[:, 0], "d": sizes[:, 1]}
 
 
-def q2b(rng, _):
+def q2b(rng: Rng, _: Datasets) -> Inputs:
     return {}
 
 
-def q3a(rng, _):
+def q3a(rng: Rng, _: Datasets) -> Inputs:
     return {}
 
 
-def q3b(rng, _):
-    out = {"cases": np.int64(3)}
+def q3b(rng: Rng, _: Datasets) -> Inputs:
+    out: Inputs = {"cases": np.int64(3)}
     for i, n in enumerate((1, 5, 12)):
         theta = _theta(rng, f"t{i}_")
         xs = rng.uniform(-3, 3, size=n)
@@ -117,15 +126,15 @@ def q3b(rng, _):
     return out
 
 
-def q3c(rng, _):
-    out = {"cases": np.int64(20), "xs": rng.uniform(-4, 4, size=20)}
+def q3c(rng: Rng, _: Datasets) -> Inputs:
+    out: Inputs = {"cases": np.int64(20), "xs": rng.uniform(-4, 4, size=20)}
     for i in range(20):
         out.update(_theta(rng, f"t{i}_"))
     return out
 
 
-def q3d(rng, _):
-    out = {f"theta0_{k}": np.asarray(v, dtype=float) for k, v in HANDOUT_THETA0.items()}
+def q3d(rng: Rng, _: Datasets) -> Inputs:
+    out: Inputs = {f"theta0_{k}": np.asarray(v, dtype=float) for k, v in HANDOUT_THETA0.items()}
     # integer parameters and inputs hit z_bar = 0 exactly, where the handout's convention applies
     xs = list(rng.uniform(-4, 4, size=10)) + list(rng.integers(-3, 4, size=30).astype(float))
     for i in range(40):
@@ -134,9 +143,9 @@ def q3d(rng, _):
     return out
 
 
-def _fashion_weights(rng):
+def _fashion_weights(rng: Rng) -> Inputs:
     """Weights of the required shapes, initialised as torch's default Linear init would."""
-    out = {}
+    out: Inputs = {}
     for i, (n_in, n_out) in enumerate(zip(R.FASHION_SIZES[:-1], R.FASHION_SIZES[1:])):
         bound = 1 / np.sqrt(n_in)
         out[f"W{i}"] = rng.uniform(-bound, bound, size=(n_out, n_in)).astype(np.float32)
@@ -144,11 +153,11 @@ def _fashion_weights(rng):
     return out
 
 
-def q4_arch(rng, _):
+def q4_arch(rng: Rng, _: Datasets) -> Inputs:
     return {"images": rng.uniform(0, 1, size=(16, 1, 28, 28)).astype(np.float32)}
 
 
-def q4_train(rng, datasets):
+def q4_train(rng: Rng, datasets: Datasets) -> Inputs:
     images, labels = datasets("FashionMNIST", "train")
     test_images, test_labels = datasets("FashionMNIST", "test")
     # each loader ends with a partial batch, where a mean over batches and a mean over
@@ -166,16 +175,16 @@ def q4_train(rng, datasets):
     }
 
 
-def q4_acc(rng, _):
+def q4_acc(rng: Rng, _: Datasets) -> Inputs:
     return {}
 
 
-def q4_probs(rng, datasets):
+def q4_probs(rng: Rng, datasets: Datasets) -> Inputs:
     # the probe computes the model's outputs on the images that sample_idx names, from the grader's copy
     return {"test_images": datasets("FashionMNIST", "test")[0]}
 
 
-def q5_1(rng, _):
+def q5_1(rng: Rng, _: Datasets) -> Inputs:
     cases = [
         ([784, 32, 32, 10], 80085),
         ([784, 32, 32, 10], 0),
@@ -183,15 +192,15 @@ def q5_1(rng, _):
         ([10, 400, 300, 20], 1),
         ([10, 400, 300, 20], int(rng.integers(1, 2**31))),
     ]  # n_out > n_in too
-    out = {"cases": np.int64(len(cases)), "seeds": np.array([s for _, s in cases])}
+    out: Inputs = {"cases": np.int64(len(cases)), "seeds": np.array([s for _, s in cases])}
     out.update({f"sizes{i}": np.array(sizes) for i, (sizes, _) in enumerate(cases)})
     return out
 
 
-def q5_2(rng, datasets):
+def q5_2(rng: Rng, datasets: Datasets) -> Inputs:
     images, labels = datasets("MNIST", "test")
     sizes = list(R.MNIST_SIZES)
-    out = {**_network(rng, "n0_", sizes), **_network(rng, "n1_", sizes, scale=30.0)}  # the second saturates
+    out: Inputs = {**_network(rng, "n0_", sizes), **_network(rng, "n1_", sizes, scale=30.0)}  # the second saturates
     samples = [
         images[int(rng.integers(len(images)))].reshape(784),
         np.full(784, 255, dtype=np.uint8),
@@ -211,10 +220,10 @@ def q5_2(rng, datasets):
     return out
 
 
-def q5_3(rng, datasets):
+def q5_3(rng: Rng, datasets: Datasets) -> Inputs:
     images, labels = datasets("MNIST", "train")
     sizes = list(R.MNIST_SIZES)
-    out = {"cases": np.int64(4)}
+    out: Inputs = {"cases": np.int64(4)}
     for i in range(4):
         out.update(_network(rng, f"n{i}_", sizes, scale=2.0 if i < 3 else 1.0))
         k = int(rng.integers(len(images)))
@@ -227,11 +236,11 @@ def q5_3(rng, datasets):
     return out
 
 
-def q5_4(rng, datasets):
+def q5_4(rng: Rng, datasets: Datasets) -> Inputs:
     images, labels = datasets("MNIST", "train")
     start = int(rng.integers(0, len(images) - P5_TRAJECTORY_SAMPLES))
     sizes = list(R.MNIST_SIZES)
-    out = {}
+    out: Inputs = {}
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         out[f"start_W{l}"] = rng.normal(0.0, np.sqrt(1.0 / max(n_in, n_out)), size=(n_out, n_in))
         out[f"start_b{l}"] = np.zeros(n_out)
@@ -243,7 +252,9 @@ def q5_4(rng, datasets):
     return out
 
 
-GENERATORS = {name: f for name, f in globals().items() if name.startswith("q") and callable(f) and name[1].isdigit()}
+GENERATORS: dict[str, Callable[[Rng, Datasets], Inputs]] = {
+    name: f for name, f in globals().items() if name.startswith("q") and callable(f) and name[1].isdigit()
+}
 
 
 TRAINING_SAMPLE = 10000  # the verdict's secret sample of each training set (its accuracy there)
@@ -254,15 +265,16 @@ VERDICT_SAMPLES = ("FashionMNIST", "MNIST")  # and these training samples
 class Datasets:
     """Loads each verified split once."""
 
-    def __init__(self, root=None):
-        self.root, self.cache = root, {}
+    def __init__(self, root: str | pathlib.Path | None = None) -> None:
+        self.root = root
+        self.cache: dict[tuple[Any, ...], Pair] = {}
 
-    def __call__(self, name, split):
+    def __call__(self, name: str, split: str) -> Pair:
         if (name, split) not in self.cache:
             self.cache[name, split] = data.load(name, split, self.root)
         return self.cache[name, split]
 
-    def training_sample(self, name, size=TRAINING_SAMPLE):
+    def training_sample(self, name: str, size: int = TRAINING_SAMPLE) -> Pair:
         """A secret random sample of the training set: a submission cannot know which images it is compared on."""
         if (name, "train sample", size) not in self.cache:
             images, labels = self(name, "train")
@@ -270,13 +282,13 @@ class Datasets:
             self.cache[name, "train sample", size] = images[pick], labels[pick]
         return self.cache[name, "train sample", size]
 
-    def verdict_arrays(self):
+    def verdict_arrays(self) -> dict[str, np.ndarray]:
         """Everything the verdict reads of the datasets, as named arrays (for the cache)."""
         parts = {f"{name}/{split}": self(name, split) for name, split in VERDICT_SPLITS}
         parts.update({f"{name}/train sample": self.training_sample(name) for name in VERDICT_SAMPLES})
         return {f"{key}/{kind}": a for key, pair in parts.items() for kind, a in zip(("images", "labels"), pair)}
 
-    def use_arrays(self, arrays):
+    def use_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
         for name, split in VERDICT_SPLITS:
             self.cache[name, split] = arrays[f"{name}/{split}/images"], arrays[f"{name}/{split}/labels"]
         for name in VERDICT_SAMPLES:
@@ -284,15 +296,15 @@ class Datasets:
             self.cache[name, "train sample", TRAINING_SAMPLE] = pair
 
 
-def generate(question, datasets):
+def generate(question: str, datasets: Datasets) -> Inputs:
     return GENERATORS[question](rng_for(question), datasets)
 
 
-def save(folder, question, arrays):
+def save(folder: str | pathlib.Path, question: str, arrays: Inputs) -> None:
     np.savez(pathlib.Path(folder) / f"{question}.npz", **arrays)
 
 
-def load(folder, question):
+def load(folder: str | pathlib.Path, question: str) -> Inputs:
     with np.load(pathlib.Path(folder) / f"{question}.npz", allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
 
@@ -311,7 +323,7 @@ EXPECTED_FILE = "expected.npz"  # the references computed from these inputs alon
 VERDICT_FILES = (DATASETS_FILE, EXPECTED_FILE)  # read by the verdict, never copied to the probes' inputs
 
 
-def _cache_root():
+def _cache_root() -> pathlib.Path | None:
     """The cache's root folder if it is root's own, mode 0700, not a link; else None (and nothing is cached)."""
     if os.geteuid() != 0:
         return None
@@ -325,7 +337,7 @@ def _cache_root():
     return CACHE_ROOT
 
 
-def _entry(autograder_id):
+def _entry(autograder_id: str | None) -> pathlib.Path | None:
     root = _cache_root()
     if root is None or not isinstance(autograder_id, str) or len(autograder_id) != 64:
         return None
@@ -334,7 +346,7 @@ def _entry(autograder_id):
     return root / autograder_id
 
 
-def from_cache(folder, questions, autograder_id):
+def from_cache(folder: str | pathlib.Path, questions: Iterable[str], autograder_id: str | None) -> bool:
     """Copies this zip's cached inputs into ``folder``; False (nothing usable copied) when there are none or any
     file fails its SHA-256."""
     entry = _entry(autograder_id)
@@ -357,7 +369,7 @@ def from_cache(folder, questions, autograder_id):
         return False
 
 
-def _cached_arrays(autograder_id, name):
+def _cached_arrays(autograder_id: str | None, name: str) -> dict[str, np.ndarray] | None:
     """One of this zip's cached verdict files as {key: array}, verified by SHA-256; None when there is none."""
     entry = _entry(autograder_id)
     if entry is None:
@@ -373,7 +385,7 @@ def _cached_arrays(autograder_id, name):
         return None
 
 
-def cached_datasets(datasets, autograder_id):
+def cached_datasets(datasets: Datasets, autograder_id: str | None) -> bool:
     """Gives ``datasets`` this zip's cached verdict arrays (verified by SHA-256); False when there are none."""
     arrays = _cached_arrays(autograder_id, DATASETS_FILE)
     if arrays is None:
@@ -385,15 +397,15 @@ def cached_datasets(datasets, autograder_id):
     return True
 
 
-def cached_expected(autograder_id):
+def cached_expected(autograder_id: str | None) -> dict[str, Any] | None:
     """This zip's cached references, {question: nested dict of arrays} (verified by SHA-256), or None."""
     arrays = _cached_arrays(autograder_id, EXPECTED_FILE)
     return None if arrays is None else unflatten(arrays)
 
 
-def flatten(tree, prefix=""):
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, np.ndarray]:
     """Nested dicts of arrays as one flat dict, {"a/b/c": array}: what an .npz holds."""
-    flat = {}
+    flat: dict[str, np.ndarray] = {}
     for key, value in tree.items():
         if isinstance(value, dict):
             flat.update(flatten(value, f"{prefix}{key}/"))
@@ -402,8 +414,8 @@ def flatten(tree, prefix=""):
     return flat
 
 
-def unflatten(flat):
-    tree = {}
+def unflatten(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
     for key, value in flat.items():
         *path, last = key.split("/")
         node = tree
@@ -413,7 +425,13 @@ def unflatten(flat):
     return tree
 
 
-def to_cache(folder, questions, autograder_id, datasets, expected):
+def to_cache(
+    folder: str | pathlib.Path,
+    questions: Iterable[str],
+    autograder_id: str | None,
+    datasets: Datasets,
+    expected: Callable[[], Mapping[str, Any]],
+) -> None:
     """Stores the inputs just drawn into ``folder`` as this zip's, with what the verdict reads of ``datasets`` and
     the references ``expected()`` computes from those inputs (atomically; a failure only means no cache)."""
     entry = _entry(autograder_id)
@@ -428,7 +446,7 @@ def to_cache(folder, questions, autograder_id, datasets, expected):
     staging = None
     try:
         staging = pathlib.Path(tempfile.mkdtemp(prefix=".staging-", dir=entry.parent))
-        manifest = {}
+        manifest: dict[str, str] = {}
         for question in questions:
             name = f"{question}.npz"
             raw = (pathlib.Path(folder) / name).read_bytes()
@@ -436,7 +454,7 @@ def to_cache(folder, questions, autograder_id, datasets, expected):
             manifest[name] = hashlib.sha256(raw).hexdigest()
         for name, arrays in ((DATASETS_FILE, datasets.verdict_arrays()), (EXPECTED_FILE, references)):
             buffer = io.BytesIO()
-            np.savez(buffer, **arrays)
+            np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key could be allow_pickle
             (staging / name).write_bytes(buffer.getvalue())
             manifest[name] = hashlib.sha256(buffer.getvalue()).hexdigest()
         (staging / MANIFEST).write_text(json.dumps(manifest))

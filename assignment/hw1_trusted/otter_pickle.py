@@ -10,6 +10,7 @@ object to Otter's own, attribute by attribute, and to what Otter's ``to_dict`` a
 import copyreg
 import io
 import pickle
+from typing import Any
 
 GRADING_RESULTS = ("otter.test_files", "GradingResults")
 TEST_FILE = ("otter.test_files.ottr_test", "OttrTestFile")
@@ -20,33 +21,35 @@ TEST_CASE_RESULT = ("otter.test_files.abstract_test", "TestCaseResult")
 class _Class:
     """An Otter class, by its module and name; never imported here."""
 
-    def __init__(self, module, name):
+    def __init__(self, module: str, name: str) -> None:
         self.module, self.name = module, name
 
 
 class _Instance:
     """An instance of an Otter class: its class and its ``__dict__``."""
 
-    def __init__(self, cls, state):
+    def __init__(self, cls: tuple[str, str], state: dict[str, Any]) -> None:
         self.cls, self.state = _Class(*cls), state
 
 
 class _Pickler(pickle._Pickler):  # the Python pickler: its save_global can name a class it never imports
-    def reducer_override(self, obj):
+    def reducer_override(self, obj: object) -> Any:
         if isinstance(obj, _Instance):  # what protocol 2 makes of a plain object without __reduce__ of its own
-            return copyreg._reconstructor, (obj.cls, object, None), obj.state
+            return copyreg._reconstructor, (obj.cls, object, None), obj.state  # type: ignore[attr-defined]
         if isinstance(obj, _Class):
             return obj.name  # a global: save_global below
         return NotImplemented
 
-    def save_global(self, obj, name=None):
+    def save_global(self, obj: object, name: str | None = None) -> None:
+        # the pure-Python pickler's own methods, which typeshed does not declare
         if not isinstance(obj, _Class):
-            return super().save_global(obj, name)
-        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
-        self.memoize(obj)
+            super().save_global(obj, name)  # type: ignore[misc]
+            return
+        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())  # type: ignore[attr-defined]
+        self.memoize(obj)  # type: ignore[attr-defined]
 
 
-def grading_results(files, plugin_data):
+def grading_results(files: list[dict[str, Any]], plugin_data: dict[str, Any]) -> _Instance:
     """What ``GradingResults.from_ottr_json`` then ``set_plugin_data`` build, for files of the Ottr JSON form
     ({"filename", "points": None, "test_case_results": [{"test_case": {...}, "error", "passed"}]})."""
     test_files = {}
@@ -99,7 +102,7 @@ def grading_results(files, plugin_data):
     )
 
 
-def dumps(files, plugin_data):
+def dumps(files: list[dict[str, Any]], plugin_data: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=2).dump(grading_results(files, plugin_data))
     return buffer.getvalue()

@@ -1,22 +1,34 @@
 """The grader's own reference computations. Trusted phase only: never imported in the student's kernel."""
 
+from __future__ import annotations
+
 import functools
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
 from . import settings
 
+
 # Tolerances per dtype: float64 references are exact up to rounding noise, float32 (torch, or numpy code that
 # computes in float32, the default precision of deep learning) accumulates more.
-TOLERANCES = {
-    "float64": dict(rtol=1e-7, atol=1e-9),
-    "float32": dict(rtol=1e-4, atol=1e-5),
+class Tolerance(TypedDict):
+    rtol: float
+    atol: float
+
+
+TOLERANCES: dict[str, Tolerance] = {
+    "float64": {"rtol": 1e-7, "atol": 1e-9},
+    "float32": {"rtol": 1e-4, "atol": 1e-5},
 }
 LOW_PRECISION = {"float32", "float16", "bfloat16"}
+Layer = tuple[np.ndarray, np.ndarray]  # a Linear layer's (weight (out, in), bias (out,))
+Theta = dict[str, np.ndarray]  # Problem 3's parameters by THETA_KEYS
 
 
-def precision(out):
+def precision(out: object) -> str:
     """The tolerance class of a question's answers: "float32" when any float the probe handed over was computed
     in float32 (or lower; the probe records the dtypes, ``@dtypes``, before it casts to float64), else "float64"."""
     dtypes = out.get("@dtypes") if isinstance(out, dict) else None
@@ -29,7 +41,7 @@ class Mismatch(Exception):
     """A check failed; the message names what and where, never the expected value."""
 
 
-def as_float_array(value, what):
+def as_float_array(value: object, what: str) -> np.ndarray:
     """A handed-over value as a float64 array; errors that the probe recorded become a Mismatch."""
     if isinstance(value, dict) and "@error" in value:
         raise Mismatch(f"{what}: your code raised {value['@error']}")
@@ -41,38 +53,40 @@ def as_float_array(value, what):
         raise Mismatch(f"{what} should be numeric, got {type(value).__name__}") from None
 
 
-def compare(actual, expected, what, dtype="float64", shape_matters=True):
+def compare(actual: object, expected: object, what: str, dtype: str = "float64", shape_matters: bool = True) -> None:
     """Raises Mismatch unless ``actual`` equals ``expected`` within the tolerance for ``dtype``."""
-    actual = as_float_array(actual, what)
-    expected = np.asarray(expected, dtype=np.float64)
-    if shape_matters and actual.shape != expected.shape:
-        raise Mismatch(f"{what} has shape {actual.shape}, but shape {expected.shape} was expected")
+    got = as_float_array(actual, what)
+    want = np.asarray(expected, dtype=np.float64)
+    if shape_matters and got.shape != want.shape:
+        raise Mismatch(f"{what} has shape {got.shape}, but shape {want.shape} was expected")
     if not shape_matters:
-        actual, expected = actual.reshape(-1), expected.reshape(-1)
-        if actual.size != expected.size:
-            raise Mismatch(f"{what} has {actual.size} entries, but {expected.size} were expected")
-    if not np.all(np.isfinite(actual)):
+        got, want = got.reshape(-1), want.reshape(-1)
+        if got.size != want.size:
+            raise Mismatch(f"{what} has {got.size} entries, but {want.size} were expected")
+    if not np.all(np.isfinite(got)):
         raise Mismatch(f"{what} contains NaN or infinite values")
-    bad = ~np.isclose(actual, expected, **TOLERANCES[dtype])
+    bad = ~np.isclose(got, want, **TOLERANCES[dtype])
     if bad.any():
         raise Mismatch(
             f"{what} is wrong in {int(bad.sum())} of {bad.size} entries (first at index {np.argwhere(bad)[0].tolist()})"
         )
 
 
-def relative_error(a, b):
+def relative_error(a: object, b: object) -> float:
     """||a - b|| / (||a|| + ||b||) over whole arrays (entries near 0 would compare noise with noise)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.linalg.norm(a - b) / max(1e-12, np.linalg.norm(a) + np.linalg.norm(b)))
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(x - y) / max(1e-12, float(np.linalg.norm(x) + np.linalg.norm(y))))
 
 
-def displacement_error(actual, expected, start):
+def displacement_error(actual: object, expected: object, start: object) -> float:
     """||actual - expected|| / ||expected - start||: the error of a training run relative to how far it moved."""
-    actual, expected, start = (np.asarray(a, dtype=np.float64) for a in (actual, expected, start))
-    return float(np.linalg.norm(actual - expected) / max(1e-300, np.linalg.norm(expected - start)))
+    got, want, first = (np.asarray(a, dtype=np.float64) for a in (actual, expected, start))
+    return float(np.linalg.norm(got - want) / max(1e-300, float(np.linalg.norm(want - first))))
 
 
-def centred_difference(f, array, index, h=1e-5):
+def centred_difference(
+    f: Callable[[], float], array: np.ndarray, index: int | tuple[int, ...], h: float = 1e-5
+) -> float:
     """(f(x + h) - f(x - h)) / 2h for one entry of ``array``, restored afterwards (CS231n style, float64)."""
     old = array[index]
     array[index] = old + h
@@ -89,13 +103,13 @@ THETA_KEYS = ("W_H", "b_H", "W_O", "b_O")
 THETA_SHAPES = {"W_H": (4,), "b_H": (4,), "W_O": (4,), "b_O": ()}
 
 
-def theta_arrays(theta, what="theta"):
+def theta_arrays(theta: object, what: str = "theta") -> Theta:
     """A handed-over parameter dict as float64 arrays (4,), (4,), (4,), ()."""
     if isinstance(theta, dict) and "@error" in theta:
         raise Mismatch(f"{what}: your code raised {theta['@error']}")
     if not isinstance(theta, dict) or set(theta) != set(THETA_KEYS):
         raise Mismatch(f"{what} must be a dict with exactly the keys {THETA_KEYS}")
-    arrays = {}
+    arrays: Theta = {}
     for key in THETA_KEYS:
         a = as_float_array(theta[key], f"{what}[{key!r}]")
         size = int(np.prod(THETA_SHAPES[key]))
@@ -105,16 +119,16 @@ def theta_arrays(theta, what="theta"):
     return arrays
 
 
-def relu_net(x, theta):
+def relu_net(x: object, theta: object) -> np.ndarray:
     """f(x, theta), vectorised over x."""
     t = theta_arrays(theta)
-    x = np.asarray(x, dtype=np.float64)
-    z = np.maximum(0.0, x[..., None] * t["W_H"] + t["b_H"])
+    xs = np.asarray(x, dtype=np.float64)
+    z = np.maximum(0.0, xs[..., None] * t["W_H"] + t["b_H"])
     return z @ t["W_O"] + t["b_O"]
 
 
 @functools.cache
-def load_torch():
+def load_torch() -> Any:
     """torch, for the references that need its autograd or its training step: imported on first use only. The
     verdict reads those references precomputed (``checks.EXPECTED``), and then never imports it (~1 s)."""
     import torch
@@ -124,26 +138,26 @@ def load_torch():
     return torch
 
 
-def _torch_theta(theta):
+def _torch_theta(theta: object) -> dict[str, Any]:
     torch = load_torch()
     return {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in theta_arrays(theta).items()}
 
 
-def _torch_relu_net(x, tt):
+def _torch_relu_net(x: object, tt: dict[str, Any]) -> Any:
     torch = load_torch()
-    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    z = torch.relu(x[..., None] * tt["W_H"] + tt["b_H"])  # relu'(0) = 0, the handout's convention
+    xs = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    z = torch.relu(xs[..., None] * tt["W_H"] + tt["b_H"])  # relu'(0) = 0, the handout's convention
     return z @ tt["W_O"] + tt["b_O"]
 
 
-def grad_f(x, theta):
+def grad_f(x: float, theta: object) -> Theta:
     """Gradient of f(x, theta) for a number x, by torch autograd: {key: array}."""
     tt = _torch_theta(theta)
     _torch_relu_net(float(x), tt).backward()
     return {k: tt[k].grad.numpy() for k in THETA_KEYS}
 
 
-def grad_loss(xs, ys, theta):
+def grad_loss(xs: object, ys: object, theta: object) -> Theta:
     """Gradient of sum_i (y_i - f(x_i))^2 by torch autograd."""
     torch = load_torch()
     tt = _torch_theta(theta)
@@ -152,7 +166,7 @@ def grad_loss(xs, ys, theta):
     return {k: tt[k].grad.numpy() for k in THETA_KEYS}
 
 
-def compare_grad_dict(actual, expected, what, dtype="float64"):
+def compare_grad_dict(actual: object, expected: Theta, what: str, dtype: str = "float64") -> None:
     if isinstance(actual, dict) and "@error" in actual:
         raise Mismatch(f"{what}: your code raised {actual['@error']}")
     if not isinstance(actual, dict) or set(actual) != set(THETA_KEYS):
@@ -166,13 +180,13 @@ def compare_grad_dict(actual, expected, what, dtype="float64"):
 FASHION_SIZES = (784, 256, 128, 64, 10)
 
 
-def linear_chain(layers, what="the model"):
+def linear_chain(layers: Iterable[Layer], what: str = "the model") -> list[Layer] | None:
     """Orders handed-over Linear layers [(weight (out, in), bias (out,))] into the chain 784 -> ... -> 10.
 
     Students may register their layers in any order; the forward pass runs them as a chain.
     Returns None when they do not form the required chain.
     """
-    remaining, chain, width = list(layers), [], 784
+    remaining, chain, width = list(layers), list[Layer](), 784
     for n_out in FASHION_SIZES[1:]:
         match = [l for l in remaining if l[0].shape == (n_out, width) and l[1].shape == (n_out,)]
         if not match:
@@ -183,9 +197,9 @@ def linear_chain(layers, what="the model"):
     return chain if not remaining else None
 
 
-def shape_chain(layers):
+def shape_chain(layers: Iterable[Layer]) -> list[Layer] | None:
     """Any Linear layers whose shapes chain 784 -> ... -> 10, in that order; None if they do not."""
-    remaining, chain, width = list(layers), [], 784
+    remaining, chain, width = list(layers), list[Layer](), 784
     while remaining:
         match = [l for l in remaining if l[0].shape[1] == width and l[1].shape == (l[0].shape[0],)]
         if not match:
@@ -196,32 +210,32 @@ def shape_chain(layers):
     return chain if chain and width == 10 else None
 
 
-def fashion_logits(chain, images, relu=None):
+def fashion_logits(chain: Sequence[Layer], images: object, relu: Iterable[bool] | None = None) -> np.ndarray:
     """The grader's own 784-256-128-64-10 ReLU network with the student's weights, on uint8 images (N, 28, 28).
 
     float32, as torch computes it (numpy: the verdict need not import torch); ``relu``: which hidden layers are
     followed by a ReLU (default: all of them).
     """
-    relu = [True] * (len(chain) - 1) if relu is None else list(relu)
+    after = [True] * (len(chain) - 1) if relu is None else list(relu)
     a = np.asarray(images).reshape(-1, 784).astype(np.float32) / np.float32(255)  # as ToTensor makes them
     for i, (W, b) in enumerate(chain):
         a = a @ np.asarray(W, dtype=np.float32).T + np.asarray(b, dtype=np.float32)
-        if i < len(chain) - 1 and relu[i]:
+        if i < len(chain) - 1 and after[i]:
             a = np.maximum(a, np.float32(0))
     return a
 
 
-def log_softmax_rows(z):
-    z = np.asarray(z, dtype=np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+def log_softmax_rows(z: object) -> np.ndarray:
+    shifted = np.asarray(z, dtype=np.float64)
+    shifted = shifted - shifted.max(axis=1, keepdims=True)
+    return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
 
 
-def softmax_rows(z):
-    return np.exp(log_softmax_rows(z))
+def softmax_rows(z: object) -> np.ndarray:
+    return np.asarray(np.exp(log_softmax_rows(z)))
 
 
-def fashion_output_readings(chain, images):
+def fashion_output_readings(chain: Sequence[Layer], images: object) -> list[np.ndarray]:
     """What a model built from these Linear layers may output: its layers with a ReLU after every hidden layer,
     after none or after all but one, followed by nothing, a softmax or a log-softmax (float64, one per reading)."""
     hidden = len(chain) - 1
@@ -233,7 +247,7 @@ def fashion_output_readings(chain, images):
     return readings
 
 
-def fashion_accuracy(chain, images, labels, chunk=1000):
+def fashion_accuracy(chain: Sequence[Layer], images: np.ndarray, labels: np.ndarray, chunk: int = 1000) -> float:
     correct = 0
     for start in range(0, len(images), chunk):
         logits = fashion_logits(chain, images[start : start + chunk])
@@ -241,7 +255,7 @@ def fashion_accuracy(chain, images, labels, chunk=1000):
     return correct / len(images)
 
 
-def torch_network(weights):
+def torch_network(weights: Sequence[Layer]) -> tuple[Any, list[Any]]:
     """(Flatten -> Linear -> ReLU -> ... -> Linear as a torch Sequential, its Linear layers) holding ``weights``,
     a list of (W, b) with W of shape (out, in)."""
     torch = load_torch()
@@ -259,7 +273,14 @@ def torch_network(weights):
     return model, linear
 
 
-def fashion_reference_epoch(weights, images, labels, lr, batch=64, label_smoothing=0.0):
+def fashion_reference_epoch(
+    weights: Sequence[Layer],
+    images: np.ndarray,
+    labels: np.ndarray,
+    lr: float,
+    batch: int = 64,
+    label_smoothing: float = 0.0,
+) -> tuple[tuple[float, float], list[Layer]]:
     """One SGD epoch of the reference training step on the given batches, with a cross-entropy loss (label
     smoothing as given): ((mean loss over the images, mean of the batch losses), new weights). The two means differ
     when the last batch is partial; both are accepted."""
@@ -288,16 +309,19 @@ def fashion_reference_epoch(weights, images, labels, lr, batch=64, label_smoothi
     ]
 
 
-def fashion_reference_loss(weights, images, labels, batch=64, label_smoothing=0.0):
+def fashion_reference_loss(
+    weights: Sequence[Layer], images: np.ndarray, labels: object, batch: int = 64, label_smoothing: float = 0.0
+) -> tuple[float, float]:
     """Mean cross-entropy (label smoothing as given) of the network on the given images: (over the images, over
     the 64-image batches)."""
     torch = load_torch()
     logits = torch.as_tensor(fashion_logits(weights, images))
-    labels = torch.as_tensor(np.asarray(labels)).long()
+    targets = torch.as_tensor(np.asarray(labels)).long()
     cross_entropy = functools.partial(torch.nn.functional.cross_entropy, label_smoothing=label_smoothing)
-    per_image = float(cross_entropy(logits, labels).item())
+    per_image = float(cross_entropy(logits, targets).item())
     per_batch = [
-        float(cross_entropy(logits[s : s + batch], labels[s : s + batch]).item()) for s in range(0, len(labels), batch)
+        float(cross_entropy(logits[s : s + batch], targets[s : s + batch]).item())
+        for s in range(0, len(targets), batch)
     ]
     return per_image, float(np.mean(per_batch))
 
@@ -307,22 +331,25 @@ def fashion_reference_loss(weights, images, labels, batch=64, label_smoothing=0.
 MNIST_SIZES = (784, 32, 32, 10)
 
 
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -500, 500)))
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -500, 500))))
 
 
-def softmax(z):
+def softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - np.max(z))
-    return e / e.sum()
+    return np.asarray(e / e.sum())
 
 
-def layer_arrays(weights, biases, sizes, what):
+def layer_arrays(
+    weights: object, biases: object, sizes: Sequence[int], what: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Handed-over weight and bias lists as float64 arrays in the (n_out, n_in) layout."""
     for value, name in ((weights, "weights"), (biases, "biases")):
         if isinstance(value, dict) and "@error" in value:
             raise Mismatch(f"{what}: your code raised {value['@error']}")
         if not isinstance(value, list) or len(value) != len(sizes) - 1:
             raise Mismatch(f"{what}: expected {len(sizes) - 1} {name} (one per layer)")
+    weights, biases = cast(list[object], weights), cast(list[object], biases)  # lists, checked just above
     Ws, bs = [], []
     for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         W = as_float_array(weights[l], f"{what}: weights[{l}]")
@@ -336,7 +363,7 @@ def layer_arrays(weights, biases, sizes, what):
     return Ws, bs
 
 
-def mnist_forward(x, weights, biases):
+def mnist_forward(x: object, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> np.ndarray:
     """Softmax output of the sigmoid network for one sample."""
     a = np.asarray(x, dtype=np.float64)
     for W, b in zip(weights[:-1], biases[:-1]):
@@ -344,11 +371,17 @@ def mnist_forward(x, weights, biases):
     return softmax(weights[-1] @ a + biases[-1])
 
 
-def mnist_loss(x, label, weights, biases):
+def mnist_loss(x: object, label: int, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -> float:
     return float(-np.log(mnist_forward(x, weights, biases)[label]))
 
 
-def mnist_accuracy(images, labels, weights, biases, chunk=1000):
+def mnist_accuracy(
+    images: np.ndarray,
+    labels: np.ndarray,
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray],
+    chunk: int = 1000,
+) -> float:
     """Accuracy of the numpy network on uint8 images (N, 784), raw 0-255 pixels."""
     correct = 0
     for start in range(0, len(images), chunk):
@@ -360,7 +393,9 @@ def mnist_accuracy(images, labels, weights, biases, chunk=1000):
     return correct / len(images)
 
 
-def mnist_backprop(x, label, weights, biases):
+def mnist_backprop(
+    x: object, label: int, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Gradients of the cross-entropy by torch autograd in float64: (dW list, db list)."""
     torch = load_torch()
     Ws = [torch.tensor(np.asarray(W, dtype=np.float64), requires_grad=True) for W in weights]
@@ -373,29 +408,37 @@ def mnist_backprop(x, label, weights, biases):
     return [W.grad.numpy() for W in Ws], [b.grad.numpy() for b in bs]
 
 
-def mnist_train(images, labels, weights, biases, lr):
+def mnist_train(
+    images: Iterable[Any],
+    labels: Iterable[Any],
+    weights: Iterable[np.ndarray],
+    biases: Iterable[np.ndarray],
+    lr: float,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per-sample SGD in order with the reference gradients (numpy, float64): new (weights, biases)."""
-    weights = [np.array(W, dtype=np.float64) for W in weights]
-    biases = [np.array(b, dtype=np.float64) for b in biases]
+    Ws = [np.array(W, dtype=np.float64) for W in weights]
+    bs = [np.array(b, dtype=np.float64) for b in biases]
     for x, y in zip(images, labels):
         activations = [np.asarray(x, dtype=np.float64)]
         pre = []
-        for W, b in zip(weights, biases):
+        for W, b in zip(Ws, bs):
             pre.append(W @ activations[-1] + b)
             activations.append(sigmoid(pre[-1]))
         delta = softmax(pre[-1])
         delta[int(y)] -= 1.0
-        for l in reversed(range(len(weights))):
+        for l in reversed(range(len(Ws))):
             grad_W, grad_b = np.outer(delta, activations[l]), delta
             if l > 0:
                 s = activations[l]
-                delta = (weights[l].T @ delta) * s * (1.0 - s)
-            weights[l] -= lr * grad_W
-            biases[l] -= lr * grad_b
-    return weights, biases
+                delta = (Ws[l].T @ delta) * s * (1.0 - s)
+            Ws[l] -= lr * grad_W
+            bs[l] -= lr * grad_b
+    return Ws, bs
 
 
-def random_network(rng, sizes, scale=1.0):
+def random_network(
+    rng: np.random.Generator, sizes: Sequence[int], scale: float = 1.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     weights = [rng.normal(0, scale / math.sqrt(n_in), size=(n_out, n_in)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     biases = [rng.normal(0, 0.1, size=n_out) for n_out in sizes[1:]]
     return weights, biases

@@ -14,6 +14,8 @@
    ``results.json`` (Gradescope) and ``results.pkl`` (otter grade), within a time and a memory limit.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import pathlib
@@ -26,6 +28,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Mapping
+from typing import Any
 
 from . import handover, policy, record, sandbox, settings, uploads
 from .errors import GraderFault
@@ -47,7 +51,7 @@ TRUSTED_TIMEOUT = (
 )  # seconds for the inputs, and for the verdict (7 and 14 s at half a CPU)
 
 
-def cpu_share():
+def cpu_share() -> tuple[float, int, str]:
     """(CPUs, threads, why): the CPU share this grading really has, and the threads that fit in it.
 
     Its cgroup's CPU quota (Gradescope's half CPU) where there is one; else the CPUs it may run on (its affinity:
@@ -57,7 +61,7 @@ def cpu_share():
     affinity = len(os.sched_getaffinity(0))
     quota = cgroup_cpu_limit()
     if quota is not None:
-        cpus, why = min(quota, affinity), f"a CPU quota of {quota:g}"
+        cpus, why = float(min(quota, affinity)), f"a CPU quota of {quota:g}"
     elif affinity == 1:
         cpus, why = 1, "one CPU of its own"
     elif settings.GRADINGS_AT_ONCE.is_set():
@@ -68,7 +72,7 @@ def cpu_share():
     return cpus, max(1, min(affinity, int(cpus))), why
 
 
-def cgroup_cpu_limit():
+def cgroup_cpu_limit() -> float | None:
     """The CPU quota of this process's cgroup in CPUs (0.5 for half a CPU), or None when unlimited."""
     try:
         lines = pathlib.Path("/proc/self/cgroup").read_text().splitlines()
@@ -96,7 +100,7 @@ def cgroup_cpu_limit():
     return None
 
 
-def thread_caps(threads):
+def thread_caps(threads: int) -> dict[str, str]:
     return {
         name: str(threads)
         for name in (
@@ -110,7 +114,7 @@ def thread_caps(threads):
     }
 
 
-def trusted_env():
+def trusted_env() -> dict[str, str]:
     env = {"PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", **thread_caps(cpu_share()[1])}
     for name in (settings.DATA_ROOT.name,):
         if name in os.environ:
@@ -118,7 +122,7 @@ def trusted_env():
     return env
 
 
-def trusted(*args):
+def trusted(*args: object) -> subprocess.CompletedProcess[bytes]:
     """Runs a trusted step in a fresh isolated interpreter, as root."""
     entry = HERE / "__main__.py"
     return run_limited([sys.executable, "-I", str(entry), *map(str, args)], trusted_env(), f"trusted-{args[0]}")
@@ -136,7 +140,7 @@ class TrustedProcess:
     goes to the log as a trusted step's did. ``ok`` is False when a step failed or ran over.
     """
 
-    def __init__(self, work, autograder_id):
+    def __init__(self, work: pathlib.Path, autograder_id: str) -> None:
         self.name = "trusted-serve"
         self.group, _ = (
             sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{self.name}", memory=TRUSTED_MEMORY)
@@ -145,7 +149,7 @@ class TrustedProcess:
         )
         group = self.group
 
-        def limit():
+        def limit() -> None:
             if group is not None:
                 group.join()
             else:
@@ -164,7 +168,7 @@ class TrustedProcess:
         os.close(status_write)
         self.status = os.fdopen(status_read, "r")
 
-    def _wait_for(self, answer):
+    def _wait_for(self, answer: str) -> bool:
         ready, _, _ = select.select([self.status], [], [], TRUSTED_TIMEOUT)
         if not ready:
             print(f"hw1 limits: the {self.name} step ran over its {TRUSTED_TIMEOUT} s and was stopped", flush=True)
@@ -172,13 +176,16 @@ class TrustedProcess:
             return False
         return self.status.readline().strip() == answer
 
-    def inputs_ready(self):
+    def inputs_ready(self) -> bool:
         return self._wait_for("inputs ready")
 
-    def verdict(self, results_dir, autograder_id):
+    def verdict(self, results_dir: pathlib.Path, autograder_id: str) -> bool:
+        stdin = self.process.stdin
+        if stdin is None:
+            return False
         try:
-            self.process.stdin.write(json.dumps(["verdict", str(results_dir), autograder_id]) + "\n")
-            self.process.stdin.close()
+            stdin.write(json.dumps(["verdict", str(results_dir), autograder_id]) + "\n")
+            stdin.close()
         except (BrokenPipeError, ValueError):
             return False
         if not self._wait_for("verdict done"):
@@ -188,7 +195,7 @@ class TrustedProcess:
         except subprocess.TimeoutExpired:
             return False
 
-    def close(self):
+    def close(self) -> None:
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -202,29 +209,32 @@ class TrustedProcess:
             self.group = None
 
 
-def run_limited(argv, env, name, timeout=None, memory=None):
+def run_limited(
+    argv: list[str], env: Mapping[str, str], name: str, timeout: float | None = None, memory: int | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Runs a trusted step with a time limit and a memory limit (a cgroup; without one, RLIMIT_AS, looser:
     it counts address space, and torch alone reserves 3.5 GB of it). Returns a CompletedProcess whose
     returncode is None when the step ran out of time."""
-    timeout, memory = timeout or TRUSTED_TIMEOUT, memory or TRUSTED_MEMORY
+    seconds, limit_bytes = timeout or TRUSTED_TIMEOUT, memory or TRUSTED_MEMORY
     group, _ = (
-        sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=memory)
+        sandbox.Cgroup.create(f"hw1-{SANDBOX_USER}-{os.getpid()}-{name}", memory=limit_bytes)
         if os.geteuid() == 0
         else (None, "")
     )
 
-    def limit():
+    def limit() -> None:
         if group is not None:
             group.join()
         else:
-            resource.setrlimit(resource.RLIMIT_AS, (4 * memory + 4 * 2**30,) * 2)
+            resource.setrlimit(resource.RLIMIT_AS, (4 * limit_bytes + 4 * 2**30,) * 2)
 
     process = subprocess.Popen(argv, env=env, preexec_fn=limit, start_new_session=True)
+    code: int | None
     try:
-        code = process.wait(timeout=timeout)
+        code = process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
         code = None
-        print(f"hw1 limits: the {name} step ran over its {timeout} s and was stopped", flush=True)
+        print(f"hw1 limits: the {name} step ran over its {seconds} s and was stopped", flush=True)
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -234,12 +244,12 @@ def run_limited(argv, env, name, timeout=None, memory=None):
         if group is not None:
             used = group.stats()
             if used.get("oom_kills"):
-                print(f"hw1 limits: the {name} step ran out of its {memory // MB} MB", flush=True)
+                print(f"hw1 limits: the {name} step ran out of its {limit_bytes // MB} MB", flush=True)
             group.remove()
-    return subprocess.CompletedProcess(argv, code)
+    return subprocess.CompletedProcess(argv, code)  # type: ignore[arg-type]  # None: it ran out of time
 
 
-def lock_down(ag):
+def lock_down(ag: pathlib.Path) -> None:
     """The student's user may read or write nothing of the grader's."""
     for path, mode in (
         (ag / "source", 0o700),
@@ -257,7 +267,7 @@ def lock_down(ag):
 FONT_CACHE = pathlib.Path("/var/cache/hw1-matplotlib")
 
 
-def font_cache():
+def font_cache() -> pathlib.Path | None:
     """The image's matplotlib font list (its folder), built if missing; None where it cannot be built."""
     if not any(FONT_CACHE.glob("fontlist-*.json")):
         try:
@@ -282,7 +292,7 @@ def font_cache():
     return FONT_CACHE if any(FONT_CACHE.glob("fontlist-*.json")) else None
 
 
-def build_sandbox(root, ag, nb, work):
+def build_sandbox(root: pathlib.Path, ag: pathlib.Path, nb: uploads.Notebook, work: pathlib.Path) -> None:
     """The student's folder: Otter's layout with the probes and public tests, the inputs, a hand-over folder."""
     run = root / "ag"
     (run / "source").mkdir(parents=True)
@@ -306,7 +316,7 @@ def build_sandbox(root, ag, nb, work):
     shutil.copy(RUNNER, root / "runner.py")
 
 
-def phase_notes(phase):
+def phase_notes(phase: Mapping[str, Any]) -> list[str]:
     """Grading notes on the student phase: only what the route saw for itself (how and when the phase ended, its
     memory and disk, processes left running), and one bounded claim of the phase's own record, labelled as such.
     No count, cell or text that the student's code could choose is shown in the grader's voice."""
@@ -345,7 +355,13 @@ def phase_notes(phase):
     return notes
 
 
-def phase_record(code, seconds, progress, observed, stopped_by=None):
+def phase_record(
+    code: int | None,
+    seconds: float,
+    progress: Mapping[str, Any],
+    observed: Mapping[str, Any],
+    stopped_by: str | None = None,
+) -> dict[str, Any]:
     """How the student phase ended, for the notes and the verdict's visible summary: the route's own facts (the
     runner's exit, what stopped it: its CPU time or the wall clock, the route's clock, the cgroup's OOM count, the
     disk's use), and of the student's progress record only whether it claims a cell time-out (one yes or no)."""
@@ -362,29 +378,34 @@ def phase_record(code, seconds, progress, observed, stopped_by=None):
     }
 
 
-def write_json(path, value, mode=None):
+def write_json(path: str | pathlib.Path, value: object, mode: int | None = None) -> None:
     """Writes ``path`` whole or not at all (a temporary file, then a rename): a full disk leaves no half a file."""
-    path = pathlib.Path(path)
-    partial = path.with_name(f".{path.name}.partial")
+    target = pathlib.Path(path)
+    partial = target.with_name(f".{target.name}.partial")
     partial.write_text(json.dumps(value, indent=2))
     if mode is not None:
         os.chmod(partial, mode)
-    os.replace(partial, path)
+    os.replace(partial, target)
 
 
-def reported_phase_timings(answers):
+def reported_phase_timings(answers: pathlib.Path) -> dict[str, Any]:
     """The student phase's own clock readings (phase_timings.json), for the benchmark only: numbers or nothing.
     The phase is the student's, so nothing here is trusted; it only splits the phase's time for the instructor."""
     raw = handover.read_record(answers, "phase_timings.json")
-    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e11  # noqa: E731
-    out = {k: raw[k] for k in ("started", "imported", "first_cell", "last_cell_end", "ended") if number(raw.get(k))}
+
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e11
+
+    out: dict[str, Any] = {
+        k: raw[k] for k in ("started", "imported", "first_cell", "last_cell_end", "ended") if number(raw.get(k))
+    }
     seconds = raw.get("seconds")
     if isinstance(seconds, dict):
         out["seconds"] = {k: seconds[k] for k in ("otter_setup", "student", "checks") if number(seconds.get(k))}
     return out
 
 
-def write_timings(results_dir, clock, reported):
+def write_timings(results_dir: pathlib.Path, clock: Mapping[str, float], reported: Mapping[str, Any]) -> None:
     """results/timings.json: the route's own wall-clock marks (time.time()) of each phase, and the student
     phase's reported split of its time (untrusted, instructors' eyes only; tools/measure/benchmark.py reads it)."""
     marks = {k: round(v, 3) for k, v in clock.items()}
@@ -401,7 +422,7 @@ class StudentDisk:
     own memory. Where no tmpfs can be mounted (a container without CAP_SYS_ADMIN), the folder stays on the
     platform's disk, each file bounded by RLIMIT_FSIZE, and the log says so."""
 
-    def __init__(self, root, placed_bytes):
+    def __init__(self, root: pathlib.Path, placed_bytes: int) -> None:
         self.root, self.size, self.mounted = root, STUDENT_DISK + placed_bytes, False
         self.why = sandbox.private_mounts()
         if not self.why:
@@ -411,25 +432,27 @@ class StudentDisk:
             (root / folder).mkdir(mode=0o1777)
             os.chmod(root / folder, 0o1777)
 
-    def scratch(self):
+    def scratch(self) -> dict[str, str | os.PathLike[str]] | None:
         return {path: self.root / folder for path, folder in SCRATCH.items()} if self.mounted else None
 
-    def full(self):
+    def full(self) -> bool:
         used = sandbox.disk_used(self.root) if self.mounted else None
         return used is not None and used >= self.size - 4 * MB
 
-    def describe(self):
+    def describe(self) -> str:
         if self.mounted:
             return f"{STUDENT_DISK // MB} MB of disk: one tmpfs for its folder, /tmp, /var/tmp and /dev/shm"
         return f"no disk budget ({self.why}): each file it writes is at most {STUDENT_DISK // MB} MB (RLIMIT_FSIZE)"
 
-    def remove(self):
+    def remove(self) -> None:
         if self.mounted:
             sandbox.unmount(self.root)
         sandbox.remove(self.root)
 
 
-def student_sandbox(root, uid, gid, disk, work):
+def student_sandbox(
+    root: pathlib.Path, uid: int, gid: int, disk: StudentDisk, work: pathlib.Path
+) -> tuple[sandbox.Wrap | None, sandbox.Cgroup | None, dict[str, Any]]:
     """(namespaces, cgroup, what they are) for the student phase, each where the platform gives it.
 
     Namespaces: bubblewrap (sandbox.namespace_argv), with the seccomp filter where there is one for this machine.
@@ -442,62 +465,63 @@ def student_sandbox(root, uid, gid, disk, work):
     group, group_note = sandbox.Cgroup.create(
         f"hw1-{SANDBOX_USER}-{os.getpid()}", cpus=cpus, memory=STUDENT_MEMORY, pids=STUDENT_PROCESSES
     )
-    isolation = {"namespaces": None, "cgroup": None, "disk": disk.describe()}
+    isolation: dict[str, Any] = {"namespaces": None, "cgroup": None, "disk": disk.describe()}
     namespaces = student_namespaces(root, uid, gid, disk, work, isolation)
     print(f"hw1 limits: the student phase has {disk.describe()}", flush=True)
     describe_cgroup(group, group_note, (cpus, threads, share), isolation)
     return namespaces, group, isolation
 
 
-def student_namespaces(root, uid, gid, disk, work, isolation):
+def student_namespaces(
+    root: pathlib.Path, uid: int, gid: int, disk: StudentDisk, work: pathlib.Path, isolation: dict[str, Any]
+) -> sandbox.Wrap | None:
     """The student phase's namespaces (bubblewrap, with the seccomp filter where there is one for this machine)
     as a function that wraps an argv, or None where the platform allows none; said in ``isolation`` and the log."""
     tools, why = sandbox.probe_namespaces(uid, gid)
-    namespaces = None
-    if tools is not None:
-        data = settings.DATA_ROOT.value()
-        readonly = sandbox.readonly_paths(
-            sys.prefix,
-            sys.base_prefix,
-            sys.exec_prefix,
-            str(pathlib.Path(sys.executable).resolve().parent.parent),
-            data,
-        )
-        program, no_filter = sandbox.seccomp_program()
-        if program is not None:
-            (work / "seccomp.bpf").write_bytes(program)
-
-        def namespaces(argv):
-            seccomp = os.open(work / "seccomp.bpf", os.O_RDONLY) if program is not None else None
-            wrapped = sandbox.namespace_argv(
-                tools, root, readonly, uid, gid, argv, STUDENT_MEMORY, disk.scratch(), seccomp
-            )
-            return wrapped, () if seccomp is None else (seccomp,)
-
-        isolation["namespaces"] = sandbox.bwrap_version(tools)
-        isolation["seccomp"] = "x86_64 filter" if program is not None else no_filter
-        print(
-            f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
-            f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
-            f"and private, empty /tmp, /var/tmp and /dev/shm; "
-            + (
-                f"a seccomp filter denies {len(sandbox.DENIED_SYSCALLS)} system calls (new namespaces among them)"
-                if program is not None
-                else f"no seccomp filter: {no_filter}"
-            ),
-            flush=True,
-        )
-    else:
+    if tools is None:
         isolation["no_namespaces"] = why
         print(
             f"hw1 isolation: no namespaces ({why}): the student phase runs as {SANDBOX_USER} behind the route's "
             f"own locks; this grading relies on the platform's isolation of one container per submission",
             flush=True,
         )
+        return None
+    data = settings.DATA_ROOT.value()
+    readonly = sandbox.readonly_paths(
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        str(pathlib.Path(sys.executable).resolve().parent.parent),
+        data,
+    )
+    program, no_filter = sandbox.seccomp_program()
+    if program is not None:
+        (work / "seccomp.bpf").write_bytes(program)
+
+    def namespaces(argv: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        seccomp = os.open(work / "seccomp.bpf", os.O_RDONLY) if program is not None else None
+        wrapped = sandbox.namespace_argv(tools, root, readonly, uid, gid, argv, STUDENT_MEMORY, disk.scratch(), seccomp)
+        return wrapped, () if seccomp is None else (seccomp,)
+
+    isolation["namespaces"] = sandbox.bwrap_version(tools)
+    isolation["seccomp"] = "x86_64 filter" if program is not None else no_filter
+    print(
+        f"hw1 isolation: the student phase runs in {isolation['namespaces']}: its own mount, PID, IPC, network "
+        f"(loopback only) and UTS namespaces; it sees /usr, /etc, {', '.join(readonly)} read-only, its own folder, "
+        f"and private, empty /tmp, /var/tmp and /dev/shm; "
+        + (
+            f"a seccomp filter denies {len(sandbox.DENIED_SYSCALLS)} system calls (new namespaces among them)"
+            if program is not None
+            else f"no seccomp filter: {no_filter}"
+        ),
+        flush=True,
+    )
     return namespaces
 
 
-def describe_cgroup(group, group_note, cpu, isolation):
+def describe_cgroup(
+    group: sandbox.Cgroup | None, group_note: str, cpu: tuple[float, int, str], isolation: dict[str, Any]
+) -> None:
     """The student phase's cgroup limits (cpu: (CPUs, threads, where the share comes from)), in ``isolation``
     and the log; without a cgroup, only the process count is capped."""
     cpus, threads, share = cpu
@@ -522,16 +546,16 @@ def describe_cgroup(group, group_note, cpu, isolation):
         )
 
 
-def autograder_id_of(ag):
+def autograder_id_of(ag: pathlib.Path) -> str:
     stamp = ag / "source" / "files" / "hw1_trusted" / "AUTOGRADER_ID"
     return stamp.read_text().strip() if stamp.exists() else "unknown"
 
 
-def folder_bytes(folder):
+def folder_bytes(folder: str | pathlib.Path) -> int:
     return sum(p.stat().st_size for p in pathlib.Path(folder).rglob("*") if p.is_file())
 
 
-def student_env(root):
+def student_env(root: pathlib.Path) -> dict[str, str]:
     return {
         "PATH": f"{pathlib.Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(root / "home"),
@@ -553,20 +577,23 @@ class PhaseWatch:
     stopped at the wall cap that used well under its CPU share while it waited is starved by the machine, a grader
     fault, never the student's time limit."""
 
-    def __init__(self, group, uid, cpus):
+    def __init__(self, group: sandbox.Cgroup | None, uid: int | None, cpus: float) -> None:
         self.group, self.uid, self.cpus = group, uid, cpus
-        self.cpu, self.waited = 0.0, {}  # pid -> its run delay when last seen
+        self.cpu = 0.0
+        self.waited: dict[int, float] = {}  # pid -> its run delay when last seen
 
-    def _pids(self):
-        return self.group.pids() if self.group is not None else set(sandbox.processes_of(self.uid))
+    def _pids(self) -> set[int]:
+        if self.group is not None:
+            return self.group.pids()
+        return set(sandbox.processes_of(self.uid)) if self.uid is not None else set()
 
-    def _cpu(self, pids):
+    def _cpu(self, pids: set[int]) -> float:
         used = self.group.stats().get("cpu_seconds") if self.group is not None else None
         if used is None:  # no cgroup: the user's live processes, their reaped children included
             used = sum(c for c in map(sandbox.cpu_of, pids) if c is not None)
-        return max(self.cpu, used)
+        return max(self.cpu, float(used))
 
-    def __call__(self, elapsed):
+    def __call__(self, elapsed: float) -> str | None:
         pids = self._pids()
         for pid in pids:
             delay = sandbox.run_delay(pid)
@@ -575,13 +602,13 @@ class PhaseWatch:
         self.cpu = self._cpu(pids)
         return "cpu" if self.cpu >= PHASE_TIMEOUT else None
 
-    def starved(self, seconds):
+    def starved(self, seconds: float) -> bool:
         """Stopped at the wall cap having had less than STARVED_SHARE of its CPU share while its processes waited
         for a CPU for over a quarter of the time: the machine was too busy (a sleeping notebook waits for nothing; one
         whose own threads queue for its CPU still gets all of its share)."""
         return self.cpu < STARVED_SHARE * self.cpus * seconds and sum(self.waited.values()) > 0.25 * seconds
 
-    def record(self, seconds):
+    def record(self, seconds: float) -> dict[str, float]:
         return {"cpu_seconds": round(self.cpu, 1), "waited_for_cpu": round(sum(self.waited.values()), 1),
                 "wall_seconds": round(seconds, 1), "cpu_share": round(self.cpus, 2)}  # fmt: skip
 
@@ -593,26 +620,36 @@ STARVED_SHARE = 0.8
 BUSY = "the machine was too busy"  # a grader fault's reason: the phase was starved of CPU, not slow
 
 
-def run_student_phase(root, nb, ag, work, ids, clock):
+def run_student_phase(
+    root: pathlib.Path,
+    nb: uploads.Notebook,
+    ag: pathlib.Path,
+    work: pathlib.Path,
+    ids: tuple[int, int] | tuple[None, None],
+    clock: dict[str, float],
+) -> tuple[int | None, float, dict[str, Any], dict[str, Any], handover.Collected]:
     """Lays out the student's folder on its own disk, runs the notebook as the sandbox user, ends every process of
     it, copies its hand-over out; returns (exit code or None when a limit stopped it, seconds, what the route
     observed, isolation, handover.Collected). Raises GraderFault(BUSY) when the machine starved the phase."""
     uid, gid = ids
-    isolate = uid is not None
     placed = folder_bytes(work / "inputs") + folder_bytes(ag / "source" / "tests") + len(uploads.to_json(nb)) + 16 * MB
-    disk = StudentDisk(root, placed) if isolate else None
+    disk = StudentDisk(root, placed) if uid is not None else None
     try:
         build_sandbox(root, ag, nb, work)
-        if isolate:
+        namespaces: sandbox.Wrap | None = None
+        group: sandbox.Cgroup | None = None
+        isolation: dict[str, Any] = {}
+        if uid is not None and gid is not None and disk is not None:
             # the folder stays root's, so that the student cannot swap its parts; the user owns only its own
             for part in ("ag", "home", "handover"):
                 sandbox.chown_tree(root / part, uid, gid)
                 os.chmod(root / part, 0o700)
             os.chmod(root, 0o711)
-        clock["inputs_end"] = time.time()
-        namespaces, group, isolation = student_sandbox(root, uid, gid, disk, work) if isolate else (None, None, {})
+            clock["inputs_end"] = time.time()
+            namespaces, group, isolation = student_sandbox(root, uid, gid, disk, work)
+        clock.setdefault("inputs_end", time.time())
         clock["student_start"] = time.time()
-        observed = {}
+        observed: dict[str, Any] = {}
         watch = PhaseWatch(group, uid, cpu_share()[0])
         try:
             argv = [sys.executable, str(root / "runner.py"), str(root / "ag"), str(root / "handover")]
@@ -624,7 +661,7 @@ def run_student_phase(root, nb, ag, work, ids, clock):
             isolation["time"] = {**watch.record(seconds), "stopped": stopped}
             starved = stopped == "wall" and watch.starved(seconds)
             clock["student_exited"] = time.time()
-            killed = sandbox.kill_all(uid) if isolate else 0
+            killed = sandbox.kill_all(uid) if uid is not None else 0
             if group is not None:
                 killed += group.kill()
                 isolation["used"] = used = group.stats()
@@ -640,7 +677,7 @@ def run_student_phase(root, nb, ag, work, ids, clock):
         finally:
             if group is not None:
                 group.remove()
-        if isolate:
+        if uid is not None:
             sandbox.remove_files_of(uid)
         if starved:  # only now, with every process of the phase ended and its files removed
             raise GraderFault(BUSY)
@@ -653,14 +690,16 @@ def run_student_phase(root, nb, ag, work, ids, clock):
             sandbox.remove(root)
 
 
-def checks_questions():
+def checks_questions() -> list[str]:
     """The autograded questions (checks.CASES)."""
     from . import checks
 
     return list(checks.CASES)
 
 
-def grade(ag, results_dir, work, autograder_id, clock):
+def grade(
+    ag: pathlib.Path, results_dir: pathlib.Path, work: pathlib.Path, autograder_id: str, clock: dict[str, float]
+) -> None:
     """The route's steps for one upload: the upload, the inputs, the student phase, the collection, the verdict.
     Raises GraderFault (or OSError...) for the grader's own failures; the caller turns them into a result."""
     notes = [f"Autograder {autograder_id[:12]}."]
@@ -671,7 +710,7 @@ def grade(ag, results_dir, work, autograder_id, clock):
         if trusted("reject", work, results_dir, autograder_id, str(problem)).returncode != 0:
             raise GraderFault("the refusal of the upload could not be written") from None
         return
-    ids = (None, None)
+    ids: tuple[int, int] | tuple[None, None] = (None, None)
     if os.geteuid() == 0:  # before the trusted process starts, whose cgroup the stale ones' removal would take too
         ids = sandbox.ensure_user(SANDBOX_USER)
         sandbox.kill_all(ids[0])  # nothing of an earlier grading may linger
@@ -719,7 +758,7 @@ LIMITS = {  # the limits in force, for the record
 }
 
 
-def write_record(results_dir, clock):
+def write_record(results_dir: pathlib.Path, clock: Mapping[str, float]) -> None:
     """grading.json, once, from results.json as the grading left it (root's own file): the typed record that the
     tools read. A results.json that cannot be read, or a verdict that left a question out, is a grader fault."""
     spans = {"prepare": ("inputs_start", "inputs_end"), "student": ("student_start", "student_end"),
@@ -734,7 +773,7 @@ def write_record(results_dir, clock):
     record.write(results_dir, graded)
 
 
-def write_grader_fault(results_dir, autograder_id, why):
+def write_grader_fault(results_dir: pathlib.Path, autograder_id: str, why: str) -> None:
     """Every question 0 with a sentence that the grader failed, status grader_fault: a rerun grades it again."""
     from . import verdict
 
@@ -756,14 +795,14 @@ def write_grader_fault(results_dir, autograder_id, why):
     verdict.write(results_dir, graded, notes, [], autograder_id, status=(verdict.GRADER_FAULT, why, sentence))
 
 
-def grade_upload(ag, results_dir):
-    ag, results_dir = pathlib.Path(ag), pathlib.Path(results_dir)
+def grade_upload(ag_dir: str | pathlib.Path, results: str | pathlib.Path) -> None:
+    ag, results_dir = pathlib.Path(ag_dir), pathlib.Path(results)
     results_dir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         lock_down(ag)
     autograder_id = autograder_id_of(ag)
     work = pathlib.Path(tempfile.mkdtemp(prefix="hw1-trusted-"))  # root's, mode 0700
-    clock = {}  # wall-clock marks of each phase, for results/timings.json
+    clock: dict[str, float] = {}  # wall-clock marks of each phase, for results/timings.json
     try:
         try:
             grade(ag, results_dir, work, autograder_id, clock)
@@ -784,13 +823,13 @@ def grade_upload(ag, results_dir):
             shutil.rmtree(work, ignore_errors=True)
 
 
-def write_record_or_say_why(results_dir, clock):
+def write_record_or_say_why(results_dir: pathlib.Path, clock: Mapping[str, float]) -> None:
     try:
         write_record(results_dir, clock)
     except OSError as error:  # no record: the tools count the grading as failed and grade it again
         print(f"hw1 grader fault: the grading record could not be written: {type(error).__name__}", flush=True)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     ag = pathlib.Path(argv[0]) if argv else pathlib.Path(settings.AUTOGRADER_DIR.value())
     grade_upload(ag, ag / "results")

@@ -9,6 +9,8 @@ IPC, network and UTS namespaces (``namespace_argv``), and a cgroup with a CPU qu
 and a process limit (``Cgroup``). Both are probed for; neither is required.
 """
 
+from __future__ import annotations
+
 import collections
 import ctypes
 import os
@@ -22,11 +24,16 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import settings
 
+Tools = tuple[str, str]  # (bubblewrap, setpriv)
+Wrap = Callable[[list[str]], tuple[list[str], tuple[int, ...]]]  # argv -> (the sandboxed argv, fds it reads)
 
-def ensure_user(name):
+
+def ensure_user(name: str) -> tuple[int, int]:
     """(uid, gid) of the sandbox user, created without a home or a login shell if it is missing."""
     try:
         entry = pwd.getpwnam(name)
@@ -38,7 +45,7 @@ def ensure_user(name):
     return entry.pw_uid, entry.pw_gid
 
 
-def processes_of(uid):
+def processes_of(uid: int) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -50,7 +57,7 @@ def processes_of(uid):
     return pids
 
 
-def kill_until_gone(list_pids, rounds):
+def kill_until_gone(list_pids: Callable[[], Iterable[int]], rounds: int) -> tuple[int, bool]:
     """SIGKILLs the processes that ``list_pids()`` names until it names none (a fork may add one between
     rounds); returns (how many were killed, whether none is left)."""
     killed = 0
@@ -68,7 +75,7 @@ def kill_until_gone(list_pids, rounds):
     return killed, not list_pids()
 
 
-def kill_all(uid, rounds=50):
+def kill_all(uid: int, rounds: int = 50) -> int:
     """SIGKILLs every process of ``uid`` until none is left; returns how many were killed."""
     killed, gone = kill_until_gone(lambda: processes_of(uid), rounds)
     if not gone:
@@ -76,7 +83,7 @@ def kill_all(uid, rounds=50):
     return killed
 
 
-def chown_tree(path, uid, gid):
+def chown_tree(path: str | os.PathLike[str], uid: int, gid: int) -> None:
     for root, _dirs, files in os.walk(path):
         os.chown(root, uid, gid)
         for name in files:
@@ -89,13 +96,14 @@ class OutputTail:
     The student phase's output reaches root only this way: through a pipe whose reader keeps a bounded tail, never
     through a file of root's that the student's code could write a gigabyte into."""
 
-    def __init__(self, fd, limit):
-        self.fd, self.limit, self.chunks, self.kept, self.total = fd, limit, collections.deque(), 0, 0
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd, self.limit, self.kept, self.total = fd, limit, 0, 0
+        self.chunks: collections.deque[bytes] = collections.deque()
         self.lock = threading.Lock()  # a writer left running (no namespaces) may still feed the reader
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
-    def _read(self):
+    def _read(self) -> None:
         while True:
             try:
                 chunk = os.read(self.fd, 65536)
@@ -111,7 +119,7 @@ class OutputTail:
                     self.kept -= len(self.chunks.popleft())
         os.close(self.fd)
 
-    def text(self, wait=2.0):
+    def text(self, wait: float = 2.0) -> bytes:
         """What was kept (at most ``limit`` bytes, the end of the output), once the writers are gone."""
         self.thread.join(wait)
         with self.lock:
@@ -122,9 +130,19 @@ class OutputTail:
 
 
 def run_as(
-    uid, gid, argv, env, cwd, timeout, log_path, namespaces=None, cgroup=None, file_size=None, output_limit=2**20,
-    watch=None,
-):  # fmt: skip
+    uid: int | None,
+    gid: int | None,
+    argv: list[str],
+    env: Mapping[str, str],
+    cwd: str | os.PathLike[str],
+    timeout: float,
+    log_path: str | os.PathLike[str],
+    namespaces: Wrap | None = None,
+    cgroup: Cgroup | None = None,
+    file_size: int | None = None,
+    output_limit: int = 2**20,
+    watch: Callable[[float], str | None] | None = None,
+) -> tuple[int | None, float, str | None]:
     """Runs argv as uid:gid in its own session; returns (exit code or None when it was stopped, seconds, why it was
     stopped: None, "wall" after ``timeout`` seconds, or what ``watch`` returned).
 
@@ -138,7 +156,7 @@ def run_as(
     """
     started = time.monotonic()
 
-    def demote():  # no imports here (after the switch to the user, the stdlib may be unreadable to it)
+    def demote() -> None:  # no imports here (after the switch to the user, the stdlib may be unreadable to it)
         os.setsid()
         if cgroup is not None:
             cgroup.join()  # as root, before the switch: the cgroup's files are root's
@@ -148,10 +166,10 @@ def run_as(
             resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
             if namespaces is None:  # else the sandbox tool switches, once its namespaces are made
                 os.setgroups([])
-                os.setresgid(gid, gid, gid)
+                os.setresgid(gid, gid, gid)  # type: ignore[arg-type]  # given with uid
                 os.setresuid(uid, uid, uid)
 
-    pass_fds = ()
+    pass_fds: tuple[int, ...] = ()
     if namespaces is not None:
         argv, pass_fds = namespaces(argv)
     read_end, write_end = os.pipe()
@@ -175,7 +193,8 @@ def run_as(
         for fd in pass_fds:
             os.close(fd)
     tail = OutputTail(read_end, output_limit)
-    code = stopped = None
+    code: int | None = None
+    stopped: str | None = None
     while code is None and stopped is None:
         try:
             code = process.wait(timeout=0.5)
@@ -195,7 +214,7 @@ def run_as(
     return code, seconds, stopped
 
 
-def run_delay(pid):
+def run_delay(pid: int) -> float | None:
     """Seconds that ``pid`` has waited for a CPU while it was ready to run (/proc/PID/schedstat), or None."""
     try:
         with open(f"/proc/{pid}/schedstat") as f:
@@ -204,7 +223,7 @@ def run_delay(pid):
         return None
 
 
-def cpu_of(pid):
+def cpu_of(pid: int) -> float | None:
     """CPU seconds of ``pid`` and of its reaped children (/proc/PID/stat), or None."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -214,7 +233,7 @@ def cpu_of(pid):
         return None
 
 
-def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
+def remove_files_of(uid: int, folders: Iterable[str] = ("/tmp", "/var/tmp", "/dev/shm")) -> None:
     """Deletes what the user left in the shared temporary folders (top level), so nothing lingers for later."""
     for folder in folders:
         try:
@@ -233,7 +252,7 @@ def remove_files_of(uid, folders=("/tmp", "/var/tmp", "/dev/shm")):
                 pass
 
 
-def remove(path):
+def remove(path: str | os.PathLike[str]) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -245,7 +264,7 @@ DISABLE = settings.SANDBOX.name  # "none": no namespaces (forces the fallback, f
 NO_CGROUP = settings.CGROUP.name  # "none": no cgroup (forces that fallback, for tests)
 
 
-def bwrap_command():
+def bwrap_command() -> tuple[Tools | None, str]:
     """bubblewrap and setpriv (util-linux), or (None, reason) when the sandbox tool is missing or disabled."""
     if settings.SANDBOX.value():
         return None, f"disabled by {DISABLE}={settings.SANDBOX.raw()}"
@@ -258,7 +277,17 @@ def bwrap_command():
     return (bwrap, setpriv), ""
 
 
-def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes, scratch=None, seccomp_fd=None):
+def namespace_argv(
+    tools: Tools,
+    root: str | os.PathLike[str],
+    readonly: Iterable[str],
+    uid: int | None,
+    gid: int | None,
+    argv: Sequence[str],
+    tmp_bytes: int,
+    scratch: Mapping[str, str | os.PathLike[str]] | None = None,
+    seccomp_fd: int | None = None,
+) -> list[str]:
     """argv run by bubblewrap in new mount, PID, IPC, network (a loopback of its own) and UTS namespaces.
 
     bwrap runs as root and sets up the mounts; setpriv then becomes ``uid``:``gid`` with no capability
@@ -298,8 +327,10 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes, scratch=Non
             args += ["--ro-bind", path, path]
     made = {"/", "/usr", "/etc", "/proc", "/dev", "/dev/shm", "/tmp", "/var/tmp"}
 
-    def parents(path):  # the folders on the way, made open to all (bwrap's own would follow the umask)
-        folders = []
+    def parents(
+        path: str | os.PathLike[str],
+    ) -> list[str]:  # the folders on the way, made open to all (bwrap's own would follow the umask)
+        folders: list[str] = []
         for parent in reversed(pathlib.PurePath(path).parents):
             if str(parent) not in made:
                 made.add(str(parent))
@@ -335,7 +366,7 @@ def namespace_argv(tools, root, readonly, uid, gid, argv, tmp_bytes, scratch=Non
     ]
 
 
-def readonly_paths(*paths):
+def readonly_paths(*paths: str | None) -> list[str]:
     """The folders to show read-only: those given (and where their links lead), minus /usr's and nested ones."""
     found = set()
     for path in paths:
@@ -347,10 +378,10 @@ def readonly_paths(*paths):
     return sorted(p for p in found if not any(p != q and p.startswith(q + "/") for q in found))
 
 
-_probed: dict = {}  # bubblewrap command -> its probe's result
+_probed: dict[Tools, str] = {}  # bubblewrap command -> its probe's result
 
 
-def probe_namespaces(uid, gid):
+def probe_namespaces(uid: int, gid: int) -> tuple[Tools | None, str]:
     """(tools, "") if bubblewrap can make the sandbox here, else (None, why not). Tried once per process."""
     tools, reason = bwrap_command()
     if tools is None:
@@ -373,16 +404,17 @@ def probe_namespaces(uid, gid):
     return tools, ""
 
 
-def bwrap_version(tools):
+def bwrap_version(tools: Tools) -> str:
     try:
         return subprocess.run([tools[0], "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return "bubblewrap"
 
 
-def _mounts():
+def _mounts() -> dict[str, Any]:
     """{"v1": {controller: (mount point, mounted root)}, "v2": (mount point, mounted root) or None}."""
-    v1, v2 = {}, None
+    v1: dict[str, tuple[str, str]] = {}
+    v2: tuple[str, str] | None = None
     try:
         lines = open("/proc/self/mountinfo").read().splitlines()
     except OSError:
@@ -402,7 +434,7 @@ def _mounts():
     return {"v1": v1, "v2": v2}
 
 
-def _own_path(hierarchy):
+def _own_path(hierarchy: str) -> str:
     """This process's cgroup path in the v1 hierarchy of ``hierarchy`` (a controller), or in v2 (``""``)."""
     for line in open("/proc/self/cgroup").read().splitlines():
         _, controllers, path = line.split(":", 2)
@@ -411,17 +443,17 @@ def _own_path(hierarchy):
     return "/"
 
 
-def _under(mount, path):
+def _under(mount: tuple[str, str], path: str) -> str:
     point, mounted_root = mount
     if mounted_root != "/" and (path + "/").startswith(mounted_root.rstrip("/") + "/"):
         path = path[len(mounted_root.rstrip("/")) :]  # a container's view: its own cgroup is the mount's root
     return os.path.join(point, path.lstrip("/"))
 
 
-def own_cgroup_files(*names):
+def own_cgroup_files(*names: str) -> list[pathlib.Path]:
     """The paths of ``names`` in this process's own cgroup, in each hierarchy that may hold them (v2, then v1's
     memory and cpu): where a container's limits are."""
-    mounts, paths = _mounts(), []
+    mounts, paths = _mounts(), list[pathlib.Path]()
     if mounts["v2"] is not None:
         paths += [pathlib.Path(_under(mounts["v2"], _own_path(""))) / n for n in names]
     for controller in ("memory", "cpu"):
@@ -430,7 +462,7 @@ def own_cgroup_files(*names):
     return paths
 
 
-def remove_stale_cgroups(prefix):
+def remove_stale_cgroups(prefix: str) -> int:
     """Kills the processes of, and removes, the cgroups named ``prefix``... below this process's own (a grading
     that was stopped before it could remove its own). Returns how many were removed."""
     removed = 0
@@ -450,7 +482,7 @@ def remove_stale_cgroups(prefix):
     return removed
 
 
-def _v2_parent(parent):
+def _v2_parent(parent: str) -> str:
     """``parent`` with the cpu, memory and pids controllers enabled for its children; OSError where it cannot
     (EBUSY: it holds processes itself) or where none of them is available."""
     wanted = [
@@ -474,14 +506,16 @@ class Cgroup:
     ``Cgroup.create`` returns (cgroup or None, note) and never raises: the route grades without one.
     """
 
-    def __init__(self, version, dirs):
+    def __init__(self, version: str, dirs: dict[str, str]) -> None:
         self.version, self.dirs = version, dirs  # {controller or "": folder}
 
     @classmethod
-    def create(cls, name, cpus=None, memory=None, pids=None):
+    def create(
+        cls, name: str, cpus: float | None = None, memory: int | None = None, pids: int | None = None
+    ) -> tuple[Cgroup | None, str]:
         if settings.CGROUP.value():
             return None, f"cgroups disabled by {NO_CGROUP}={settings.CGROUP.raw()}"
-        dirs = {}
+        dirs: dict[str, str] = {}
         try:
             mounts = _mounts()
             if "memory" in mounts["v1"] or "cpu" in mounts["v1"]:
@@ -512,11 +546,11 @@ class Cgroup:
             return None, f"no cgroup could be made ({type(error).__name__}: {error})"
         return group, f"cgroup {group.version}"
 
-    def _write(self, controller, file, value):
+    def _write(self, controller: str, file: str, value: object) -> None:
         with open(os.path.join(self.dirs[controller], file), "w") as f:
             f.write(str(value))
 
-    def _limit_v1(self, cpus, memory, pids):
+    def _limit_v1(self, cpus: float | None, memory: int | None, pids: int | None) -> None:
         if cpus and "cpu" in self.dirs:
             self._write("cpu", "cpu.cfs_period_us", 100_000)
             self._write("cpu", "cpu.cfs_quota_us", max(1000, int(cpus * 100_000)))
@@ -527,7 +561,7 @@ class Cgroup:
         if pids and "pids" in self.dirs:
             self._write("pids", "pids.max", int(pids))
 
-    def _limit_v2(self, cpus, memory, pids):
+    def _limit_v2(self, cpus: float | None, memory: int | None, pids: int | None) -> None:
         folder = self.dirs[""]
         if cpus and os.path.exists(os.path.join(folder, "cpu.max")):
             self._write("", "cpu.max", f"{max(1000, int(cpus * 100_000))} 100000")
@@ -538,14 +572,14 @@ class Cgroup:
         if pids and os.path.exists(os.path.join(folder, "pids.max")):
             self._write("", "pids.max", int(pids))
 
-    def join(self, pid=0):
+    def join(self, pid: int = 0) -> None:
         """Moves ``pid`` (0: the caller; usable as a preexec_fn) into every hierarchy of the cgroup."""
         for folder in self.dirs.values():
             with open(os.path.join(folder, "cgroup.procs"), "w") as f:
                 f.write(str(pid or os.getpid()))
 
-    def pids(self):
-        found = set()
+    def pids(self) -> set[int]:
+        found: set[int] = set()
         for folder in self.dirs.values():
             try:
                 found.update(int(p) for p in open(os.path.join(folder, "cgroup.procs")).read().split())
@@ -553,20 +587,20 @@ class Cgroup:
                 pass
         return found
 
-    def kill(self, rounds=100):
+    def kill(self, rounds: int = 100) -> int:
         """SIGKILLs every process in the cgroup until none is left; returns how many were killed."""
         return kill_until_gone(self.pids, rounds)[0]
 
-    def _read(self, controller, file):
+    def _read(self, controller: str, file: str) -> str:
         try:
             return open(os.path.join(self.dirs[controller], file)).read()
         except (KeyError, OSError):
             return ""
 
-    def stats(self):
+    def stats(self) -> dict[str, Any]:
         """What the processes used: CPU seconds, times throttled, peak memory (MB), OOM kills, peak processes."""
 
-        def field(text, key):
+        def field(text: str, key: str) -> int | None:
             for line in text.splitlines():
                 parts = line.split()
                 if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
@@ -587,10 +621,10 @@ class Cgroup:
                 "pids_limit_hits": field(self._read("pids", "pids.events"), "max"),
             }
         cpu = self._read("", "cpu.stat")
-        usage = field(cpu, "usage_usec")
+        usec = field(cpu, "usage_usec")
         peak = self._read("", "memory.peak").strip()
         return {
-            "cpu_seconds": round(usage / 1e6, 2) if usage is not None else None,
+            "cpu_seconds": round(usec / 1e6, 2) if usec is not None else None,
             "throttled": field(cpu, "nr_throttled"),
             "memory_peak_mb": round(int(peak) / 2**20) if peak.isdigit() else None,
             "oom_kills": field(self._read("", "memory.events"), "oom_kill"),
@@ -598,7 +632,7 @@ class Cgroup:
             "pids_limit_hits": field(self._read("", "pids.events"), "max"),
         }
 
-    def remove(self):
+    def remove(self) -> None:
         self.kill()
         for folder in self.dirs.values():
             for _ in range(20):
@@ -618,15 +652,15 @@ class Cgroup:
 _CLONE_NEWNS, _MS_NOSUID, _MS_NODEV, _MS_REC, _MS_PRIVATE, _MNT_DETACH = 0x00020000, 2, 4, 16384, 1 << 18, 2
 
 
-def _libc():
+def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _failed(call):
+def _failed(call: str) -> str:
     return f"{call} failed: {os.strerror(ctypes.get_errno())}"
 
 
-def private_mounts():
+def private_mounts() -> str:
     """Moves this process (and what it starts) into a mount namespace of its own whose mounts propagate nowhere,
     so that the tmpfs it mounts vanish with it, even when it is killed. Returns "" or why it could not."""
     libc = _libc()
@@ -637,7 +671,7 @@ def private_mounts():
     return ""
 
 
-def mount_tmpfs(path, size):
+def mount_tmpfs(path: str | os.PathLike[str], size: int) -> str:
     """A tmpfs of at most ``size`` bytes at ``path`` (mode 0711, no devices, no set-uid), whose pages are charged
     to the memory cgroup of whoever writes them. Returns "" or why it could not be mounted."""
     options = f"size={int(size)},mode=0711".encode()
@@ -646,11 +680,11 @@ def mount_tmpfs(path, size):
     return ""
 
 
-def unmount(path):
+def unmount(path: str | os.PathLike[str]) -> None:
     _libc().umount2(str(path).encode(), _MNT_DETACH)
 
 
-def disk_used(path):
+def disk_used(path: str | os.PathLike[str]) -> int | None:
     """Bytes in use on the filesystem of ``path`` (statvfs), or None."""
     try:
         info = os.statvfs(path)
@@ -684,7 +718,7 @@ _EPERM, _ENOSYS = 1, 38
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
 
 
-def seccomp_program():
+def seccomp_program() -> tuple[bytes | None, str]:
     """The filter as classic BPF (struct sock_filter[]), or (None, why) where it is not written for this machine.
 
     Other ABIs (x32, i386 through int 0x80) are refused whole; clone3 answers ENOSYS, so that the C library falls
@@ -692,7 +726,13 @@ def seccomp_program():
     if platform.machine() != "x86_64":
         return None, f"no seccomp filter for {platform.machine()} (it is written for x86_64)"
     ld_abs, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
-    program = [(ld_abs, 0, 0, 4), (jeq, 1, 0, _X86_64), ("deny",), (ld_abs, 0, 0, 0), (jge, "deny", 0, 0x40000000)]
+    program: list[tuple[Any, ...]] = [
+        (ld_abs, 0, 0, 4),
+        (jeq, 1, 0, _X86_64),
+        ("deny",),
+        (ld_abs, 0, 0, 0),
+        (jge, "deny", 0, 0x40000000),
+    ]
     program += [(jeq, "deny", 0, nr) for nr in sorted(DENIED_SYSCALLS.values())]
     program += [(jeq, "enosys", 0, _CLONE3), (jeq, "clone", 0, _CLONE), (ret, 0, 0, _ALLOW)]
     labels = {"clone": len(program)}

@@ -12,6 +12,7 @@ Scopes: ``grading`` is read by the route (in the zip, on Gradescope and under ``
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import policy
 
@@ -23,7 +24,7 @@ LIMITS_FILE = (
 )
 
 
-def _limits():
+def _limits() -> dict[str, str]:
     """The zip's own limits (otter grade passes no environment variable to its containers), or {}."""
     import json
     import pathlib
@@ -49,13 +50,13 @@ class Setting:
     default: str | None  # None: unset means "off" or "not given"
     scope: str
     description: str
-    parse: Callable[[str], object] = str
+    parse: Callable[[str], Any] = str  # int for numbers, _disables for switches; value() returns what it returns
 
     def raw(self) -> str | None:
         """The environment's text, or None when it is unset."""
         return os.environ.get(self.name)
 
-    def value(self):
+    def value(self) -> Any:
         """The parsed value from the environment, else from the zip's limits.json (``python -m tools.build.limits``), else
         the parsed default (None when there is none)."""
         text = os.environ.get(self.name, LIMITS.get(self.name, self.default))
@@ -223,7 +224,7 @@ README_SCOPES = ("grading", "tools")  # what an instructor may set: the README's
 DOCS_SCOPES = ("notebook", "tests")  # the route's internal hand-offs and the suite's switches: docs/testing.md
 
 
-def settings_table(scopes=README_SCOPES) -> str:
+def settings_table(scopes: tuple[str, ...] = README_SCOPES) -> str:
     """The table of the settings of these scopes (Markdown), in scope order."""
     lines = ["| variable | default | scope | what it does |", "| --- | --- | --- | --- |"]
     for scope in scopes:

@@ -4,11 +4,14 @@ Accepted: a notebook under any name, Otter's export zip, a ``.py`` export, and n
 without Otter's metadata (cells pasted into a fresh Colab notebook).
 """
 
+from __future__ import annotations
+
 import codecs
 import io
 import json
 import pathlib
 import zipfile
+from typing import Any
 
 import nbformat
 
@@ -19,23 +22,26 @@ WHAT_TO_UPLOAD = (
 )
 
 
+Notebook = Any  # an nbformat NotebookNode (nbformat has no type hints)
+
+
 class BadUpload(Exception):
     """One sentence for the student on what went wrong and what to upload instead."""
 
 
-def _ignored(name):
+def _ignored(name: str) -> bool:
     parts = pathlib.PurePosixPath(name).parts
     return any(p.startswith(".") or p == "__MACOSX" or p == ".ipynb_checkpoints" for p in parts)
 
 
-def _named(name):
+def _named(name: str) -> str:
     """A file name of the upload, the student's text: cleaned, bounded, marked for a labelled quote."""
     from .handover import student_text
 
     return student_text(name, 80)
 
 
-def _decode(data):
+def _decode(data: bytes) -> str:
     """The text of a notebook file: UTF-8 (with or without a BOM), or UTF-16/32 with their BOM."""
     for bom, codec in (
         (codecs.BOM_UTF32_LE, "utf-32"),
@@ -48,7 +54,7 @@ def _decode(data):
     return data.decode("utf-8-sig")
 
 
-def _notebook(data, name):
+def _notebook(data: bytes, name: str) -> Notebook:
     if not data.strip():
         raise BadUpload(f"the file {_named(name)} is empty. {WHAT_TO_UPLOAD}")
     invalid = BadUpload(
@@ -75,12 +81,13 @@ def _notebook(data, name):
     return nb
 
 
-def _script(data, name):
+def _script(data: bytes, name: str) -> Notebook:
     """A .py export as a notebook: one code cell per ``# In[ ]:`` or ``# %%`` block."""
     text = data.decode("utf-8-sig", errors="replace")
     if not text.strip():
         raise BadUpload(f"the file {_named(name)} is empty. {WHAT_TO_UPLOAD}")
-    cells, current = [], []
+    cells: list[str] = []
+    current: list[str] = []
     for line in text.splitlines():
         if line.startswith("# In[") or line.startswith("# %%"):
             if "".join(current).strip():
@@ -96,7 +103,7 @@ def _script(data, name):
     return nb
 
 
-def _from_zip(data, name):
+def _from_zip(data: bytes, name: str) -> Notebook:
     broken = BadUpload(f"the file {_named(name)} is not a valid zip file. {WHAT_TO_UPLOAD}")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -128,7 +135,7 @@ def _from_zip(data, name):
     return _notebook(content, member.filename)
 
 
-def normalise(folder):
+def normalise(folder: str | pathlib.Path) -> Notebook:
     """The submission in ``folder`` as one notebook (nbformat node); raises BadUpload, and only that."""
     try:
         return _normalise(folder)
@@ -138,7 +145,7 @@ def normalise(folder):
         raise BadUpload(f"the submission could not be read (a damaged or unusual file). {WHAT_TO_UPLOAD}") from None
 
 
-def _normalise(folder):
+def _normalise(folder: str | pathlib.Path) -> Notebook:
     files = [
         p
         for p in sorted(pathlib.Path(folder).rglob("*"))
@@ -164,5 +171,5 @@ def _normalise(folder):
     )
 
 
-def to_json(nb):
+def to_json(nb: Notebook) -> str:
     return json.dumps(nb, indent=1)

@@ -4,10 +4,14 @@ Runs as root in a fresh ``python -I`` process after every process of the student
 has ended. It trusts nothing but its own code, its inputs and the verified datasets.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import pathlib
 import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from . import checks, handover, inputs, otter_pickle, policy
 from .errors import GraderFault
@@ -18,6 +22,9 @@ FEEDBACK = "Your submission: what ran, what was handed over"
 # results.json's extra_data.status: {"status": one of these, "reason": a code, "message": the sentence shown for it};
 # make grade reads these fields, never the prose of the entries
 COMPLETED, REJECTED, GRADER_FAULT = "completed", "rejected", "grader_fault"
+Case = tuple[str, float, bool, str]  # (what is checked, its points, passed, the message for the student)
+Graded = dict[str, list[Case]]  # question: its cases
+StatusFields = tuple[str, str, str]  # (status, reason code, the sentence shown for it)
 
 # --- the student's text, quoted -----------------------------------------------------------------
 # handover.read marks every string that the student's notebook handed over; it reaches the
@@ -35,20 +42,20 @@ _MARKED = re.compile(
 _DOUBLE_QUOTES = dict.fromkeys(map(ord, '"\u201c\u201d\u201e\u201f\u2033\u2036\u301d\u301e\uff02'), "'")
 
 
-def quote(text, limit=handover.MAX_TEXT):
+def quote(text: object, limit: int = handover.MAX_TEXT) -> str:
     """The student's text, cleaned, in double quotes (none inside) and labelled as the student's."""
     text = handover.clean_text(str(text).replace("\\ue000", "").replace("\\ue001", ""), limit)
     return f'"{text.translate(_DOUBLE_QUOTES)}" {QUOTE_LABEL}'
 
 
-def render(message, limit=1000):
+def render(message: object, limit: int = 1000) -> str:
     """A message as the student sees it: marked pieces quoted with their label, all on one line."""
-    message = _MARKED.sub(lambda m: quote(m.group(1)), str(message))
-    message = message.replace(handover.STUDENT_CLOSE, "")
-    return handover.clean_text(message, limit)
+    text = _MARKED.sub(lambda m: quote(m.group(1)), str(message))
+    text = text.replace(handover.STUDENT_CLOSE, "")
+    return handover.clean_text(text, limit)
 
 
-def unexpected(error):
+def unexpected(error: BaseException) -> str:
     """A check stopped on data it did not expect: the error's type, and its text quoted as possibly the student's."""
     text = _MARKED.sub(lambda m: m.group(1), str(error))
     return f"your answer could not be checked ({type(error).__name__} on your handed-over data: {quote(text)})"
@@ -57,20 +64,29 @@ def unexpected(error):
 class Context:
     """What a check may use besides its own question's data: datasets, other questions' answers, flags."""
 
-    def __init__(self, datasets, work, answers, expected=None, collected=None):
-        self.datasets, self.cache, self.flags = OwnData(datasets), {}, []
+    def __init__(
+        self,
+        datasets: inputs.Datasets,
+        work: pathlib.Path,
+        answers: pathlib.Path,
+        expected: Mapping[str, Any] | None = None,
+        collected: Mapping[str, str] | None = None,
+    ) -> None:
+        self.datasets = OwnData(datasets)
+        self.cache: dict[str, Any] = {}  # one question's shared results (e.g. the accuracy both bars read)
+        self.flags: list[str] = []
         self.work, self.answer_dir = work, answers
         self.precomputed = dict(expected or {})
         self.collected = collected  # {question: "whole", "none", "size" or "kind"}: what the route copied out
 
-    def inputs(self, question):
+    def inputs(self, question: str) -> inputs.Inputs:
         """The grader's own inputs: a failure to read them is the grader's, never the student's."""
         try:
             return inputs.load(self.work / "inputs", question)
         except Exception as error:
             raise GraderFault(f"the inputs of {question} could not be read ({type(error).__name__})") from error
 
-    def expected(self, question):
+    def expected(self, question: str) -> Any:
         """The question's references from its inputs alone (checks.EXPECTED): the cached ones, else computed now."""
         if question not in self.precomputed:
             try:
@@ -81,7 +97,7 @@ class Context:
                 raise GraderFault(f"the references of {question} failed ({type(error).__name__})") from error
         return self.precomputed[question]
 
-    def answers(self, question):
+    def answers(self, question: str) -> Any:
         """The question's hand-over as the route copied it out, or the grader's reason for refusing it."""
         refused = (self.collected or {}).get(question)
         if refused in REFUSED:
@@ -93,30 +109,32 @@ class Context:
         except Exception as error:  # its text may quote the file: only the kind of error is named
             return {"@unreadable": True, "@refused": f"they could not be read as plain data ({type(error).__name__})"}
 
-    def flag(self, note):
+    def flag(self, note: str) -> None:
         self.flags.append(note)
 
 
 class OwnData:
     """The verified datasets, as the checks read them: a failure to read them is the grader's, never the student's."""
 
-    def __init__(self, splits):
+    def __init__(self, splits: inputs.Datasets) -> None:
         self.splits = splits
 
-    def _own(self, read, *args):
+    def _own(self, read: Callable[..., inputs.Pair], *args: Any) -> inputs.Pair:
         try:
             return read(*args)
         except Exception as error:
             raise GraderFault(f"the datasets could not be read ({type(error).__name__}: {error})") from error
 
-    def __call__(self, name, split):
+    def __call__(self, name: str, split: str) -> inputs.Pair:
         return self._own(self.splits, name, split)
 
-    def training_sample(self, name):
+    def training_sample(self, name: str) -> inputs.Pair:
         return self._own(self.splits.training_sample, name)
 
 
-REFUSED = {  # the route's reasons for copying none of a question's hand-over (handover.collect), in the grader's words
+REFUSED: dict[
+    str, Callable[[str], str]
+] = {  # the route's reasons for copying none of a question's hand-over (handover.collect), in the grader's words
     "size": lambda q: (
         f"the data handed over for {q} was larger than the grader accepts for it "
         f"({handover.question_cap(q) // handover.KB} KB) and was refused unread"
@@ -125,7 +143,15 @@ REFUSED = {  # the route's reasons for copying none of a question's hand-over (h
 }
 
 
-def grade(work, answers, datasets, questions, handed_over=None, expected=None, collected=None):
+def grade(
+    work: pathlib.Path,
+    answers: pathlib.Path,
+    datasets: inputs.Datasets,
+    questions: Iterable[str],
+    handed_over: dict[str, str] | None = None,
+    expected: Mapping[str, Any] | None = None,
+    collected: Mapping[str, str] | None = None,
+) -> tuple[Graded, list[str]]:
     """{question: [(what, points, passed, message)]} and the integrity flags; each message is rendered
     (the student's text quoted and labelled). ``handed_over``, a dict, receives each question's answer_status;
     ``expected``: the references of checks.EXPECTED precomputed for these inputs (else computed as needed);
@@ -133,14 +159,14 @@ def grade(work, answers, datasets, questions, handed_over=None, expected=None, c
     Raises GraderFault when the grader's own inputs, datasets or references fail: never a grade."""
     ctx = Context(datasets, work, answers, expected, collected)
     points = checks.question_points()
-    graded = {}
+    graded: Graded = {}
     for question in questions:
         inp = ctx.inputs(question)
         out = ctx.answers(question)  # unreadable answers (a planted file, not plain data) become a failure
         if handed_over is not None:
             handed_over[question] = answer_status(out)
         ctx.cache = {}
-        cases = []
+        cases: list[Case] = []
         for what, share, check in checks.case_points(question, points):
             try:
                 check(inp, out, ctx)
@@ -155,7 +181,7 @@ def grade(work, answers, datasets, questions, handed_over=None, expected=None, c
     return graded, ctx.flags
 
 
-def question_output(cases):
+def question_output(cases: Iterable[Case]) -> str:
     lines = []
     for what, points, passed, message in cases:
         lines.append(f"{'passed' if passed else 'failed'} ({points if passed else 0}/{points}): {what}")
@@ -167,21 +193,22 @@ def question_output(cases):
 # --- what the student sees at once --------------------------------------------------------------
 
 
-def answer_status(out):
+def answer_status(out: object) -> str:
     """What one question's hand-over holds, as a key of HANDED_OVER (never the student's text)."""
     if out is None:
         return "none"
     if not isinstance(out, dict):
         return "handed_over"
     if out.get("@unreadable") is True:
-        return {"size": "refused_size", "kind": "refused_kind"}.get(out.get("@refused_for"), "unreadable")
+        return {"size": "refused_size", "kind": "refused_kind"}.get(str(out.get("@refused_for")), "unreadable")
     if "@probe_error" in out:
         return "raised"
     if "@missing" in out:
         return "undefined"
-    notes = set()
+    notes: set[str] = set()
 
-    def find(value, depth):
+    def find(value: object, depth: int) -> None:
+        values: Iterable[object]
         if isinstance(value, dict):
             notes.update(k for k in ("@missing", "@error", "@probe_error", "@type") if k in value)
             values = value.values()
@@ -227,7 +254,7 @@ WHEN_PUBLISHED = {
 }
 
 
-def phase_lines(phase):
+def phase_lines(phase: Mapping[str, Any]) -> list[str]:
     """Whether the notebook ran to the end, and in how long: the route's own record of the phase (its clock, the
     runner's exit), never a number from a record that the student's code could write."""
     seconds = phase.get("seconds")
@@ -255,7 +282,9 @@ def phase_lines(phase):
     return ["Your notebook's run was not recorded."]
 
 
-def feedback(questions, handed_over, phase, visibility=PUBLISHED):
+def feedback(
+    questions: Sequence[str], handed_over: Mapping[str, str], phase: Mapping[str, Any], visibility: str = PUBLISHED
+) -> str:
     """The visible entry: how the notebook's run ended and what each question handed over, in the grader's words
     only. The self-checks' results are not repeated here: they come from the student's own process, whose record
     the student's code can rewrite (grader.check shows them in the notebook)."""
@@ -279,9 +308,15 @@ def feedback(questions, handed_over, phase, visibility=PUBLISHED):
 
 
 def gradescope_results(
-    graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "", "")
-):  # fmt: skip
-    tests = [
+    graded: Graded,
+    notes: Iterable[str],
+    flags: list[str],
+    autograder_id: str,
+    show_hidden: bool = True,
+    summary: str | None = None,
+    status: StatusFields = (COMPLETED, "", ""),
+) -> dict[str, Any]:
+    tests: list[dict[str, Any]] = [
         {
             "name": "Grading notes",
             "visibility": "visible",
@@ -291,7 +326,7 @@ def gradescope_results(
     ]
     if summary is not None:
         tests.append({"name": FEEDBACK, "visibility": "visible", "output": summary, "status": "passed"})
-    total = 0
+    total = 0.0
     for question, cases in graded.items():
         score = round(sum(points for _, points, passed, _ in cases if passed), 2)
         total += score
@@ -318,7 +353,7 @@ def gradescope_results(
     }
 
 
-def otter_files(graded):
+def otter_files(graded: Graded) -> list[dict[str, Any]]:
     """The verdict in the Ottr JSON form that Otter's GradingResults.from_ottr_json reads."""
     files = []
     for question, cases in graded.items():
@@ -346,34 +381,43 @@ def otter_files(graded):
     return files
 
 
-def otter_plugin_data(flags, autograder_id):
+def otter_plugin_data(flags: list[str], autograder_id: str) -> dict[str, Any]:
     return {"autograder": autograder_id, "flags": flags}
 
 
-def write(results_dir, graded, notes, flags, autograder_id, show_hidden=True, summary=None, status=(COMPLETED, "", ""),
-          extra=None):  # fmt: skip
+def write(
+    results_dir: str | pathlib.Path,
+    graded: Graded,
+    notes: Iterable[str],
+    flags: list[str],
+    autograder_id: str,
+    show_hidden: bool = True,
+    summary: str | None = None,
+    status: StatusFields = (COMPLETED, "", ""),
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """results.pkl, then results.json, each written whole or not at all (a temporary file renamed into place):
     a full disk leaves no half a result. ``status``: (COMPLETED, REJECTED or GRADER_FAULT, a reason code, the
     sentence shown for it, rendered)."""
-    results_dir = pathlib.Path(results_dir)
+    folder = pathlib.Path(results_dir)
     payload = gradescope_results(graded, notes, flags, autograder_id, show_hidden, summary, status)
     payload["extra_data"].update(extra or {})
     # Otter's GradingResults for otter grade's host (dill.load reads a plain pickle), without importing Otter
     pickled = otter_pickle.dumps(otter_files(graded), {"hw1": otter_plugin_data(flags, autograder_id)})
     for name, data in (("results.pkl", pickled), ("results.json", json.dumps(payload, indent=2).encode())):
-        partial = results_dir / f".{name}.partial"
+        partial = folder / f".{name}.partial"
         partial.write_bytes(data)
-        os.replace(partial, results_dir / name)
+        os.replace(partial, folder / name)
     return payload
 
 
-def not_graded(questions, reason):
+def not_graded(questions: Iterable[str], reason: str) -> Graded:
     """Every question 0, each saying why: for uploads that cannot be graded at all."""
     points = checks.question_points()
     return {q: [(what, share, False, reason) for what, share, _ in checks.case_points(q, points)] for q in questions}
 
 
-def read_own(path):
+def read_own(path: str | pathlib.Path) -> Any:
     """A file of root's own (the route's records): a failure to read it is the grader's."""
     try:
         return json.loads(pathlib.Path(path).read_text())
@@ -381,7 +425,16 @@ def read_own(path):
         raise GraderFault(f"{pathlib.Path(path).name} could not be read ({type(error).__name__})") from error
 
 
-def main(work, answers, results_dir, notes, autograder_id, data_root=None, datasets=None, expected=None):
+def main(
+    work: str | pathlib.Path,
+    answers: str | pathlib.Path,
+    results_dir: str | pathlib.Path,
+    notes: list[str],
+    autograder_id: str,
+    data_root: str | None = None,
+    datasets: inputs.Datasets | None = None,
+    expected: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``datasets``: the verified splits already read by the same trusted process (its inputs step), or None;
     ``expected``: this zip's cached references (checks.EXPECTED), or None. Raises GraderFault on the grader's
     own failures (the route then writes a grader-fault result)."""
@@ -390,9 +443,10 @@ def main(work, answers, results_dir, notes, autograder_id, data_root=None, datas
     phase = read_own(work / "phase.json")  # the route's own record of the student phase
     collected = read_own(work / "collected.json")["questions"]  # what the route copied out of the hand-over
     questions = list(checks.CASES)
-    datasets = datasets or inputs.Datasets(data_root)
-    handed_over = {}
-    graded, flags = grade(work, pathlib.Path(answers), datasets, questions, handed_over, expected, collected)
+    handed_over: dict[str, str] = {}
+    graded, flags = grade(
+        work, pathlib.Path(answers), datasets or inputs.Datasets(data_root), questions, handed_over, expected, collected
+    )
     summary = feedback(questions, handed_over, phase)
     facts_file = work / "route_facts.json"  # the route's isolation and hand-over figures (instructors' eyes only)
     facts = read_own(facts_file) if facts_file.exists() else {}

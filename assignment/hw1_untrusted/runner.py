@@ -9,6 +9,8 @@ time-out is claimed, labelled as the record's claim; its clock readings (``phase
 benchmark's breakdown of the phase.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import re
@@ -17,11 +19,13 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 STARTED = time.time()  # before nbclient and Otter are imported: the phase's own start-up counts
 
 
-def cell_kind(source):
+def cell_kind(source: str) -> str:
     """Whose cell it is, for the breakdown of the phase's time: Otter's set-up, the checks (``grader.check`` cells,
     where grading mode runs the public tests and the probes, and Otter's last cell, which checks the rest), or
     the student's own."""
@@ -36,10 +40,11 @@ def cell_kind(source):
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def processes():
+def processes() -> dict[int, tuple[int, float]]:
     """{pid: (parent pid, CPU seconds of it and its reaped children)} of this user's other processes: the kernel
     and what it started (in the sandbox's own /proc, only the sandbox's processes)."""
-    found, me, uid = {}, os.getpid(), os.getuid()
+    found: dict[int, tuple[int, float]] = {}
+    me, uid = os.getpid(), os.getuid()
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == me:
             continue
@@ -60,25 +65,26 @@ class CellCpuLimit:
     kernel (SIGINT, as Jupyter does) once the cell has used ``limit`` CPU seconds, and again every few seconds
     while it goes on."""
 
-    def __init__(self, limit, on_stop):
-        self.limit, self.on_stop, self.cell, self.spent_before, self.fired = limit, on_stop, None, 0.0, False
+    def __init__(self, limit: float, on_stop: Callable[[Any], None]) -> None:
+        self.limit, self.on_stop, self.spent_before, self.fired = limit, on_stop, 0.0, False
+        self.cell: Any = None  # the nbformat cell running, or None between cells
         self.lock = threading.Lock()
         threading.Thread(target=self._watch, daemon=True).start()
 
     @staticmethod
-    def spent():
+    def spent() -> float:
         return sum(cpu for _, cpu in processes().values())
 
-    def start(self, cell):
+    def start(self, cell: Any) -> None:
         spent = self.spent()
         with self.lock:
             self.cell, self.spent_before, self.fired = cell, spent, False
 
-    def stop(self):
+    def stop(self) -> None:
         with self.lock:
             self.cell = None
 
-    def _watch(self):
+    def _watch(self) -> None:
         while True:
             time.sleep(0.5)
             with self.lock:
@@ -101,39 +107,39 @@ class CellCpuLimit:
             time.sleep(5)  # a kernel that ignores the interrupt is interrupted again, until the phase's limits
 
 
-def main(autograder_dir, handover, cell_timeout, wall_cap):
+def main(autograder_dir: str, handover: str, cell_timeout: float, wall_cap: float) -> int:
     from nbclient import NotebookClient
 
-    progress = {"cell": None, "timed_out": [], "error": None}
-    clock = {
+    progress: dict[str, Any] = {"cell": None, "timed_out": [], "error": None}
+    clock: dict[str, Any] = {
         "started": STARTED,
         "first_cell": None,
         "last_cell_end": None,
         "seconds": {"otter_setup": 0.0, "student": 0.0, "checks": 0.0},
     }
 
-    def save():
+    def save() -> None:
         with open(os.path.join(handover, "progress.json"), "w") as f:
             json.dump(progress, f)
 
-    def first_line(cell):
+    def first_line(cell: Any) -> str:
         lines = [l for l in cell.source.splitlines() if l.strip() and not l.startswith("SEED = ")]
         return lines[0][:120] if lines else ""
 
-    def timed_out(cell):
+    def timed_out(cell: Any) -> None:
         progress["timed_out"].append(first_line(cell))
         save()
 
     limit = CellCpuLimit(cell_timeout, timed_out)
 
-    def on_cell_start(cell, cell_index, **_):
+    def on_cell_start(cell: Any, cell_index: int, **_: Any) -> None:
         progress["cell"] = first_line(cell)
         clock["first_cell"] = clock["first_cell"] or time.time()
         clock["cell_started"] = time.time()
         save()
         limit.start(cell)
 
-    def on_cell_executed(cell, cell_index, execute_reply=None, **_):
+    def on_cell_executed(cell: Any, cell_index: int, execute_reply: Any = None, **_: Any) -> None:
         limit.stop()
         clock["last_cell_end"] = now = time.time()
         clock["seconds"][cell_kind(cell.source)] += now - clock.get("cell_started", now)

@@ -1897,7 +1897,7 @@ WAITER = "hw1cheat2"  # grades the cheats that sleep until the phase limit (no C
 def grade_corpus(autograder_zip, folder, out, chosen=None):
     """Grades the controls, then the ``chosen`` cheats (default: every one) through the route, as Gradescope runs
     the zip: ({control: Result}, {cheat: Result}). Uploads are built into ``folder``, gradings kept in ``out``."""
-    from tools import gradescope  # here: building the corpus needs no grader
+    from tools.grade import gradescope  # here: building the corpus needs no grader
 
     folder, out = pathlib.Path(folder), pathlib.Path(out)
     chosen = CHEATS if chosen is None else chosen

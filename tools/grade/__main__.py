@@ -3,6 +3,8 @@
 What it does, and what it writes: tools/grade/__init__.py (python -m tools.grade --help).
 """
 
+from __future__ import annotations
+
 import argparse
 import collections
 import fcntl
@@ -11,16 +13,19 @@ import pathlib
 import signal
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from types import FrameType
+from typing import TextIO
 
 from tools import errors
 from tools.grade import DOC, gradebook, gradescope, pool, report
 from tools.grade.gradebook import FAILED, NOT_GRADED, ROUTE_SETTINGS, Row
-from tools.grade.submissions import METADATA, find_submissions
+from tools.grade.submissions import METADATA, Submission, find_submissions
 from tools.report import similarity
 from tools.report.safe_text import terminal
 
 
-def write_similarity(folder, out, stream):
+def write_similarity(folder: pathlib.Path, out: pathlib.Path, stream: TextIO) -> pathlib.Path | None:
     """OUT/similarity.html beside the grades (tools/report/similarity.py); a failure there costs the grades nothing."""
     try:
         path, _ = similarity.similarity_report(folder, out)
@@ -34,21 +39,21 @@ def write_similarity(folder, out, stream):
 
 
 def grade_folder(
-    folder,
-    out,
-    autograder_zip=gradescope.RELEASE_ZIP,
-    jobs=None,
-    timeout=pool.DEFAULT_TIMEOUT,
-    regrade=(),
-    force=False,
-    extra_env=None,
-    stream=sys.stdout,
-):
+    folder: pathlib.Path,
+    out_dir: str | pathlib.Path,
+    autograder_zip: pathlib.Path = gradescope.RELEASE_ZIP,
+    jobs: int | None = None,
+    timeout: float = pool.DEFAULT_TIMEOUT,
+    regrade: Iterable[str] = (),
+    force: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+    stream: TextIO = sys.stdout,
+) -> tuple[list[Row], bool]:
     """make grade: grades what is new in ``folder``, writes OUT/<submission>/, final_grades.csv and report.html.
 
     ``jobs``: gradings at once (default: ``pool.choose_jobs``, from the CPUs and the memory).
     Returns (rows in key order, whether the folder was a Gradescope export)."""
-    out = pathlib.Path(out)
+    out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     out.chmod(0o700)  # every student's results: the sandbox users read whatever is open to others
     if os.stat(folder).st_mode & 0o005:
@@ -74,7 +79,8 @@ def grade_folder(
             stream.write(f"ignored (not an upload): {', '.join(map(terminal, ignored))}\n")
         ag_id = gradebook.autograder_id(autograder_zip)
         chosen = gradebook.select_regrades(submissions, regrade) if regrade else set()
-        rows, todo = {}, []
+        rows: dict[str, Row] = {}
+        todo: list[Submission] = []
         for s in submissions:
             kept = (
                 None
@@ -85,12 +91,12 @@ def grade_folder(
                 rows[s.key] = kept
             else:
                 todo.append(s)
-        jobs, why = (jobs, "JOBS given") if jobs else pool.choose_jobs()
-        workers = min(jobs, max(1, len(todo)))
+        workers_wanted, why = (jobs, "JOBS given") if jobs else pool.choose_jobs()
+        workers = min(workers_wanted, max(1, len(todo)))
         stream.write(
             f"{len(submissions)} submissions{' (Gradescope export)' if export else ''}: {len(todo)} to grade, "
             f"{len(rows)} kept from earlier runs; autograder {ag_id[:12]}\n"
-            f"{workers} worker{'s' if workers != 1 else ''} ({why}{'; fewer submissions to grade' if workers < jobs else ''}), "
+            f"{workers} worker{'s' if workers != 1 else ''} ({why}{'; fewer submissions to grade' if workers < workers_wanted else ''}), "
             f"at most {pool.duration(timeout)} each\n"
         )
         progress = pool.Progress(len(submissions), workers, stream)
@@ -100,14 +106,16 @@ def grade_folder(
                 progress.update(rows[s.key])
         interrupted = False
 
-        def done(row):
+        def done(row: Row) -> None:
             rows[row.key] = row
             progress.update(row)
 
         started = time.monotonic()
         if todo:
             try:
-                pool.run_pool(todo, autograder_zip, ag_id, jobs, timeout, out, extra_env, done, on_tick=progress.tick)
+                pool.run_pool(
+                    todo, autograder_zip, ag_id, workers_wanted, timeout, out, extra_env, done, on_tick=progress.tick
+                )
             except KeyboardInterrupt:
                 interrupted = True
         throughput = pool.Throughput(
@@ -136,7 +144,7 @@ def grade_folder(
         lock.close()
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.grade", description=DOC, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -167,7 +175,9 @@ def main(argv=None):
         raise errors.GradingSetupError(f"no autograder zip at {args.zip}")
     extra_env = {s.name: s.raw() for s in ROUTE_SETTINGS if s.raw() is not None}  # the route's limits, passed on
 
-    def interrupt(signum, frame):  # a kill ends the batch as Ctrl-C does: the gradings under way are stopped
+    def interrupt(
+        signum: int, frame: FrameType | None
+    ) -> None:  # a kill ends the batch as Ctrl-C does: the gradings under way are stopped
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)

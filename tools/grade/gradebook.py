@@ -5,13 +5,18 @@ keeps a row whose grading.json records the same upload and the same autograder (
 ``final_grades.csv`` is written from every row in ``otter grade``'s layout (``write_csv``).
 """
 
+from __future__ import annotations
+
 import datetime
+import functools
 import hashlib
 import json
 import pathlib
 import shutil
 import zipfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tools import errors
 from tools.build.release import STAMP
@@ -49,15 +54,15 @@ class Row:
     graded_now: bool = False
 
     @property
-    def key(self):
+    def key(self) -> str:
         return self.submission.key
 
     @property
-    def grading_status(self):
+    def grading_status(self) -> str:
         return self.status if self.status == COMPLETED else f"{self.status}: {self.message}"
 
 
-def autograder_id(zip_path):
+def autograder_id(zip_path: str | pathlib.Path) -> str:
     """The zip's own identity (its AUTOGRADER_ID stamp, a SHA-256 over its entries); the file's hash without one."""
     with zipfile.ZipFile(zip_path) as z:
         if STAMP in z.namelist():
@@ -65,9 +70,22 @@ def autograder_id(zip_path):
     return hashlib.sha256(pathlib.Path(zip_path).read_bytes()).hexdigest()
 
 
-def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, user, env, timeout, trailer=""):
+def keep(
+    out: str | pathlib.Path,
+    submission: Submission,
+    digest: str | None,
+    graded: pathlib.Path,
+    status: str,
+    message: str,
+    seconds: float,
+    ag_id: str,
+    user: str,
+    env: Mapping[str, str],
+    timeout: float,
+    trailer: str = "",
+) -> None:
     """Writes the submission's folder anew (built aside, then swapped in)."""
-    out_dir = pathlib.Path(out_dir)
+    out_dir = pathlib.Path(out)
     fresh = out_dir.with_name(f".{out_dir.name}.new")
     shutil.rmtree(fresh, ignore_errors=True)
     fresh.mkdir(parents=True)
@@ -102,14 +120,16 @@ def keep(out_dir, submission, digest, graded, status, message, seconds, ag_id, u
     shutil.rmtree(old, ignore_errors=True)
 
 
-def upload_hash_or_none(path):
+def upload_hash_or_none(path: str | pathlib.Path) -> str | None:
     try:
         return upload_hash(path)
     except OSError:
         return None
 
 
-def stored_row(submission, out_dir, ag_id, digest, timeout):
+def stored_row(
+    submission: Submission, out_dir: pathlib.Path, ag_id: str, digest: str | None, timeout: float
+) -> Row | None:
     """The row of an earlier grading of the same upload with the same autograder, or None.
 
     A time-out is kept unless the time limit is now longer."""
@@ -132,9 +152,9 @@ def stored_row(submission, out_dir, ag_id, digest, timeout):
     return Row(submission, record["status"], record.get("message", ""), result, record.get("seconds", 0.0), False)
 
 
-def select_regrades(submissions, names):
+def select_regrades(submissions: Sequence[Submission], names: Iterable[str]) -> set[str]:
     """The keys that ``--regrade NAME`` names: key, key without extension, or a submitter's name, SID or email."""
-    chosen = set()
+    chosen: set[str] = set()
     for name in names:
         wanted = name.strip().lower()
         hits = {
@@ -152,7 +172,7 @@ def select_regrades(submissions, names):
     return chosen
 
 
-def grades_frame(rows, out, gradescope_export=False):
+def grades_frame(rows: Sequence[Row], out: str | pathlib.Path, gradescope_export: bool = False) -> Any:
     """otter grade's table (its own merge_scores_to_df on the route's results.pkl) plus flag and identity."""
     import dill
     from otter.grade.utils import (
@@ -177,7 +197,7 @@ def grades_frame(rows, out, gradescope_export=False):
     by_key = {row.key: row for row in rows}
     points_row = frame[SCORES_DICT_FILE_KEY] == POINTS_POSSIBLE_LABEL
 
-    def column(value, points_value):
+    def column(value: Callable[[Row], Any], points_value: Any) -> list[Any]:
         return [
             points_value if is_points else value(by_key[key])
             for key, is_points in zip(frame[SCORES_DICT_FILE_KEY], points_row)
@@ -188,11 +208,15 @@ def grades_frame(rows, out, gradescope_export=False):
     frame["flag"] = column(lambda r: " | ".join(r.result.flags) if r.result is not None else "", "--")
     if gradescope_export:
         for name in IDENTITY:
-            frame[name] = column(lambda r, n=name: r.submission.identity.get(n, ""), "")
+            frame[name] = column(functools.partial(_identity, name), "")
     return frame
 
 
-def spreadsheet_safe(frame):
+def _identity(name: str, row: Row) -> str:
+    return row.submission.identity.get(name, "")
+
+
+def spreadsheet_safe(frame: Any) -> Any:
     """The frame with every text cell made safe for a spreadsheet (tools.report.safe_text.cell: the upload's name, the
     submitters' names, SIDs and emails from Gradescope's metadata, the statuses), but the points row, Otter's own;
     numbers stay numbers and the columns stay as Otter's."""
@@ -205,7 +229,7 @@ def spreadsheet_safe(frame):
     return safe
 
 
-def write_csv(rows, out, gradescope_export=False):
+def write_csv(rows: Sequence[Row], out: str | pathlib.Path, gradescope_export: bool = False) -> pathlib.Path:
     path = pathlib.Path(out) / CSV_NAME
     spreadsheet_safe(grades_frame(rows, out, gradescope_export)).to_csv(path, index=False)
     return path

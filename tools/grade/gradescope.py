@@ -14,6 +14,8 @@ several gradings can run at once. Leaves ``OUT/results.json``.
 Needs Linux and root: the student's notebook runs as an unprivileged user.
 """
 
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -25,6 +27,8 @@ import subprocess
 import sys
 import threading
 import zipfile
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import nbformat
 
@@ -42,43 +46,43 @@ PYTHON = pathlib.Path(sys.executable)
 class Result:
     """The results.json of one grading."""
 
-    def __init__(self, raw, log=""):
+    def __init__(self, raw: dict[str, Any], log: str = "") -> None:
         self.raw, self.log = raw, log
         self.tests = {t["name"]: t for t in raw["tests"] if "max_score" in t}
 
     @property
-    def scores(self):
+    def scores(self) -> dict[str, float]:
         return {name: t["score"] for name, t in self.tests.items()}
 
     @property
-    def max_scores(self):
+    def max_scores(self) -> dict[str, float]:
         return {name: t["max_score"] for name, t in self.tests.items()}
 
     @property
-    def total(self):
+    def total(self) -> float:
         return sum(self.scores.values())
 
     @property
-    def possible(self):
+    def possible(self) -> float:
         return sum(self.max_scores.values())
 
-    def output(self, question):
-        return self.tests[question]["output"]
+    def output(self, question: str) -> str:
+        return str(self.tests[question]["output"])
 
     @property
-    def visible(self):
+    def visible(self) -> str:
         """What students see right after submitting: the visible entries' text."""
         return "\n".join(t.get("output", "") for t in self.raw["tests"] if t.get("visibility") == "visible")
 
     @property
-    def flags(self):
-        return self.raw.get("extra_data", {}).get("flags", [])
+    def flags(self) -> list[str]:
+        return list(self.raw.get("extra_data", {}).get("flags", []))
 
-    def failures(self):
+    def failures(self) -> str:
         return "\n".join(f"{q}: {t['output']}" for q, t in self.tests.items() if t["score"] < t["max_score"])
 
 
-def submission_from_solution(edits, solutions=SOLUTIONS):
+def submission_from_solution(edits: Iterable[tuple[str, str]], solutions: pathlib.Path = SOLUTIONS) -> Any:
     """The solutions notebook with each ``(old, new)`` edit applied, outputs cleared.
 
     Each ``old`` must occur exactly once in the code cells, so that an edit can
@@ -97,13 +101,13 @@ def submission_from_solution(edits, solutions=SOLUTIONS):
     return nb
 
 
-def sandbox_user(name):
+def sandbox_user(name: str) -> str:
     """The system user a grading runs its student phase as. ``HW1_USER_PREFIX`` keeps two checkouts that
     grade at the same time (e.g. two builds) apart: the route kills every process of its user."""
-    return settings.USER_PREFIX.value() + name
+    return str(settings.USER_PREFIX.value()) + name
 
 
-def require_root():
+def require_root() -> None:
     if sys.platform != "linux" or os.geteuid() != 0:
         raise errors.GradingSetupError(
             "grading through the route needs Linux and root: the student's notebook runs as a separate, "
@@ -111,7 +115,7 @@ def require_root():
         )
 
 
-def place_data(root=DATA_ROOT):
+def place_data(root: pathlib.Path = DATA_ROOT) -> pathlib.Path:
     """The verified datasets, extracted as torchvision expects, read-only to everyone but root."""
     marker = root / ".verified"
     if marker.exists():
@@ -132,7 +136,7 @@ def place_data(root=DATA_ROOT):
     return root
 
 
-def layout(out, autograder_zip, submission):
+def layout(out: pathlib.Path, autograder_zip: str | pathlib.Path, submission: str | pathlib.Path) -> pathlib.Path:
     """OUT/autograder as Gradescope lays it out, with the upload in submission/."""
     ag = out / "autograder"
     if ag.exists():
@@ -147,15 +151,15 @@ def layout(out, autograder_zip, submission):
     (ag / "submission").mkdir(mode=0o700)
     (ag / "results").mkdir(mode=0o700)
     (ag / "submission_metadata.json").write_text(json.dumps({"previous_submissions": []}))
-    submission = pathlib.Path(submission)
-    if submission.is_dir():
-        shutil.copytree(submission, ag / "submission", dirs_exist_ok=True, symlinks=True)
+    upload = pathlib.Path(submission)
+    if upload.is_dir():
+        shutil.copytree(upload, ag / "submission", dirs_exist_ok=True, symlinks=True)
     else:
-        shutil.copy(submission, ag / "submission" / submission.name)
+        shutil.copy(upload, ag / "submission" / upload.name)
     return ag
 
 
-def extract_datasets(root, verify=False):
+def extract_datasets(root: pathlib.Path, verify: bool = False) -> None:
     """torchvision's extraction of the .gz files in root (and the grader's MD5 check of them), in a process of its
     own: the grading process never imports torch (python -m tools.data_cache)."""
     subprocess.run(
@@ -163,11 +167,11 @@ def extract_datasets(root, verify=False):
     )
 
 
-_running: dict[int, tuple[subprocess.Popen, str]] = {}  # pid -> (run_autograder's process, its sandbox user)
+_running: dict[int, tuple[subprocess.Popen[str], str]] = {}  # pid -> (run_autograder's process, its sandbox user)
 _running_lock = threading.Lock()
 
 
-def stop(process, user):
+def stop(process: subprocess.Popen[str], user: str) -> None:
     """Ends one grading early: its root side (run_autograder's session) and every process of its sandbox user,
     as the route itself does when the student phase ends, and the files that user left in the shared folders."""
     try:
@@ -187,7 +191,7 @@ def stop(process, user):
         sandbox.remove_stale_cgroups(f"hw1-{user}-")  # the route's cgroups for that user, had it no time to remove them
 
 
-def stop_running():
+def stop_running() -> None:
     """Stops every grading this process has under way (an interrupted batch)."""
     with _running_lock:
         running = list(_running.values())
@@ -196,19 +200,25 @@ def stop_running():
 
 
 def run_as_gradescope(
-    submission, out, autograder_zip=RELEASE_ZIP, user="hw1student", cpus="0", extra_env=None, timeout=900
-):
+    submission: str | pathlib.Path,
+    out: str | pathlib.Path,
+    autograder_zip: str | pathlib.Path = RELEASE_ZIP,
+    user: str = "hw1student",
+    cpus: str = "0",
+    extra_env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> Result:
     """Grades one upload (a file, or a folder of files) as Gradescope runs the zip: its run_autograder, which runs
     the route inside (hw1_trusted/route.py grade_upload); returns its Result.
 
     After ``timeout`` seconds the grading is stopped (``stop``: its root side and every process of its
     sandbox user) and ``subprocess.TimeoutExpired`` is raised; ``OUT/run_autograder.log`` holds its output.
     """
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    folder = pathlib.Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
     isolated = os.geteuid() == 0
-    data_root = place_data() if isolated else local_data_root(out)
-    ag = layout(out, autograder_zip, submission)
+    data_root = place_data() if isolated else local_data_root(folder)
+    ag = layout(folder, autograder_zip, submission)
     user = sandbox_user(user)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -232,31 +242,31 @@ def run_as_gradescope(
     except BaseException:  # the time limit, or the caller gave up: nothing of this grading may run on
         stop(process, user)
         stdout, stderr = process.communicate()
-        (out / "run_autograder.log").write_text(stdout + stderr)
-        os.chmod(out / "run_autograder.log", 0o600)
+        (folder / "run_autograder.log").write_text(stdout + stderr)
+        os.chmod(folder / "run_autograder.log", 0o600)
         raise
     finally:
         with _running_lock:
             _running.pop(process.pid, None)
     log = stdout + stderr
-    (out / "run_autograder.log").write_text(log)
+    (folder / "run_autograder.log").write_text(log)
     results = ag / "results" / "results.json"
     if not results.exists():
         raise RuntimeError(f"run_autograder wrote no results.json (exit {process.returncode}):\n{log[-3000:]}")
-    shutil.copy(results, out / "results.json")
+    shutil.copy(results, folder / "results.json")
     for kept in ("results.json", "run_autograder.log"):
-        os.chmod(out / kept, 0o600)
+        os.chmod(folder / kept, 0o600)
     return Result(json.loads(results.read_text()), log)
 
 
-def local_data_root(out):
+def local_data_root(out: pathlib.Path) -> pathlib.Path:
     """Without root (an instructor's build): the data cache, extracted, stands in for /opt/hw1-data."""
     cache = ensure_data_cache()
     extract_datasets(cache)
     return cache
 
 
-def main():
+def main() -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tools.grade.gradescope",
         description=__doc__,

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 
 import nbformat
 
@@ -28,7 +29,7 @@ NOTEBOOKS = ("solution", "blank", "one_mistake")
 MISTAKE = ("l1_closed_form_exists = False", "l1_closed_form_exists = True")  # 2(b): one point
 
 
-def missing(docker=None):
+def missing(docker: str | None = None) -> list[str]:
     """What this machine lacks for otter grade: [] when Docker, its engine and buildx are there."""
     docker = docker or shutil.which("docker")
     if docker is None:
@@ -47,7 +48,7 @@ def missing(docker=None):
     return problems
 
 
-def notebooks(folder):
+def notebooks(folder: pathlib.Path) -> dict[str, pathlib.Path]:
     """The three notebooks, written into ``folder``: {name: path}."""
     paths = {name: folder / f"{name}.ipynb" for name in NOTEBOOKS}
     nbformat.write(nbformat.read(gradescope.SOLUTIONS, as_version=4), paths["solution"])
@@ -56,7 +57,13 @@ def notebooks(folder):
     return paths
 
 
-def otter_grade(folder, out, containers, autograder_zip=gradescope.RELEASE_ZIP, image=None):
+def otter_grade(
+    folder: pathlib.Path,
+    out: pathlib.Path,
+    containers: int,
+    autograder_zip: pathlib.Path = gradescope.RELEASE_ZIP,
+    image: str | None = None,
+) -> tuple[dict[str, dict[str, float]], float]:
     """Runs otter grade (this environment's own Otter) on ``folder``; returns ({file stem: {question: points}}, s)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -67,7 +74,7 @@ def otter_grade(folder, out, containers, autograder_zip=gradescope.RELEASE_ZIP, 
     seconds = time.monotonic() - started
     with open(out / "final_grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    scores = {}
+    scores: dict[str, dict[str, float]] = {}
     for row in rows:
         if row["file"] == "points-per-question":
             continue
@@ -76,7 +83,7 @@ def otter_grade(folder, out, containers, autograder_zip=gradescope.RELEASE_ZIP, 
     return scores, seconds
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.grade.otter_grade_check", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -97,7 +104,7 @@ def main(argv=None):
     folder = args.out / "notebooks"
     folder.mkdir(parents=True, exist_ok=True)
     paths = notebooks(folder)
-    expected = {}
+    expected: dict[str, dict[str, float]] = {}
     for name, path in paths.items():  # the route here, as Gradescope runs the zip
         expected[name] = gradescope.run_as_gradescope(path, args.out / "route" / name, args.zip).scores
     found, seconds = otter_grade(folder, args.out / "otter", args.containers, args.zip, args.image)

@@ -5,6 +5,8 @@ raises; ``run_pool`` runs them ``jobs`` at a time; ``choose_jobs`` picks that nu
 and says why; ``Progress`` shows the count, the time left and, at the end, the throughput.
 """
 
+from __future__ import annotations
+
 import fcntl
 import math
 import os
@@ -19,7 +21,9 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from tools import errors
 from tools.grade import gradescope
@@ -32,6 +36,7 @@ from tools.grade.gradebook import (
     keep,
     upload_hash_or_none,
 )
+from tools.grade.submissions import Submission
 from tools.report.safe_text import terminal
 from tools.trusted import trusted_module
 
@@ -40,7 +45,7 @@ USER_BASE = "hw1grade"
 LOCKS = pathlib.Path("/run/hw1-grade")
 
 
-def classify(graded_results, result, ag_id):
+def classify(graded_results: pathlib.Path, result: gradescope.Result, ag_id: str) -> tuple[str, str]:
     """(status, message) of a grading that produced results.json, from the route's typed record (grading.json
     in ``graded_results``: completed, rejected or grader_fault, with a reason code), never from its prose."""
     record = trusted_module("record")
@@ -60,14 +65,22 @@ def classify(graded_results, result, ag_id):
     return REJECTED, graded.message or "the upload could not be graded"  # the sentence the student saw
 
 
-def _one_line(error):
+def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
 
 
 def grade_one_submission(
-    submission, out_dir, autograder_zip, ag_id, user, cpu, timeout, extra_env=None, private_tmp=True
-):
+    submission: Submission,
+    out_dir: pathlib.Path | None,
+    autograder_zip: str | pathlib.Path,
+    ag_id: str,
+    user: str,
+    cpu: str,
+    timeout: float,
+    extra_env: Mapping[str, str] | None = None,
+    private_tmp: bool = True,
+) -> Row:
     """Grades one upload through the route (as Gradescope runs the zip) and never raises: returns its Row.
 
     When ``out_dir`` is given, its results.json, results.pkl, grading.log and grading.json replace
@@ -83,7 +96,8 @@ def grade_one_submission(
     env = dict(extra_env or {})
     if private_tmp:
         env["TMPDIR"] = str(scratch)
-    result, trailer = None, ""
+    result: gradescope.Result | None = None
+    trailer = ""
     try:
         try:
             result = gradescope.run_as_gradescope(
@@ -113,19 +127,20 @@ def grade_one_submission(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def grading_memory_gb():
+def grading_memory_gb() -> float:
     """What one grading may hold at once, by its limits: the student phase (its memory, its tmpfs within it) and the
     trusted process beside it (the inputs while the student runs, then the verdict)."""
     settings = trusted_module("settings")
-    return (settings.STUDENT_MEMORY_MB.value() + settings.TRUSTED_MEMORY_MB.value()) / 1024
+    return float(settings.STUDENT_MEMORY_MB.value() + settings.TRUSTED_MEMORY_MB.value()) / 1024
 
 
-def memory_limit_gb():
+def memory_limit_gb() -> tuple[float | None, str]:
     """This process's memory: the smaller of /proc/meminfo's MemAvailable and its cgroup's limit (a container's,
     cgroup v2 memory.max or v1 memory.limit_in_bytes), in GB, with where it comes from; (None, why) if unknown."""
-    found = []
+    found: list[tuple[float, str]] = []
     try:
-        kb = int(re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text()).group(1))
+        match = re.search(r"MemAvailable:\s+(\d+) kB", pathlib.Path("/proc/meminfo").read_text())
+        kb = int(match.group(1))  # type: ignore[union-attr]  # no match: AttributeError, below
         found.append((kb / 2**20, "available"))
     except (OSError, AttributeError):
         pass
@@ -139,10 +154,11 @@ def memory_limit_gb():
             found.append((int(text) / 2**30, "the container's limit"))
     if not found:
         return None, "memory unknown"
-    return min(found)
+    least, where = min(found)
+    return least, where
 
 
-def choose_jobs():
+def choose_jobs() -> tuple[int, str]:
     """(workers, why): one grading per CPU this process may use (its cgroup quota too), as many as the memory holds
     by the sum of one grading's limits (student and trusted phases together), e.g.
     (2, "2 CPUs; 23.1 GB available holds 3 gradings of 6 GB (their limits)")."""
@@ -163,13 +179,14 @@ def choose_jobs():
     )
 
 
-def claim_users(count, base=USER_BASE):
+def claim_users(count: int, base: str = USER_BASE) -> list[tuple[str, int]]:
     """``count`` sandbox user names no other batch on this machine is using, each held by a lock until exit."""
     LOCKS.mkdir(mode=0o700, exist_ok=True)
     info = os.lstat(LOCKS)
     if not os.path.isdir(LOCKS) or os.path.islink(LOCKS) or info.st_uid != 0:
         raise errors.GradingSetupError(f"{LOCKS} must be a folder of root's")
-    users, k = [], 0
+    users: list[tuple[str, int]] = []
+    k = 0
     while len(users) < count:
         name = gradescope.sandbox_user(f"{base}{k}")
         fd = os.open(LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
@@ -184,7 +201,7 @@ def claim_users(count, base=USER_BASE):
     return users
 
 
-def sandboxed(extra_env=None):
+def sandboxed(extra_env: Mapping[str, str] | None = None) -> bool:
     """Whether the route will run each student phase in its namespaces (bubblewrap), as root here."""
     if os.geteuid() != 0:
         return False
@@ -204,19 +221,19 @@ def sandboxed(extra_env=None):
 
 
 def run_pool(
-    submissions,
-    autograder_zip,
-    ag_id,
-    jobs,
-    timeout,
-    out=None,
-    extra_env=None,
-    on_done=None,
-    user_base=USER_BASE,
-    private_tmp=True,
-    stop=None,
-    on_tick=None,
-):
+    submissions: Sequence[Submission],
+    autograder_zip: str | pathlib.Path,
+    ag_id: str,
+    jobs: int,
+    timeout: float,
+    out: str | pathlib.Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    on_done: Callable[[Row], None] | None = None,
+    user_base: str = USER_BASE,
+    private_tmp: bool = True,
+    stop: threading.Event | None = None,
+    on_tick: Callable[[], None] | None = None,
+) -> dict[str, Row]:
     """Grades ``submissions`` ``jobs`` at a time; calls ``on_done(row)`` as each ends (and ``on_tick()`` every
     second meanwhile); returns {key: Row}."""
     if not submissions:
@@ -232,15 +249,16 @@ def run_pool(
     if os.geteuid() == 0:
         gradescope.place_data()  # once, before the workers: they would race to build it
     users = claim_users(jobs, user_base)
-    todo, finished = queue.Queue(), queue.Queue()
+    todo: queue.Queue[Submission] = queue.Queue()
+    finished: queue.Queue[Row] = queue.Queue()
     for submission in submissions:
         todo.put(submission)
-    stop = stop or threading.Event()
+    stopping = stop or threading.Event()
     # each grading knows how many share the CPUs (its threads: route.cpu_share), besides its own pinned CPU
-    extra_env = {**(extra_env or {}), trusted_module("settings").GRADINGS_AT_ONCE.name: str(jobs)}
+    env = {**(extra_env or {}), trusted_module("settings").GRADINGS_AT_ONCE.name: str(jobs)}
 
-    def worker(k, user):
-        while not stop.is_set():
+    def worker(k: int, user: str) -> None:
+        while not stopping.is_set():
             try:
                 submission = todo.get_nowait()
             except queue.Empty:
@@ -255,7 +273,7 @@ def run_pool(
                     user,
                     str(cpus[k % len(cpus)]),
                     timeout,
-                    extra_env,
+                    env,
                     private_tmp,
                 )
             )
@@ -263,7 +281,7 @@ def run_pool(
     threads = [threading.Thread(target=worker, args=(k, user), daemon=True) for k, (user, _) in enumerate(users)]
     for t in threads:
         t.start()
-    rows = {}
+    rows: dict[str, Row] = {}
     try:
         while len(rows) < len(submissions):
             try:
@@ -274,13 +292,13 @@ def run_pool(
                 if on_tick:
                     on_tick()
                 continue
-            if stop.is_set():
+            if stopping.is_set():
                 continue  # an interrupted grading: no row, a rerun grades it
             rows[row.key] = row
             if on_done:
                 on_done(row)
     except BaseException:
-        stop.set()
+        stopping.set()
         gradescope.stop_running()
         for t in threads:
             t.join(timeout=30)
@@ -291,14 +309,14 @@ def run_pool(
     return rows
 
 
-def duration(seconds):
+def duration(seconds: float) -> str:
     """42 -> "42 s", 150 -> "2 min 30 s", 4000 -> "1 h 06 min"."""
-    seconds = int(round(seconds))
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    s = int(round(seconds))
+    if s < 90:
+        return f"{s} s"
+    if s < 5400:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 @dataclass
@@ -311,10 +329,10 @@ class Throughput:
     why: str  # why that many workers (choose_jobs)
 
     @property
-    def per_hour(self):
+    def per_hour(self) -> float | None:
         return 3600 * self.graded / self.seconds if self.graded and self.seconds > 0 else None
 
-    def sentence(self):
+    def sentence(self) -> str:
         """e.g. "20 submissions graded in 41 min 10 s: 29.1 submissions per hour with 2 workers (2 CPUs; ...)"."""
         rate = f": {self.per_hour:.1f} submissions per hour" if self.per_hour else ""
         return (
@@ -322,22 +340,24 @@ class Throughput:
             f"with {self.workers} worker{'s' if self.workers != 1 else ''} ({self.why})"
         )
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"throughput: {self.sentence()}"
 
 
 class Progress:
     """A bar with the count done and the time left on a terminal; one line per submission otherwise."""
 
-    def __init__(self, total, jobs, stream=sys.stdout):
+    def __init__(self, total: int, jobs: int, stream: TextIO = sys.stdout) -> None:
         self.total, self.jobs, self.stream = total, max(1, jobs), stream
-        self.done, self.durations, self.started = 0, [], time.monotonic()
-        self.estimate, self.estimated_at = None, self.started  # seconds left, as of the last finished grading
+        self.done, self.started = 0, time.monotonic()
+        self.durations: list[tuple[bool, float]] = []
+        self.estimate: float | None = None
+        self.estimated_at = self.started  # seconds left, as of the last finished grading
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.width = shutil.get_terminal_size((100, 20)).columns
         self.lock = threading.Lock()
 
-    def eta(self):
+    def eta(self) -> str:
         """Time left: the mean grading time for each round of ``jobs`` gradings still to come, counting down."""
         if self.done >= self.total:
             return "done"
@@ -346,17 +366,17 @@ class Progress:
         left = self.estimate - (time.monotonic() - self.estimated_at)
         return f"time left ~{duration(left)}" if left >= 1 else "time left: longer than estimated"
 
-    def bar(self):
+    def bar(self) -> str:
         cells = 30
         filled = int(cells * self.done / self.total) if self.total else cells
         return f"[{'#' * filled}{'.' * (cells - filled)}] {self.done}/{self.total} graded, {self.eta()}"
 
-    def start(self):
+    def start(self) -> None:
         if self.tty and self.total:
             self.stream.write(self.bar()[: self.width - 1])
             self.stream.flush()
 
-    def update(self, row):
+    def update(self, row: Row) -> None:
         with self.lock:
             self.done += 1
             if row.graded_now:  # refused uploads and failures take seconds: they would make the estimate too short
@@ -380,21 +400,21 @@ class Progress:
                 self.stream.write(f"{line}; {self.eta()}\n")
             self.stream.flush()
 
-    def tick(self):
+    def tick(self) -> None:
         """Redraws the bar (on a terminal) so that the time left counts down between gradings."""
         if self.tty and self.total:
             with self.lock:
                 self.stream.write("\r\033[K" + self.bar()[: self.width - 1])
                 self.stream.flush()
 
-    def finish(self):
+    def finish(self) -> None:
         if self.tty and self.total:
             self.stream.write("\n")
         self.stream.write(f"{self.done} submissions in {duration(time.monotonic() - self.started)}\n")
         self.stream.flush()
 
 
-def check_environment():
+def check_environment() -> None:
     """The sandbox user runs this interpreter: every folder on its way must be open to others."""
     exe = pathlib.Path(sys.executable)
     paths = {

@@ -5,15 +5,23 @@ frequent failure messages (the grader's own words, the student's quoted text mas
 flagged submissions, the throughput of the run, and a link to the code-similarity report.
 """
 
+from __future__ import annotations
+
 import collections
 import datetime
 import html
 import pathlib
 import re
 import statistics
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from tools.grade.gradebook import COMPLETED, FAILED, NOT_GRADED, REJECTED, TIMEOUT
 from tools.report import similarity
+
+if TYPE_CHECKING:
+    from tools.grade.gradebook import Row
+    from tools.grade.pool import Throughput
 
 REPORT_NAME = "report.html"
 
@@ -23,18 +31,19 @@ QUOTED = re.compile(r'"[^"]*" \(quoted from your submission\)')
 STUDENT_PART = '"..." (quoted from your submission)'
 
 
-def template(message):
+def template(message: str) -> str:
     """A grader's message as its template: the student's quoted text and the numbers masked, so that
     the report counts the grader's own messages and shows none of the students' text."""
     return NUMBER.sub("#", QUOTED.sub(STUDENT_PART, message))
 
 
-def failures(output):
+def failures(output: str) -> list[tuple[str, str]]:
     """[(check, message)] of one question's output: each ``failed (0/N): check`` and its indented message."""
-    found, current = [], None
+    found: list[tuple[str, list[str]]] = []
+    current: tuple[str, list[str]] | None = None
     for line in output.splitlines():
         if line.startswith("failed ("):
-            current = [line.split("): ", 1)[-1].strip(), []]
+            current = (line.split("): ", 1)[-1].strip(), [])
             found.append(current)
         elif line.startswith("passed ("):
             current = None
@@ -43,20 +52,24 @@ def failures(output):
     return [(check, " ".join(message)) for check, message in found]
 
 
-def class_statistics(rows):
+def class_statistics(rows: Sequence[Row]) -> dict[str, Any]:
     """What the report shows, from the rows: per question, the graded submissions' scores and failures."""
-    graded = [r for r in rows if r.status == COMPLETED and r.result is not None]
-    questions = sorted({q for r in graded for q in r.result.tests})
-    per_question = {}
+    graded = [(r, r.result) for r in rows if r.status == COMPLETED and r.result is not None]
+    questions = sorted({q for _, result in graded for q in result.tests})
+    per_question: dict[str, dict[str, Any]] = {}
     for q in questions:
-        scores = [(r.result.scores[q], r.result.max_scores[q]) for r in graded if q in r.result.tests]
+        scores = [(result.scores[q], result.max_scores[q]) for _, result in graded if q in result.tests]
         points = max(m for _, m in scores)
-        failed = collections.defaultdict(set)  # check -> submissions that failed it
-        messages = collections.defaultdict(collections.Counter)  # check -> message with numbers masked -> count
-        examples = {}
-        for r in graded:
-            if q in r.result.tests:
-                for check, message in failures(r.result.output(q)):
+        failed: collections.defaultdict[str, set[str]] = collections.defaultdict(
+            set
+        )  # check -> submissions that failed it
+        messages: collections.defaultdict[str, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter
+        )  # check -> message with numbers masked -> count
+        examples: dict[tuple[str, str], str] = {}
+        for r, result in graded:
+            if q in result.tests:
+                for check, message in failures(result.output(q)):
                     failed[check].add(r.key)
                     masked = template(message)
                     messages[check][masked] += 1
@@ -78,16 +91,16 @@ def class_statistics(rows):
             ],
         }
     ranking = sorted(per_question, key=lambda q: (per_question[q]["share"], per_question[q]["full"], q))
-    notes = collections.Counter()
-    for r in graded:
-        entry = next((t for t in r.result.raw["tests"] if t.get("name") == "Grading notes"), {})
+    notes: collections.Counter[str] = collections.Counter()
+    for _, result in graded:
+        entry: dict[str, Any] = next((t for t in result.raw["tests"] if t.get("name") == "Grading notes"), {})
         for line in entry.get("output", "").splitlines()[1:]:  # the first line is the autograder's id
             if line.strip():
                 notes[template(line.strip())] += 1
     return {"graded": graded, "questions": per_question, "ranking": ranking, "notes": notes}
 
 
-def _histogram_svg(totals, possible, bins=10):
+def _histogram_svg(totals: Sequence[float], possible: float, bins: int = 10) -> str:
     width, height, pad = 640, 220, 30
     counts = [0] * bins
     for t in totals:
@@ -128,11 +141,17 @@ tr.hardest td { background: #fde8e8 !important; } #hardest { font-size: 1.2em; p
 """
 
 
-def _bar(share):
+def _bar(share: float) -> str:
     return f'<span class="bar"><span style="width:{100 * share:.0f}%"></span></span>'
 
 
-def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 2023, HW1"):
+def write_report(
+    rows: Sequence[Row],
+    out: str | pathlib.Path,
+    ag_id: str,
+    throughput: Throughput | None = None,
+    title: str = "Deep Learning Fall 2023, HW1",
+) -> pathlib.Path:
     """OUT/report.html: one self-contained page (inline CSS and SVG, no external asset).
 
     throughput: the run's pool.Throughput (how many it graded, how fast, with how many workers and why)."""
@@ -140,9 +159,9 @@ def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 20
     stats = class_statistics(rows)
     qs, ranking = stats["questions"], stats["ranking"]
     statuses = collections.Counter(r.status for r in rows)
-    possible = max((r.result.possible for r in stats["graded"]), default=0)
+    possible = max((result.possible for _, result in stats["graded"]), default=0)
     totals = [r.result.total if r.status == COMPLETED and r.result is not None else 0 for r in rows]
-    flagged = [r for r in rows if r.result is not None and r.result.flags]
+    flagged = [(r.key, r.result.flags) for r in rows if r.result is not None and r.result.flags]
     parts = [
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}: class report</title>'
         f"<style>{CSS}</style></head><body>",
@@ -248,7 +267,7 @@ def write_report(rows, out, ag_id, throughput=None, title="Deep Learning Fall 20
     if flagged:
         parts.append(
             "<h2>Integrity flags</h2><table><tr><th>submission</th><th>flags</th></tr>"
-            + "".join(f"<tr><td>{e(r.key)}</td><td>{e(' | '.join(r.result.flags))}</td></tr>" for r in flagged)
+            + "".join(f"<tr><td>{e(key)}</td><td>{e(' | '.join(flags))}</td></tr>" for key, flags in flagged)
             + "</table>"
         )
     parts.append("</body></html>\n")

@@ -6,8 +6,11 @@ keyed by the folder, with the submitters' names, SIDs and emails). ``make grade`
 both read a folder this way.
 """
 
+from __future__ import annotations
+
 import hashlib
 import pathlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tools import errors
@@ -22,20 +25,20 @@ IDENTITY = ("name", "sid", "email")
 class Submission:
     key: str  # the row: the upload's file name, or Gradescope's submission folder
     path: pathlib.Path  # a file, or a folder that the route reads as one upload
-    identity: dict = field(default_factory=dict)  # name, sid, email (Gradescope export)
+    identity: dict[str, str] = field(default_factory=dict)  # name, sid, email (Gradescope export)
 
     @property
-    def folder(self):
+    def folder(self) -> str:
         """Its folder in OUT: a plain name derived from the key (the key itself stays in the CSV, made safe)."""
         return folder_name(self.key)
 
 
-def identity_of(entry):
+def identity_of(entry: object) -> dict[str, str]:
     """Gradescope's ``:submitters`` (Ruby symbols as keys) as name, sid, email; several joined by "; "."""
     if not isinstance(entry, dict):
         return {}
     submitters = entry.get(":submitters", entry.get("submitters")) or []
-    values = {k: [] for k in IDENTITY}
+    values: dict[str, list[str]] = {k: [] for k in IDENTITY}
     for person in submitters if isinstance(submitters, list) else []:
         if isinstance(person, dict):
             person = {str(k).lstrip(":"): v for k, v in person.items()}
@@ -45,10 +48,12 @@ def identity_of(entry):
     return {k: "; ".join(v) for k, v in values.items()}
 
 
-def find_submissions(folder, exclude=()):
+def find_submissions(
+    where: str | pathlib.Path, exclude: Iterable[str | pathlib.Path] = ()
+) -> tuple[list[Submission], list[str], bool]:
     """(submissions, ignored names, whether the folder is a Gradescope export)."""
-    folder = pathlib.Path(folder)
-    exclude = {pathlib.Path(p).resolve() for p in exclude}
+    folder = pathlib.Path(where)
+    excluded = {pathlib.Path(p).resolve() for p in exclude}
     if not folder.is_dir():
         raise errors.SubmissionsError(f"{folder} is not a folder of submissions")
     metadata_path = folder / METADATA
@@ -60,9 +65,10 @@ def find_submissions(folder, exclude=()):
             raise errors.SubmissionsError(
                 f"{metadata_path} is not Gradescope's submission metadata (a mapping of submission folders)"
             )
-        submissions, ignored = [], []
+        submissions: list[Submission] = []
+        ignored: list[str] = []
         for entry in sorted(folder.iterdir()):
-            if entry.name.startswith(".") or entry.resolve() in exclude or entry.name == METADATA:
+            if entry.name.startswith(".") or entry.resolve() in excluded or entry.name == METADATA:
                 continue
             if entry.is_dir():
                 submissions.append(Submission(entry.name, entry, identity_of(metadata.get(entry.name))))
@@ -73,7 +79,7 @@ def find_submissions(folder, exclude=()):
         return submissions, ignored, True
     submissions, ignored = [], []
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith(".") or entry.resolve() in exclude:
+        if entry.name.startswith(".") or entry.resolve() in excluded:
             continue
         if entry.suffix.lower() in UPLOAD_SUFFIXES and not entry.is_dir():
             submissions.append(Submission(entry.name, entry))
@@ -82,10 +88,10 @@ def find_submissions(folder, exclude=()):
     return submissions, ignored, False
 
 
-def upload_hash(path):
+def upload_hash(upload: str | pathlib.Path) -> str:
     """SHA-256 of the upload: its bytes, or for a folder its files' relative names and bytes."""
     digest = hashlib.sha256()
-    path = pathlib.Path(path)
+    path = pathlib.Path(upload)
     if path.is_dir():
         for p in sorted(path.rglob("*")):
             if p.is_file():

@@ -4,7 +4,20 @@ Each check returns None when it passes, or raises Mismatch with a message for th
 wrong and where, never the expected value.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..inputs import Inputs, Pair
 from ..reference import Mismatch
+
+if TYPE_CHECKING:
+    from ..verdict import Context
+
+Check = Callable[[Inputs, Any, "Context"], None]  # (the inputs, the handed-over answers, the context): raises Mismatch
+Cases = dict[str, list[tuple[str, float, Check]]]  # question: [(what is checked, weight or points, check)]
+Expected = dict[str, Callable[[Inputs], Any]]  # question: its references from its inputs alone
 
 P4_CEILING, P5_CEILING = 0.92, 0.80  # test accuracies above what the notebook's training reaches are flagged
 P5_UPDATE_RTOL = {"float64": 1e-7, "float32": 1e-4}  # train_one_sample's step against -lr x its own gradient (norms)
@@ -13,7 +26,7 @@ P5_FD_RTOL = {"float64": 1e-6, "float32": 1e-3}  # analytic gradient against flo
 TEST_SET_FLAG_MARGIN = 0.02  # test accuracy this far above training accuracy is flagged
 
 
-def answered(out, *keys):
+def answered(out: Any, *keys: str) -> None:
     """Raises Mismatch when the probe found nothing to call or could not run."""
     if out is None:
         raise Mismatch("no answer was handed over: the notebook stopped before this question's check")
@@ -28,12 +41,12 @@ def answered(out, *keys):
             raise Mismatch(f"no answer was handed over for {key}")
 
 
-def training_sample(ctx, name):
+def training_sample(ctx: Context, name: str) -> Pair:
     """A secret random sample of the training set: a submission cannot know which images it is compared on."""
     return ctx.datasets.training_sample(name)
 
 
-def flag_test_set(ctx, question, test, train, ceiling):
+def flag_test_set(ctx: Context, question: str, test: float, train: float, ceiling: float) -> None:
     if test > train + TEST_SET_FLAG_MARGIN:
         ctx.flag(
             f"{question}: test accuracy {test:.4f} is above the accuracy on 10,000 random training images ({train:.4f}): "

@@ -1,15 +1,21 @@
 """Problems 1 and 2: vector calculus (q1a, q1b) and the L1 loss (q2a, q2a_shapes, q2b)."""
 
-from collections.abc import Callable
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import reference as R
+from ..inputs import Inputs
 from ..reference import Mismatch, compare, precision
-from .common import answered
+from .common import Cases, Expected, answered
+
+if TYPE_CHECKING:
+    from ..verdict import Context
 
 
-def q1a_gradient(inp, out, ctx):
+def q1a_gradient(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for key in sorted(inp):
         x = inp[key].copy()
@@ -17,7 +23,7 @@ def q1a_gradient(inp, out, ctx):
         compare(out.get(key), numeric, f"grad_squared_norm on a random {x.size}-vector", dtype="float32")
 
 
-def q1b_minimiser(inp, out, ctx):
+def q1b_minimiser(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for key in sorted(inp):
         X = inp[key]
@@ -31,7 +37,7 @@ def q1b_minimiser(inp, out, ctx):
         )
 
 
-def q2a_loss(inp, out, ctx):
+def q2a_loss(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         X, y, w = inp[f"X{i}"], inp[f"y{i}"], inp[f"w{i}"]
@@ -53,7 +59,7 @@ def q2a_loss(inp, out, ctx):
             )
 
 
-def q2a_shapes(inp, out, ctx):
+def q2a_shapes(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for n, d in zip(inp["n"], inp["d"]):
         n, d = int(n), int(d)
@@ -77,7 +83,7 @@ def q2a_shapes(inp, out, ctx):
 Q2B_ANSWER = False
 
 
-def q2b_answer(inp, out, ctx):
+def q2b_answer(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "value")
     if not isinstance(out["value"], bool):
         raise Mismatch("l1_closed_form_exists must be a bool")
@@ -85,12 +91,10 @@ def q2b_answer(inp, out, ctx):
         raise Mismatch("l1_closed_form_exists is not correct")
 
 
-EXPECTED: dict[
-    str, Callable[[dict], dict]
-] = {}  # nothing cached: the checks compute their references from the inputs as they go
+EXPECTED: Expected = {}  # nothing cached: the checks compute their references from the inputs as they go
 
 
-CASES = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
+CASES: Cases = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
     "q1a": [("gradient on random vectors", 1, q1a_gradient)],
     "q1b": [("minimiser on random data", 1, q1b_minimiser)],
     "q2a": [("l1 loss on random inputs", 1, q2a_loss)],

@@ -1,11 +1,19 @@
 """Problem 3: the 4-unit ReLU network (fits, grad_loss, the forward value at x = 2, gradients)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import inputs as I
 from .. import reference as R
+from ..inputs import Inputs
 from ..reference import Mismatch, compare, precision
-from .common import answered
+from .common import Cases, Check, Expected, answered
+
+if TYPE_CHECKING:
+    from ..verdict import Context
 
 DATASETS_3A = {
     "theta_dataset1": (np.arange(13.0), np.array([8, 6, 4, 2, 0, 2, 4, 2, 0, 2, 4, 6, 8], dtype=float)),
@@ -13,8 +21,8 @@ DATASETS_3A = {
 }
 
 
-def _fit(name):
-    def check(inp, out, ctx):
+def _fit(name: str) -> Check:
+    def check(inp: Inputs, out: Any, ctx: Context) -> None:
         answered(out, name)
         if isinstance(out[name], dict) and "@missing" in out[name]:
             raise Mismatch(f"the notebook does not define {name}")
@@ -27,7 +35,7 @@ def _fit(name):
     return check
 
 
-def q3b_grad_loss(inp, out, ctx):
+def q3b_grad_loss(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         expected = ctx.expected("q3b")[f"case{i}"]
@@ -36,7 +44,7 @@ def q3b_grad_loss(inp, out, ctx):
         )
 
 
-def q3c_forward(inp, out, ctx):
+def q3c_forward(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "f_at_2")
     for i in range(int(inp["cases"])):
         theta, x = I.theta_from(inp, f"t{i}_"), float(inp["xs"][i])
@@ -52,7 +60,7 @@ def q3c_forward(inp, out, ctx):
     compare(out["f_at_2"], R.relu_net(2.0, I.HANDOUT_THETA0), "f_at_2", dtype=precision(out), shape_matters=False)
 
 
-def q3d_at_theta0(inp, out, ctx):
+def q3d_at_theta0(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "grad_at_2")
     expected = ctx.expected("q3d")["theta0"]
     if isinstance(out["grad_at_2"], dict) and "@missing" in out["grad_at_2"]:
@@ -61,7 +69,7 @@ def q3d_at_theta0(inp, out, ctx):
     R.compare_grad_dict(out.get("at_theta0"), expected, "grad_f(2, theta0)", precision(out))
 
 
-def q3d_random(inp, out, ctx):
+def q3d_random(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         kind = "an integer theta and x" if i >= 10 else "a random theta and x"
@@ -73,22 +81,22 @@ def q3d_random(inp, out, ctx):
         )
 
 
-def q3b_expected(inp):
+def q3b_expected(inp: Inputs) -> dict[str, R.Theta]:
     return {
         f"case{i}": R.grad_loss(inp[f"xs{i}"], inp[f"ys{i}"], I.theta_from(inp, f"t{i}_"))
         for i in range(int(inp["cases"]))
     }
 
 
-def q3d_expected(inp):
+def q3d_expected(inp: Inputs) -> dict[str, R.Theta]:
     cases = {f"case{i}": R.grad_f(float(inp["xs"][i]), I.theta_from(inp, f"t{i}_")) for i in range(int(inp["cases"]))}
     return {"theta0": R.grad_f(2.0, I.HANDOUT_THETA0), **cases}
 
 
-EXPECTED = {"q3b": q3b_expected, "q3d": q3d_expected}
+EXPECTED: Expected = {"q3b": q3b_expected, "q3d": q3d_expected}
 
 
-CASES = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
+CASES: Cases = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
     "q3a": [
         ("dataset 1 fitted exactly", 1, _fit("theta_dataset1")),
         ("dataset 2 fitted exactly", 1, _fit("theta_dataset2")),

@@ -1,18 +1,27 @@
 """Problem 4: the FashionMNIST MLP in PyTorch (architecture, the training epoch, accuracy, probabilities)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import reference as R
+from ..inputs import Inputs
 from ..policy import P4_BARS
 from ..reference import Mismatch, compare
-from .common import P4_CEILING, answered, flag_test_set, training_sample
+from .common import P4_CEILING, Cases, Check, Expected, answered, flag_test_set, training_sample
+
+if TYPE_CHECKING:
+    from ..verdict import Context
 
 
-def _layers(value, what):
+def _layers(value: object, what: str) -> list[R.Layer]:
     """Handed-over Linear layers as float32 (weight, bias) pairs."""
     if not isinstance(value, list):
         raise Mismatch(f"{what}: no dense layers were found")
-    layers = []
+    layers: list[R.Layer] = []
     for k, pair in enumerate(value):
         W = R.as_float_array(pair[0], f"{what}: the weight of dense layer {k}").astype(np.float32)
         b = R.as_float_array(pair[1], f"{what}: the bias of dense layer {k}").astype(np.float32)
@@ -20,7 +29,7 @@ def _layers(value, what):
     return layers
 
 
-def _chain(out, what):
+def _chain(out: Any, what: str) -> list[R.Layer]:
     layers = _layers(out.get("layers"), what)
     chain = R.linear_chain(layers)
     if chain is None:
@@ -28,7 +37,7 @@ def _chain(out, what):
     return chain
 
 
-def q4_arch_sizes(inp, out, ctx):
+def q4_arch_sizes(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "layers")
     sizes = [tuple(int(n) for n in reversed(W.shape)) for W, _ in _layers(out["layers"], "the model")]
     if sizes != [(784, 256), (256, 128), (128, 64), (64, 10)]:
@@ -37,7 +46,7 @@ def q4_arch_sizes(inp, out, ctx):
         )
 
 
-def _relu_chain(out, what):
+def _relu_chain(out: Any, what: str) -> list[R.Layer]:
     """The student's own layers, in the order their shapes chain 784 -> ... -> 10, whatever their sizes."""
     chain = R.shape_chain(_layers(out.get("layers"), what))
     if chain is None:
@@ -45,7 +54,7 @@ def _relu_chain(out, what):
     return chain
 
 
-def q4_arch_forward(inp, out, ctx):
+def q4_arch_forward(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "outputs")
     chain = _relu_chain(out, "the model")  # sizes are the other check's: a wrong size costs only that one
     images = inp["images"].reshape(-1, 784) * 255  # fashion_logits divides by 255
@@ -58,11 +67,11 @@ def q4_arch_forward(inp, out, ctx):
     )
 
 
-def _standard_chain(inp):
+def _standard_chain(inp: Inputs) -> list[R.Layer]:
     return [(inp[f"W{i}"], inp[f"b{i}"]) for i in range(4)]
 
 
-def _either_mean(value, means, what):
+def _either_mean(value: object, means: Iterable[float], what: str) -> None:
     """A mean loss: over the images or over the batches (they differ when the last batch is partial)."""
     problems = []
     for mean in means:
@@ -74,7 +83,7 @@ def _either_mean(value, means, what):
     raise Mismatch(problems[0])
 
 
-def q4_train_epoch(inp, out, ctx):
+def q4_train_epoch(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "train_loss", "layers")
     epoch = ctx.expected("q4_train")["epoch"]
     means, weights = epoch["means"], [(epoch[f"W{k}"], epoch[f"b{k}"]) for k in range(len(R.FASHION_SIZES) - 1)]
@@ -96,24 +105,24 @@ def q4_train_epoch(inp, out, ctx):
         compare(b, eb, f"the bias of dense layer {k} after train_epoch", dtype="float32")
 
 
-def q4_test_epoch(inp, out, ctx):
+def q4_test_epoch(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "test_loss")
     means = ctx.expected("q4_train")["test_means"]
     _either_mean(out["test_loss"], means, "the mean loss that test_epoch returns on the grader's test batches")
 
 
-def _fashion_accuracy(out, ctx):
+def _fashion_accuracy(out: Any, ctx: Context) -> float:
     if "fashion" not in ctx.cache:
         chain = _chain(out, "the trained model")
         test = R.fashion_accuracy(chain, *ctx.datasets("FashionMNIST", "test"))
         train = R.fashion_accuracy(chain, *training_sample(ctx, "FashionMNIST"))
         flag_test_set(ctx, "q4_acc", test, train, P4_CEILING)
         ctx.cache["fashion"] = test
-    return ctx.cache["fashion"]
+    return float(ctx.cache["fashion"])
 
 
-def _fashion_bar(bar):
-    def check(inp, out, ctx):
+def _fashion_bar(bar: float) -> Check:
+    def check(inp: Inputs, out: Any, ctx: Context) -> None:
         answered(out, "layers")
         accuracy = _fashion_accuracy(out, ctx)
         if accuracy < bar:
@@ -124,14 +133,14 @@ def _fashion_bar(bar):
     return check
 
 
-def _probs(out):
+def _probs(out: Any) -> np.ndarray:
     probs = R.as_float_array(out["sample_probs"], "sample_probs")
     if probs.shape != (3, 10):
         raise Mismatch(f"sample_probs has shape {probs.shape}, not (3, 10)")
     return probs
 
 
-def q4_probs_distribution(inp, out, ctx):
+def q4_probs_distribution(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "sample_idx", "sample_probs")
     probs = _probs(out)
     idx = R.as_float_array(out["sample_idx"], "sample_idx").reshape(-1)
@@ -142,7 +151,7 @@ def q4_probs_distribution(inp, out, ctx):
     compare(probs.sum(axis=1), np.ones(3), "the row sums of sample_probs", dtype="float32")
 
 
-def q4_probs_softmax(inp, out, ctx):
+def q4_probs_softmax(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "sample_idx", "sample_probs", "layers")
     probs = _probs(out)
     images = ctx.datasets("FashionMNIST", "test")[0]
@@ -179,7 +188,7 @@ def q4_probs_softmax(inp, out, ctx):
     raise Mismatch(problems[0])
 
 
-def q4_train_expected(inp):
+def q4_train_expected(inp: Inputs) -> dict[str, Any]:
     smoothing = float(inp["label_smoothing"])
     means, weights = R.fashion_reference_epoch(
         _standard_chain(inp), inp["train_images"], inp["train_labels"], float(inp["lr"]), label_smoothing=smoothing
@@ -193,10 +202,10 @@ def q4_train_expected(inp):
     return {"epoch": epoch, "test_means": np.array(test)}
 
 
-EXPECTED = {"q4_train": q4_train_expected}
+EXPECTED: Expected = {"q4_train": q4_train_expected}
 
 
-CASES = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
+CASES: Cases = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
     "q4_arch": [("dense layer sizes", 1, q4_arch_sizes), ("forward pass", 1, q4_arch_forward)],
     "q4_train": [("train_epoch: one SGD epoch", 2, q4_train_epoch), ("test_epoch: mean loss", 1, q4_test_epoch)],
     "q4_acc": [

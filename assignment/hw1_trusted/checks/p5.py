@@ -1,15 +1,23 @@
 """Problem 5: backpropagation from scratch in numpy (initialisation, forward, gradients, training)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from .. import inputs as I
 from .. import reference as R
+from ..inputs import Inputs
 from ..policy import P5_ACCURACY_BAR
 from ..reference import Mismatch, compare, precision
-from .common import P5_CEILING, P5_FD_RTOL, P5_UPDATE_RTOL, answered, flag_test_set, training_sample
+from .common import P5_CEILING, P5_FD_RTOL, P5_UPDATE_RTOL, Cases, Expected, answered, flag_test_set, training_sample
+
+if TYPE_CHECKING:
+    from ..verdict import Context
 
 
-def _init_case(inp, out, i):
+def _init_case(inp: Inputs, out: Any, i: int) -> tuple[list[int], tuple[list[np.ndarray], list[np.ndarray]]]:
     sizes = [int(s) for s in inp[f"sizes{i}"]]
     value = out.get(f"case{i}")
     what = f"init_params({sizes}, seed)"
@@ -20,7 +28,7 @@ def _init_case(inp, out, i):
     return sizes, R.layer_arrays(value[0], value[1], sizes, what)
 
 
-def q5_1_shapes(inp, out, ctx):
+def q5_1_shapes(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         sizes, (_, biases) = _init_case(inp, out, i)
@@ -28,7 +36,7 @@ def q5_1_shapes(inp, out, ctx):
             raise Mismatch(f"init_params({sizes}, seed): the biases must start at zero")
 
 
-def q5_1_statistics(inp, out, ctx):
+def q5_1_statistics(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         sizes, (weights, _) = _init_case(inp, out, i)
@@ -45,7 +53,7 @@ def q5_1_statistics(inp, out, ctx):
                 raise Mismatch(f"layer {l} of {sizes}: the weights' mean is not 0")
 
 
-def q5_1_draws(inp, out, ctx):
+def q5_1_draws(inp: Inputs, out: Any, ctx: Context) -> None:
     """The draws of default_rng(seed), one normal call per layer in order, up to the scale the student used:
     a wrong variance costs only the statistics check."""
     answered(out)
@@ -64,7 +72,7 @@ def q5_1_draws(inp, out, ctx):
                 )
 
 
-def _forward_answer(value, what):
+def _forward_answer(value: object, what: str) -> list[Any]:
     if isinstance(value, dict) and "@error" in value:
         raise Mismatch(f"{what} raised {value['@error']}")
     if not isinstance(value, list) or len(value) != 2:
@@ -72,7 +80,7 @@ def _forward_answer(value, what):
     return value
 
 
-def q5_2_forward(inp, out, ctx):
+def q5_2_forward(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"])):
         weights, biases = I.network_from(inp, f"n{int(inp['net_of'][i])}_")
@@ -86,7 +94,7 @@ def q5_2_forward(inp, out, ctx):
         compare(guess, np.eye(10)[np.argmax(probs)], f"the guess of forward_one {what}")
 
 
-def q5_2_evaluate(inp, out, ctx):
+def q5_2_evaluate(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "evaluate")
     weights, biases = I.network_from(inp, "eval_")
     X, Y = inp["eval_X"], inp["eval_Y"]
@@ -96,7 +104,7 @@ def q5_2_evaluate(inp, out, ctx):
     compare(accuracy, R.mnist_accuracy(X, Y, weights, biases), "the accuracy of evaluate", shape_matters=False)
 
 
-def _gradients(inp, out, i):
+def _gradients(inp: Inputs, out: Any, i: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     value = out.get(f"case{i}")
     if isinstance(value, dict) and "@error" in value:
         raise Mismatch(f"backprop_one raised {value['@error']}")
@@ -107,7 +115,7 @@ def _gradients(inp, out, i):
     return R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), "backprop_one")
 
 
-def q5_3_autograd(inp, out, ctx):
+def q5_3_autograd(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     for i in range(int(inp["cases"]) - 1):
         gw, gb = _gradients(inp, out, i)
@@ -117,7 +125,7 @@ def q5_3_autograd(inp, out, ctx):
             compare(gb[l], eb[l], f"the bias gradient of layer {l} on a real MNIST sample", dtype=precision(out))
 
 
-def q5_3_finite_differences(inp, out, ctx):
+def q5_3_finite_differences(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out)
     i = int(inp["cases"]) - 1
     weights, biases = (
@@ -145,7 +153,7 @@ def q5_3_finite_differences(inp, out, ctx):
                 )
 
 
-def _update_steps(inp, out, ctx):
+def _update_steps(inp: Inputs, out: Any, ctx: Context) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], str]:
     """train_one_sample's step on the update case, and the student's own gradient there (error carried forward:
     the step is judged against the student's backprop_one, whatever that computes; against the reference's when
     that gradient is all zeros): ([(what, step, expected)], dtype)."""
@@ -174,7 +182,7 @@ def _update_steps(inp, out, ctx):
     return steps, precision(out)
 
 
-def q5_3_update(inp, out, ctx):
+def q5_3_update(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "update")
     steps, dtype = _update_steps(inp, out, ctx)
     for what, step, expected in steps:
@@ -184,7 +192,7 @@ def q5_3_update(inp, out, ctx):
             )
 
 
-def _own_training_consistent(ctx):
+def _own_training_consistent(ctx: Context) -> None:
     """Raises Mismatch unless train_one_sample applies the student's own gradient to every parameter it changes.
 
     A parameter left unchanged is the update check's loss (Q3), not a way to train with other gradients."""
@@ -205,7 +213,7 @@ class Inconsistent(Mismatch):
 AUDITED_STEPS = 4  # the probe's (hw1_probes.AUDITED_STEPS): steps of the student's own training it audits
 
 
-def _audits_consistent(inp, out, ctx):
+def _audits_consistent(inp: Inputs, out: Any, ctx: Context) -> None:
     """Raises Mismatch unless train_one_sample, at each audited step of its own training (secret steps that the
     probe drew at run time: train_one_sample cannot tell them from the others), moved every parameter it changed
     by -learning_rate x the student's own gradient there (the reference's when that gradient is all zeros)."""
@@ -250,7 +258,7 @@ def _audits_consistent(inp, out, ctx):
                     )
 
 
-def _trained(value, what):
+def _trained(value: object, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
     if isinstance(value, dict) and "@error" in value:
         raise Mismatch(f"{what} raised {value['@error']}")
     if not isinstance(value, list) or len(value) != 2:
@@ -258,7 +266,7 @@ def _trained(value, what):
     return R.layer_arrays(value[0], value[1], list(R.MNIST_SIZES), what)
 
 
-def _trajectory(inp, out, ctx):
+def _trajectory(inp: Inputs, out: Any, ctx: Context) -> None:
     """train_one_epoch, run with the grader's stand-in for train_one_sample (which records its calls and moves
     every bias by -learning_rate): one call per sample, in order, with the learning rate it was given, on the
     weights and biases it was given. It is judged on its own: a mistake in train_one_sample is Q3's."""
@@ -291,11 +299,11 @@ def _trajectory(inp, out, ctx):
         )
 
 
-def q5_4_trajectory(inp, out, ctx):
+def q5_4_trajectory(inp: Inputs, out: Any, ctx: Context) -> None:
     _trajectory(inp, out, ctx)
 
 
-def q5_4_accuracy(inp, out, ctx):
+def q5_4_accuracy(inp: Inputs, out: Any, ctx: Context) -> None:
     answered(out, "trained", "own")
     try:
         _trajectory(inp, out, ctx)
@@ -342,8 +350,8 @@ def q5_4_accuracy(inp, out, ctx):
         )
 
 
-def q5_3_expected(inp):
-    def gradients(x, label, prefix):
+def q5_3_expected(inp: Inputs) -> dict[str, dict[str, np.ndarray]]:
+    def gradients(x: np.ndarray, label: int, prefix: str) -> dict[str, np.ndarray]:
         dW, db = R.mnist_backprop(x, label, *I.network_from(inp, prefix))
         return {**{f"dW{l}": g for l, g in enumerate(dW)}, **{f"db{l}": g for l, g in enumerate(db)}}
 
@@ -351,15 +359,15 @@ def q5_3_expected(inp):
     return {**cases, "update": gradients(inp["update_x"], int(inp["update_label"]), "update_")}
 
 
-def _gradient_lists(expected):
+def _gradient_lists(expected: dict[str, np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
     layers = range(len(R.MNIST_SIZES) - 1)
     return [expected[f"dW{l}"] for l in layers], [expected[f"db{l}"] for l in layers]
 
 
-EXPECTED = {"q5_3": q5_3_expected}
+EXPECTED: Expected = {"q5_3": q5_3_expected}
 
 
-CASES = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
+CASES: Cases = {  # question: [(what is checked, weight, check)]; weights are shares of the question's points
     "q5_1": [
         ("shapes and zero biases", 1, q5_1_shapes),
         ("mean and variance", 2, q5_1_statistics),
