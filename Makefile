@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 help:
 	@echo "make release     build student/, solutions/ and autograder/ from assignment/hw1.ipynb"
 	@echo "make test        run the test suite (Linux and root; use VENV=/opt/hw1-venv, as .ci/run does)"
-	@echo "make test-fast   the in-process tests only (no route, no release): under 2 minutes"
+	@echo "make test-fast   the in-process tests only (no route, no release): about a minute"
 	@echo "make lint        ruff check, ruff format --check (ruff.toml) and mypy (mypy.ini); the suite runs them too"
 	@echo "make gradescope  SUBMISSION=hw1.ipynb OUT=out/   grade one upload exactly as Gradescope runs the zip"
 	@echo "make grade       SUBMISSIONS=folder OUT=dir      grade a folder of uploads (CSV, class report, resume, throughput)"

@@ -649,7 +649,6 @@ def run_student_phase(
             namespaces, group, isolation = student_sandbox(root, uid, gid, disk, work)
         clock.setdefault("inputs_end", time.time())
         clock["student_start"] = time.time()
-        observed: dict[str, Any] = {}
         watch = PhaseWatch(group, uid, cpu_share()[0])
         try:
             argv = [sys.executable, str(root / "runner.py"), str(root / "ag"), str(root / "handover")]
@@ -661,19 +660,7 @@ def run_student_phase(
             isolation["time"] = {**watch.record(seconds), "stopped": stopped}
             starved = stopped == "wall" and watch.starved(seconds)
             clock["student_exited"] = time.time()
-            killed = sandbox.kill_all(uid) if uid is not None else 0
-            if group is not None:
-                killed += group.kill()
-                isolation["used"] = used = group.stats()
-                observed["out_of_memory"] = bool(used.get("oom_kills"))
-                print(
-                    f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
-                    f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}",
-                    flush=True,
-                )
-            # with namespaces, what was left ended with its PID namespace, racing these kills: no note
-            observed["killed"] = bool(killed) and namespaces is None
-            observed["disk_full"] = disk is not None and disk.full()
+            observed = end_student_phase(uid, group, namespaces is not None, disk, seconds, isolation)
         finally:
             if group is not None:
                 group.remove()
@@ -688,6 +675,33 @@ def run_student_phase(
             disk.remove()
         else:
             sandbox.remove(root)
+
+
+def end_student_phase(
+    uid: int | None,
+    group: sandbox.Cgroup | None,
+    namespaced: bool,
+    disk: StudentDisk | None,
+    seconds: float,
+    isolation: dict[str, Any],
+) -> dict[str, Any]:
+    """Kills every process of the phase (its user's, its cgroup's) and returns what the route saw of it: OOM kills,
+    processes left running, a full disk; the cgroup's figures go into ``isolation`` and the log."""
+    observed: dict[str, Any] = {}
+    killed = sandbox.kill_all(uid) if uid is not None else 0
+    if group is not None:
+        killed += group.kill()
+        isolation["used"] = used = group.stats()
+        observed["out_of_memory"] = bool(used.get("oom_kills"))
+        print(
+            f"hw1 limits: the student phase used {used['cpu_seconds']} CPU s in {seconds:.1f} s, was throttled "
+            f"{used['throttled']} times, peaked at {used['memory_peak_mb']} MB, OOM kills: {used['oom_kills']}",
+            flush=True,
+        )
+    # with namespaces, what was left ended with its PID namespace, racing these kills: no note
+    observed["killed"] = bool(killed) and not namespaced
+    observed["disk_full"] = disk is not None and disk.full()
+    return observed
 
 
 def checks_questions() -> list[str]:
