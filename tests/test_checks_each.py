@@ -146,16 +146,8 @@ P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87
 
 
 def reference_namespace():
-    import torch
-
-    threads = torch.get_num_threads()
-    # one thread: the same numbers whatever the thread count, and no stall on a busy machine (2 threads that wait
-    # for each other at every small matrix product took minutes there instead of seconds)
-    torch.set_num_threads(1)
-    try:
-        return namespace(P1_P3, P4, P5_HELPERS + P5_FLOAT64 + TRAIN_OWN_WEIGHTS, DATASETS=DATASETS, EPOCHS=P4_EPOCHS)
-    finally:
-        torch.set_num_threads(threads)
+    # on one torch thread, as every in-process probe here (tests/helpers/probing.py sets it once)
+    return namespace(P1_P3, P4, P5_HELPERS + P5_FLOAT64 + TRAIN_OWN_WEIGHTS, DATASETS=DATASETS, EPOCHS=P4_EPOCHS)
 
 
 @pytest.fixture(scope="module")
