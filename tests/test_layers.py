@@ -5,6 +5,7 @@ fixtures use, and fails. In `make test-fast` the marked tests are deselected, so
 """
 
 import inspect
+import time
 
 import pytest
 
@@ -74,3 +75,32 @@ def test_the_layer_guard_can_fail():
     assert missing_layer({"release"}, {"fresh_release"}, release_test) is None
     assert missing_layer(set(), {"tmp_path"}, BUILD_CALLS[0] + "out)") is not None
     assert missing_layer(set(), {"tmp_path"}, inspect.getsource(test_the_layer_guard_can_fail).replace("(", "")) is None
+
+
+def test_make_test_runs_the_two_layers_at_once_and_the_load_tests_wait_for_the_fast_one():
+    """The Makefile's test target: both layers, split by the same markers as make test-fast, the fast one's process
+    id handed to the route's layer; the load tests' wait sees a running process, and an ended one (a zombie, as the
+    fast layer is until make's shell waits for it), as what they are."""
+    import subprocess
+    import sys
+
+    from tests.helpers import machine
+    from tools import ROOT
+    from tools.trusted import settings
+
+    recipe = (ROOT / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
+    assert '-m "not route and not release"' in recipe and '-m "route or release"' in recipe, recipe
+    assert f"{settings.SHARED_WITH.name}=$$fast" in recipe and "wait $$fast" in recipe, recipe
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert machine.running(child.pid)
+        assert not machine.wait_until_ended(child.pid, timeout=1)
+    finally:
+        child.kill()
+    for _ in range(50):  # killed, not yet waited for: a zombie
+        if not machine.running(child.pid):
+            break
+        time.sleep(0.1)
+    assert not machine.running(child.pid) and machine.wait_until_ended(child.pid, timeout=1)
+    child.wait()
+    assert not machine.running(child.pid)  # gone
