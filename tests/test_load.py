@@ -90,7 +90,7 @@ def test_a_sleeping_notebook_at_the_wall_cap_is_its_own_time_limit(fresh_zip, tm
     path = tmp_path / "sleeper.ipynb"
     nbformat.write(notebook("l1_closed_form_exists = False", "import time\ntime.sleep(3600)"), path)
     slow_zip = tmp_path / "capped.zip"
-    limits.with_limits(fresh_zip, slow_zip, {"HW1_PHASE_WALL_CAP": "20"})
+    limits.with_limits(fresh_zip, slow_zip, {"HW1_PHASE_WALL_CAP": "10"})
     result = gradescope.run_as_gradescope(path, tmp_path / "out", slow_zip, user="hw1sleep")
     assert result.raw["extra_data"]["status"]["status"] == "completed", result.raw["extra_data"]
     assert result.raw["extra_data"]["isolation"]["time"]["stopped"] == "wall"

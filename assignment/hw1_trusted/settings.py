@@ -215,7 +215,7 @@ REQUIRE_SANDBOX = Setting(
 )
 TEST_BULK_TIMEOUT = Setting(
     "HW1_TEST_BULK_TIMEOUT",
-    "90",
+    "70",
     "tests",
     "seconds per submission in the make grade tests (the infinite loop's: the solution grades in 28 s on one CPU)",
     int,
