@@ -45,19 +45,10 @@ $(INSTALLED):
 release: $(INSTALLED)
 	$(PY) -m tools.build.release
 
-# The two layers at once: the fast layer (in-process, one CPU, about a minute) fills the CPU that the route's layer
-# leaves idle while it builds the release and grades one notebook at a time; its report follows the route's. The
-# datasets are written once before (both layers then only read them); the load tests, which need the machine to
-# themselves, wait for the fast layer to end (HW1_MACHINE_SHARED_WITH). The exit status is the first failing layer's.
+# The suite as three pytest processes at once (tests/suite.py: the route's layer, the modules that run one notebook
+# at a time, the fast layer), so that both CPUs stay busy; the others' reports follow the route layer's.
 test: $(INSTALLED)
-	$(PY) -m tools.data_cache --prepare
-	@fast_log=$$(mktemp); \
-	$(PY) -m pytest tests -m "not route and not release" -p no:cacheprovider > $$fast_log 2>&1 & fast=$$!; \
-	HW1_MACHINE_SHARED_WITH=$$fast $(PY) -m pytest tests -m "route or release"; route=$$?; \
-	wait $$fast; fast_status=$$?; \
-	echo "==== the fast layer (make test-fast), run beside the route's layer: exit $$fast_status ===="; \
-	cat $$fast_log; rm -f $$fast_log; \
-	if [ $$route -ne 0 ]; then exit $$route; fi; exit $$fast_status
+	$(PY) -m tests.suite
 
 # the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback
 test-fast: $(INSTALLED)

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from tests.corpus.graded import SUBMISSIONS
-from tests.helpers import grading
+from tests.helpers import grading, shared
 from tools.build import release as build_release
 from tools.trusted import settings
 
@@ -35,10 +35,15 @@ def fresh_release(tmp_path_factory):
     reuse = settings.REUSE_RELEASE.value()  # while developing: a release built earlier from the same sources
     if reuse:
         return pathlib.Path(reuse)
-    out = tmp_path_factory.mktemp("release")
-    with foreign_jupyter_first(tmp_path_factory.mktemp("foreign")):
-        build_release.build(out)
-    return out
+
+    def build():
+        out = tmp_path_factory.mktemp("release")
+        with foreign_jupyter_first(tmp_path_factory.mktemp("foreign")):
+            build_release.build(out)
+        return out
+
+    handoff = settings.RELEASE_HANDOFF.value()  # make test's layers, run at once, share one build
+    return shared.built_once(pathlib.Path(handoff), build) if handoff else build()
 
 
 STAND_INS = ("jupyter", "jupyter-nbconvert", "jupyter-execute", "python", "python3", "otter")

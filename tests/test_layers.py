@@ -77,20 +77,26 @@ def test_the_layer_guard_can_fail():
     assert missing_layer(set(), {"tmp_path"}, inspect.getsource(test_the_layer_guard_can_fail).replace("(", "")) is None
 
 
-def test_make_test_runs_the_two_layers_at_once_and_the_load_tests_wait_for_the_fast_one():
-    """The Makefile's test target: both layers, split by the same markers as make test-fast, the fast one's process
-    id handed to the route's layer; the load tests' wait sees a running process, and an ended one (a zombie, as the
-    fast layer is until make's shell waits for it), as what they are."""
+def test_make_test_runs_every_test_once_and_the_load_tests_wait_for_the_others():
+    """make test's processes (tests/suite.py): the route's layer and the side split the marked tests by module, the
+    fast layer takes the rest, as make test-fast does; the load tests' wait sees a running process, and an ended one
+    (a zombie, as the side is until the suite waits for it), as what they are."""
     import subprocess
     import sys
 
+    from tests import suite
     from tests.helpers import machine
     from tools import ROOT
-    from tools.trusted import settings
 
-    recipe = (ROOT / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
-    assert '-m "not route and not release"' in recipe and '-m "route or release"' in recipe, recipe
-    assert f"{settings.SHARED_WITH.name}=$$fast" in recipe and "wait $$fast" in recipe, recipe
+    assert "$(PY) -m tests.suite" in (ROOT / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
+    plan = suite.commands(["-x"])
+    modules = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    side = {arg.removeprefix("tests/") for arg in plan["side"] if arg.startswith("tests/")}
+    ignored = {arg.removeprefix("--ignore=tests/") for arg in plan["route"] if arg.startswith("--ignore=")}
+    assert side == ignored == set(suite.SIDE) and side < modules and "test_load.py" not in side, (side, ignored)
+    marker = {name: command[command.index("-m", 3) + 1] for name, command in plan.items()}  # after python -m pytest
+    assert marker == {"route": suite.SLOW, "side": suite.SLOW, "fast": "not route and not release"}, marker
+    assert "tests" in plan["route"] and "tests" in plan["fast"] and all(c[-1] == "-x" for c in plan.values())
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert machine.running(child.pid)
@@ -104,3 +110,34 @@ def test_make_test_runs_the_two_layers_at_once_and_the_load_tests_wait_for_the_f
     assert not machine.running(child.pid) and machine.wait_until_ended(child.pid, timeout=1)
     child.wait()
     assert not machine.running(child.pid)  # gone
+
+
+def test_the_release_is_built_once_for_processes_at_once_and_a_failed_build_fails_the_waiters(tmp_path):
+    import threading
+
+    from tests.helpers import shared
+
+    builds = []
+
+    def build():
+        time.sleep(0.5)
+        builds.append(1)
+        return tmp_path / "release"
+
+    handoff = tmp_path / "handoff"
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(shared.built_once(handoff, build))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builds == [1] and found == [tmp_path / "release"] * 3
+
+    def broken():
+        raise ValueError("otter assign failed")
+
+    failing = tmp_path / "failing"
+    with pytest.raises(ValueError):
+        shared.built_once(failing, broken)
+    with pytest.raises(RuntimeError, match="otter assign failed"):
+        shared.built_once(failing, build)

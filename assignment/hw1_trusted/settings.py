@@ -224,8 +224,16 @@ SHARED_WITH = Setting(
     "HW1_MACHINE_SHARED_WITH",
     None,
     "tests",
-    "a process id (make test sets the fast layer's, run beside the rest): the load tests wait until it has ended",
-    int,
+    "process ids, space-separated (make test sets those of the processes it runs beside the load tests' one): the "
+    "load tests wait until they have ended",
+    lambda text: [int(pid) for pid in text.split()],
+)
+RELEASE_HANDOFF = Setting(
+    "HW1_RELEASE_HANDOFF",
+    None,
+    "tests",
+    "a file that pytest processes started at once share (make test sets it): the first builds the release and writes "
+    "its folder there, the others wait for it and test that release",
 )
 
 ALL = tuple(value for value in list(globals().values()) if isinstance(value, Setting))
