@@ -45,14 +45,15 @@ $(INSTALLED):
 release: $(INSTALLED)
 	$(PY) -m tools.build.release
 
-# The suite as three pytest processes at once (tests/suite.py: the route's layer, the modules that run one notebook
-# at a time, the fast layer), so that both CPUs stay busy; the others' reports follow the route layer's.
+# The suite as pytest processes at once (tests/suite.py: the route's layer, the modules that run one notebook at a
+# time, the fast layer's two), so that both CPUs stay busy; the others' reports follow the route layer's.
 test: $(INSTALLED)
 	$(PY) -m tests.suite
 
-# the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback
+# the fast layer: every test not marked route or release (pytest.ini), in-process, for quick feedback; as two
+# processes at once (tests/suite.py): the in-process checks, about half of its time, and the rest
 test-fast: $(INSTALLED)
-	$(PY) -m pytest tests -m "not route and not release"
+	$(PY) -m tests.suite --fast
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -107,6 +107,8 @@ def train_epoch(model, loader, loss_fn, optimizer, scheduler=None):
         loss = loss_fn(model(to_input(images)), labels)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:  # once per batch, as the notebook says
+            scheduler.step()
         losses.append(loss.item())
         sizes.append(len(labels))
     return float(np.dot(losses, sizes) / sum(sizes))
@@ -122,17 +124,17 @@ def test_epoch(model, loader, loss_fn):
     return float(np.dot(losses, sizes) / sum(sizes))
 
 
-# the notebook's training, shortened: Adam over the FashionMNIST training set, the rate halved after each epoch
+# the notebook's training, shortened: Adam with the solution's one-cycle schedule over the FashionMNIST training set
 torch.manual_seed(0)
 model = FashionMLP()
 _images, _labels = (torch.as_tensor(a.copy()) for a in DATASETS("FashionMNIST", "train"))
 _optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-_halving = torch.optim.lr_scheduler.StepLR(_optimizer, step_size=1, gamma=0.5)
+_steps = EPOCHS * ((len(_labels) + 63) // 64)
+_schedule = torch.optim.lr_scheduler.OneCycleLR(_optimizer, max_lr=2e-3, total_steps=_steps)
 for _epoch in range(EPOCHS):
     _order = torch.randperm(len(_labels))  # the batches of a shuffling DataLoader, without its per-image cost
     _batches = [(_images[_order[k:k + 64]], _labels[_order[k:k + 64]]) for k in range(0, len(_labels), 64)]
-    train_epoch(model, _batches, nn.CrossEntropyLoss(), _optimizer)
-    _halving.step()
+    train_epoch(model, _batches, nn.CrossEntropyLoss(), _optimizer, _schedule)
 
 _test_images = DATASETS("FashionMNIST", "test")[0]
 rng = np.random.default_rng(SEED)
@@ -142,7 +144,8 @@ with torch.no_grad():
     sample_probs = torch.softmax(model(to_input(torch.as_tensor(_test_images[sample_idx]))), dim=1).numpy()
 """
 
-P4_EPOCHS = 8  # test accuracy 0.878 here (0.873 after 4 epochs): above the 0.87 bar
+# test accuracy 0.884 in 6 s here, above the 0.87 bar (the rate halved each epoch instead: 0.878 after 8 epochs, 13 s)
+P4_EPOCHS = 5
 
 
 def reference_namespace():

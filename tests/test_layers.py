@@ -79,8 +79,8 @@ def test_the_layer_guard_can_fail():
 
 def test_make_test_runs_every_test_once_and_the_load_tests_wait_for_the_others():
     """make test's processes (tests/suite.py): the route's layer and the side split the marked tests by module, the
-    fast layer takes the rest, as make test-fast does; the load tests' wait sees a running process, and an ended one
-    (a zombie, as the side is until the suite waits for it), as what they are."""
+    fast layer's two the rest (make test-fast runs those two); the load tests' wait sees a running process, and an
+    ended one (a zombie, as the side is until the suite waits for it), as what they are."""
     import subprocess
     import sys
 
@@ -88,15 +88,25 @@ def test_make_test_runs_every_test_once_and_the_load_tests_wait_for_the_others()
     from tests.helpers import machine
     from tools import ROOT
 
-    assert "$(PY) -m tests.suite" in (ROOT / "Makefile").read_text().split("\ntest: ", 1)[1].split("\n\n", 1)[0]
+    makefile = (ROOT / "Makefile").read_text()
+    for target, command in (("test", "$(PY) -m tests.suite"), ("test-fast", "$(PY) -m tests.suite --fast")):
+        recipe = makefile.split(f"\n{target}: ", 1)[1].split("\n\n", 1)[0].split("\n")
+        assert f"\t{command}" in recipe, (target, recipe)
     plan = suite.commands(["-x"])
     modules = {p.name for p in (ROOT / "tests").glob("test_*.py")}
-    side = {arg.removeprefix("tests/") for arg in plan["side"] if arg.startswith("tests/")}
-    ignored = {arg.removeprefix("--ignore=tests/") for arg in plan["route"] if arg.startswith("--ignore=")}
-    assert side == ignored == set(suite.SIDE) and side < modules and "test_load.py" not in side, (side, ignored)
+
+    def named(command):
+        return {arg.removeprefix("tests/") for arg in command if arg.startswith("tests/")}
+
+    def ignored(command):
+        return {arg.removeprefix("--ignore=tests/") for arg in command if arg.startswith("--ignore=")}
+
+    assert named(plan["side"]) == ignored(plan["route"]) == set(suite.SIDE) < modules
+    assert named(plan["checks"]) == ignored(plan["fast"]) == set(suite.CHECKS) < modules
+    assert "test_load.py" not in suite.SIDE and "tests" in plan["route"] and "tests" in plan["fast"]
     marker = {name: command[command.index("-m", 3) + 1] for name, command in plan.items()}  # after python -m pytest
-    assert marker == {"route": suite.SLOW, "side": suite.SLOW, "fast": "not route and not release"}, marker
-    assert "tests" in plan["route"] and "tests" in plan["fast"] and all(c[-1] == "-x" for c in plan.values())
+    assert marker == {"route": suite.SLOW, "side": suite.SLOW, "fast": suite.FAST, "checks": suite.FAST}, marker
+    assert suite.FAST == "not route and not release" and all(c[-1] == "-x" for c in plan.values())
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         assert machine.running(child.pid)
