@@ -8,7 +8,7 @@ The notebook and the hidden tests find them through ``HW1_DATA_DIR``.
                                                     them with the grader's MD5s)
     python -m tools.data_cache --prepare            fills and extracts the cache and, as root, places the verified
                                                     datasets where the route reads them: make test does it once,
-                                                    before its two layers read them at once
+                                                    before its processes read them at once (tests/suite.py)
 """
 
 import argparse

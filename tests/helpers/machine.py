@@ -1,12 +1,12 @@
-"""The machine the suite runs on: ``make test`` runs its two layers at once, and the load tests, which need the
-machine to themselves, wait for the fast layer to end (``HW1_MACHINE_SHARED_WITH``, the Makefile's ``test``)."""
+"""The machine the suite runs on: ``make test`` runs pytest processes at once (tests/suite.py), and the load tests,
+which need the machine to themselves, wait for the others to end (``HW1_MACHINE_SHARED_WITH``)."""
 
 import time
 
 
 def running(pid: int) -> bool:
     """The process is alive: it exists and is no zombie (an ended child that its parent has not yet waited for, as
-    the fast layer is until make's shell waits for it after the route's layer)."""
+    the suite's other processes are until it waits for them after the route's layer)."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
